@@ -1,0 +1,99 @@
+//! The one interface every protocol implements.
+//!
+//! A dissector is fed the reassembled bytes of each direction of one session
+//! by the [`Driver`](crate::driver::Driver), which owns buffering, limits and
+//! resynchronisation. The dissector only answers, for the bytes at the front
+//! of a direction's buffer: "here is a message of N bytes", "I need more
+//! bytes", or "skip K bytes (with a reason)". It keeps whatever per-session
+//! state its protocol needs (pending requests, negotiation, file handles).
+
+use std::borrow::Cow;
+
+use crate::model::{Dir, Message, Note, Severity};
+
+/// The answer of [`Dissector::parse`] about the front of the buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// The first `msg.len` bytes (`msg.len > 0`) form one message.
+    Message(Message),
+    /// The first `len` bytes (`len > 0`) are not a message: separators,
+    /// delimiters, greeting bytes, malformed input, resynchronisation. The
+    /// driver reports them as an `undecoded` range with this reason; the
+    /// severity says how remarkable they are (whitespace is `Info`).
+    Skip {
+        len: usize,
+        reason: Cow<'static, str>,
+        severity: Severity,
+    },
+    /// Nothing can be decided until more bytes arrive. The driver calls again
+    /// with the same bytes plus whatever arrives next (the front does not move,
+    /// so a dissector may remember how far it has scanned).
+    NeedMore,
+}
+
+impl Step {
+    pub fn skip(len: usize, reason: impl Into<Cow<'static, str>>, severity: Severity) -> Step {
+        Step::Skip {
+            len,
+            reason: reason.into(),
+            severity,
+        }
+    }
+}
+
+/// Facts about the session a dissector is created for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStart {
+    /// The connection's start (SYN) was not captured: both directions may
+    /// begin inside a message, and protocol state is unknown.
+    pub mid_stream: bool,
+}
+
+/// What a dissector may report besides its answer: notes about the session.
+#[derive(Debug, Default)]
+pub struct Ctx {
+    /// The direction being parsed has ended (FIN, RST or end of capture): no
+    /// byte will follow the ones given. Values that need one byte of
+    /// lookahead may complete now.
+    pub eos: bool,
+    /// Notes about the session (not about one message), e.g. "HMP detected",
+    /// "requests unanswered at close".
+    pub notes: Vec<Note>,
+    /// Named attributes of the session (`"mode" => "pretty"`), latest wins.
+    pub attrs: Vec<(&'static str, String)>,
+}
+
+impl Ctx {
+    pub fn note(&mut self, note: Note) {
+        self.notes.push(note);
+    }
+    pub fn attr(&mut self, key: &'static str, value: impl Into<String>) {
+        match self.attrs.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value.into(),
+            None => self.attrs.push((key, value.into())),
+        }
+    }
+}
+
+/// One protocol's decoder for one session (both directions).
+///
+/// Contract (checked by the driver, relied on by dissectors):
+/// * `data` starts at the first unconsumed byte of `dir`, at stream offset
+///   `offset`; between two calls for the same direction that answered
+///   [`Step::NeedMore`], the bytes already given are unchanged and more may
+///   follow.
+/// * An answer that consumes bytes consumes at least one and at most
+///   `data.len()`.
+/// * No method panics, whatever the bytes.
+pub trait Dissector: Send {
+    fn parse(&mut self, dir: Dir, offset: u64, data: &[u8], ctx: &mut Ctx) -> Step;
+
+    /// `len` bytes at `offset` of `dir` are missing (lost in capture, or
+    /// discarded by the driver). The next call for `dir` starts after them;
+    /// the dissector should resynchronise before decoding again.
+    fn gap(&mut self, dir: Dir, offset: u64, len: u64, ctx: &mut Ctx);
+
+    /// The session is over (both directions ended or the capture ended):
+    /// report what is still pending.
+    fn close(&mut self, ctx: &mut Ctx);
+}

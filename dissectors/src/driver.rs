@@ -1,0 +1,459 @@
+//! The one driver: feeds a [`Dissector`] the reassembled bytes of both
+//! directions of a session, owns the buffering, enforces the limits and
+//! turns every byte of each stream into exactly one of message, undecoded
+//! range or gap (no hole, no overlap).
+//!
+//! The driver is pure (no I/O): the app's engine feeds it from the TCP
+//! reassembler, and dissector tests and fuzz targets feed it directly.
+
+use std::borrow::Cow;
+
+use crate::dissector::{Ctx, Dissector, Step};
+use crate::model::{Dir, Message, Note, Severity};
+
+/// What the driver reports, in stream order per direction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Message(Message),
+    /// Bytes kept but not a message of the protocol.
+    Undecoded {
+        dir: Dir,
+        offset: u64,
+        len: u64,
+        reason: Cow<'static, str>,
+        severity: Severity,
+    },
+    /// Bytes missing from the stream.
+    Gap {
+        dir: Dir,
+        offset: u64,
+        len: u64,
+    },
+    /// A note about the session as a whole.
+    SessionNote(Note),
+    /// A session attribute set by the dissector (latest wins).
+    Attr(&'static str, String),
+}
+
+/// Limits the driver enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most bytes buffered per direction while a message is incomplete. When
+    /// exceeded, the buffered bytes are reported as undecoded and the
+    /// dissector is told to resynchronise as after a gap.
+    pub max_message: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message: 64 << 20,
+        }
+    }
+}
+
+#[derive(Default)]
+struct DirState {
+    /// Unconsumed bytes; `buf[start..]` begins at stream offset `base`.
+    buf: Vec<u8>,
+    start: usize,
+    base: u64,
+    ended: bool,
+}
+
+impl DirState {
+    fn pending(&self) -> usize {
+        self.buf.len() - self.start
+    }
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.base += n as u64;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+    fn compact(&mut self) {
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+    }
+}
+
+/// Drives one dissector over one session.
+pub struct Driver {
+    dissector: Box<dyn Dissector>,
+    dirs: [DirState; 2],
+    limits: Limits,
+    closed: bool,
+}
+
+impl Driver {
+    pub fn new(dissector: Box<dyn Dissector>, limits: Limits) -> Driver {
+        Driver {
+            dissector,
+            dirs: [DirState::default(), DirState::default()],
+            limits,
+            closed: false,
+        }
+    }
+
+    /// Bytes currently buffered for `dir` (an incomplete message).
+    pub fn buffered(&self, dir: Dir) -> usize {
+        self.dirs[dir.idx()].pending()
+    }
+
+    /// Next stream offset the driver expects for `dir`.
+    pub fn next_offset(&self, dir: Dir) -> u64 {
+        let s = &self.dirs[dir.idx()];
+        s.base + s.pending() as u64
+    }
+
+    /// Feeds `bytes`, which start at stream offset `offset` of `dir`.
+    /// Bytes before the expected offset (already seen) are ignored; a jump
+    /// forward is treated as a gap.
+    pub fn data(&mut self, dir: Dir, offset: u64, mut bytes: &[u8], out: &mut dyn FnMut(Item)) {
+        if self.closed || self.dirs[dir.idx()].ended {
+            return;
+        }
+        let expected = self.next_offset(dir);
+        let mut offset = offset;
+        if offset < expected {
+            let dup = (expected - offset).min(bytes.len() as u64) as usize;
+            bytes = &bytes[dup..];
+            offset += dup as u64;
+        }
+        if bytes.is_empty() {
+            return;
+        }
+        if offset > expected {
+            self.gap(dir, expected, offset - expected, out);
+        }
+        let st = &mut self.dirs[dir.idx()];
+        if st.pending() == 0 {
+            // Fast path: parse straight from the caller's bytes, keep only the rest.
+            st.base = offset;
+            let used = run(
+                &mut *self.dissector,
+                dir,
+                st.base,
+                bytes,
+                false,
+                &self.limits,
+                out,
+            );
+            let st = &mut self.dirs[dir.idx()];
+            st.base += used.consumed as u64;
+            st.buf.extend_from_slice(&bytes[used.consumed..]);
+            if used.resync {
+                self.overflow(dir, out);
+            }
+        } else {
+            st.buf.extend_from_slice(bytes);
+            self.pump(dir, false, out);
+        }
+    }
+
+    /// `len` bytes at `offset` of `dir` were lost.
+    pub fn gap(&mut self, dir: Dir, offset: u64, len: u64, out: &mut dyn FnMut(Item)) {
+        if self.closed || self.dirs[dir.idx()].ended || len == 0 {
+            return;
+        }
+        let expected = self.next_offset(dir);
+        // Whatever was buffered is a message cut short by the gap.
+        self.flush_incomplete(dir, "incomplete message cut by a gap in the capture", out);
+        let st = &mut self.dirs[dir.idx()];
+        // A gap that starts later than expected also covers the bytes in between.
+        let (offset, len) = if offset > expected {
+            (expected, len + (offset - expected))
+        } else {
+            (offset, len)
+        };
+        st.base = offset + len;
+        out(Item::Gap { dir, offset, len });
+        let mut ctx = Ctx::default();
+        self.dissector.gap(dir, offset, len, &mut ctx);
+        flush_ctx(&mut ctx, out);
+    }
+
+    /// The stream of `dir` ended: decode what can still be decoded and report
+    /// the rest as an incomplete message.
+    pub fn end(&mut self, dir: Dir, out: &mut dyn FnMut(Item)) {
+        if self.closed || self.dirs[dir.idx()].ended {
+            return;
+        }
+        self.pump(dir, true, out);
+        self.flush_incomplete(dir, "incomplete message at end of stream", out);
+        self.dirs[dir.idx()].ended = true;
+    }
+
+    /// The session is over: end both directions and let the dissector report
+    /// what is still pending.
+    pub fn close(&mut self, out: &mut dyn FnMut(Item)) {
+        if self.closed {
+            return;
+        }
+        self.end(Dir::C2S, out);
+        self.end(Dir::S2C, out);
+        let mut ctx = Ctx::default();
+        self.dissector.close(&mut ctx);
+        flush_ctx(&mut ctx, out);
+        self.closed = true;
+    }
+
+    fn pump(&mut self, dir: Dir, eos: bool, out: &mut dyn FnMut(Item)) {
+        let st = &mut self.dirs[dir.idx()];
+        let used = run(
+            &mut *self.dissector,
+            dir,
+            st.base,
+            &st.buf[st.start..],
+            eos,
+            &self.limits,
+            out,
+        );
+        st.consume(used.consumed);
+        st.compact();
+        if used.resync {
+            self.overflow(dir, out);
+        }
+    }
+
+    /// The buffered bytes exceed the limit: give them up and resynchronise.
+    fn overflow(&mut self, dir: Dir, out: &mut dyn FnMut(Item)) {
+        let limit = self.limits.max_message;
+        let st = &self.dirs[dir.idx()];
+        let (offset, len) = (st.base, st.pending() as u64);
+        self.flush_incomplete(
+            dir,
+            format!("message larger than the {limit}-byte limit; skipped"),
+            out,
+        );
+        let mut ctx = Ctx::default();
+        self.dissector.gap(dir, offset + len, 0, &mut ctx);
+        flush_ctx(&mut ctx, out);
+    }
+
+    fn flush_incomplete(
+        &mut self,
+        dir: Dir,
+        reason: impl Into<Cow<'static, str>>,
+        out: &mut dyn FnMut(Item),
+    ) {
+        let st = &mut self.dirs[dir.idx()];
+        let len = st.pending();
+        if len > 0 {
+            out(Item::Undecoded {
+                dir,
+                offset: st.base,
+                len: len as u64,
+                reason: reason.into(),
+                severity: Severity::Warn,
+            });
+            st.consume(len);
+        }
+        st.buf = Vec::new();
+        st.start = 0;
+    }
+}
+
+struct Used {
+    consumed: usize,
+    /// The unconsumed rest exceeds the message limit.
+    resync: bool,
+}
+
+/// Runs the dissector over `data` until it needs more bytes; returns how many
+/// bytes were consumed.
+fn run(
+    d: &mut dyn Dissector,
+    dir: Dir,
+    base: u64,
+    data: &[u8],
+    eos: bool,
+    limits: &Limits,
+    out: &mut dyn FnMut(Item),
+) -> Used {
+    let mut pos = 0usize;
+    let mut ctx = Ctx {
+        eos,
+        ..Ctx::default()
+    };
+    while pos < data.len() {
+        let offset = base + pos as u64;
+        let rest = &data[pos..];
+        let step = d.parse(dir, offset, rest, &mut ctx);
+        flush_ctx(&mut ctx, out);
+        match step {
+            Step::Message(mut m) => {
+                let len = m.len.clamp(1, rest.len());
+                if len != m.len {
+                    m.notes.push(Note::error(format!(
+                        "dissector claimed {} bytes of {} available",
+                        m.len,
+                        rest.len()
+                    )));
+                    m.len = len;
+                }
+                m.dir = dir;
+                m.offset = offset;
+                pos += len;
+                out(Item::Message(m));
+            }
+            Step::Skip {
+                len,
+                reason,
+                severity,
+            } => {
+                let len = len.clamp(1, rest.len());
+                pos += len;
+                out(Item::Undecoded {
+                    dir,
+                    offset,
+                    len: len as u64,
+                    reason,
+                    severity,
+                });
+            }
+            Step::NeedMore => {
+                return Used {
+                    consumed: pos,
+                    resync: rest.len() > limits.max_message,
+                };
+            }
+        }
+    }
+    Used {
+        consumed: pos,
+        resync: false,
+    }
+}
+
+fn flush_ctx(ctx: &mut Ctx, out: &mut dyn FnMut(Item)) {
+    for note in ctx.notes.drain(..) {
+        out(Item::SessionNote(note));
+    }
+    for (k, v) in ctx.attrs.drain(..) {
+        out(Item::Attr(k, v));
+    }
+}
+
+/// Runs a dissector over two complete streams, feeding each in chunks of
+/// `chunk` bytes, alternating by the order in `schedule` (`(dir, bytes)`
+/// pairs, each fed whole). A convenience for tests and fuzzing: real traffic
+/// goes through the engine.
+pub fn run_schedule(
+    dissector: Box<dyn Dissector>,
+    schedule: &[(Dir, &[u8])],
+    chunk: usize,
+) -> Vec<Item> {
+    let mut driver = Driver::new(dissector, Limits::default());
+    let mut items = Vec::new();
+    let mut offsets = [0u64; 2];
+    for (dir, bytes) in schedule {
+        for piece in bytes.chunks(chunk.max(1)) {
+            driver.data(*dir, offsets[dir.idx()], piece, &mut |i| items.push(i));
+            offsets[dir.idx()] += piece.len() as u64;
+        }
+    }
+    driver.close(&mut |i| items.push(i));
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+
+    /// A toy protocol: messages are lines ending in '\n'; '#' bytes are junk.
+    struct Lines;
+    impl Dissector for Lines {
+        fn parse(&mut self, dir: Dir, _offset: u64, data: &[u8], ctx: &mut Ctx) -> Step {
+            if data[0] == b'#' {
+                return Step::skip(1, "junk", Severity::Warn);
+            }
+            match data.iter().position(|&b| b == b'\n') {
+                Some(i) => Step::Message(Message::new(dir, i + 1, Kind::Request, "line")),
+                None if ctx.eos => {
+                    Step::Message(Message::new(dir, data.len(), Kind::Request, "tail"))
+                }
+                None => Step::NeedMore,
+            }
+        }
+        fn gap(&mut self, _: Dir, _: u64, _: u64, _: &mut Ctx) {}
+        fn close(&mut self, ctx: &mut Ctx) {
+            ctx.note(Note::info("closed"));
+        }
+    }
+
+    fn spans(items: &[Item]) -> Vec<(u64, u64, &'static str)> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Message(m) => Some((m.offset, m.len as u64, "msg")),
+                Item::Undecoded { offset, len, .. } => Some((*offset, *len, "undecoded")),
+                Item::Gap { offset, len, .. } => Some((*offset, *len, "gap")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunking_does_not_change_messages() {
+        let text = b"ab\n#cd\nefg";
+        for chunk in 1..=text.len() {
+            let items = run_schedule(Box::new(Lines), &[(Dir::C2S, text)], chunk);
+            assert_eq!(
+                spans(&items),
+                vec![
+                    (0, 3, "msg"),
+                    (3, 1, "undecoded"),
+                    (4, 3, "msg"),
+                    (7, 3, "msg")
+                ],
+                "chunk {chunk}"
+            );
+            assert!(items.contains(&Item::SessionNote(Note::info("closed"))));
+        }
+    }
+
+    #[test]
+    fn gap_cuts_pending_message_and_covers_stream() {
+        let mut d = Driver::new(Box::new(Lines), Limits::default());
+        let mut items = Vec::new();
+        d.data(Dir::S2C, 0, b"ab\ncd", &mut |i| items.push(i));
+        d.data(Dir::S2C, 10, b"x\ny\n", &mut |i| items.push(i));
+        d.close(&mut |i| items.push(i));
+        assert_eq!(
+            spans(&items),
+            vec![
+                (0, 3, "msg"),
+                (3, 2, "undecoded"),
+                (5, 5, "gap"),
+                (10, 2, "msg"),
+                (12, 2, "msg")
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_bytes_are_ignored() {
+        let mut d = Driver::new(Box::new(Lines), Limits::default());
+        let mut items = Vec::new();
+        d.data(Dir::C2S, 0, b"ab", &mut |i| items.push(i));
+        d.data(Dir::C2S, 0, b"ab\n", &mut |i| items.push(i));
+        d.close(&mut |i| items.push(i));
+        assert_eq!(spans(&items), vec![(0, 3, "msg")]);
+    }
+
+    #[test]
+    fn oversized_message_is_skipped_and_decoding_resumes() {
+        let mut d = Driver::new(Box::new(Lines), Limits { max_message: 8 });
+        let mut items = Vec::new();
+        d.data(Dir::C2S, 0, b"0123456789", &mut |i| items.push(i));
+        d.data(Dir::C2S, 10, b"ok\n", &mut |i| items.push(i));
+        d.close(&mut |i| items.push(i));
+        assert_eq!(spans(&items), vec![(0, 10, "undecoded"), (10, 3, "msg")]);
+    }
+}

@@ -1,0 +1,71 @@
+//! # qscope-dissectors
+//!
+//! Pure, incremental dissectors for the application protocols qscope
+//! decodes: QMP (and QGA), QM (QMClient), QPS and MQServer. Bytes in,
+//! [`Message`]s out; no I/O, no printing, no panics on hostile input.
+//!
+//! * [`model`]: the one model of a decoded message (fields with byte ranges,
+//!   expert notes, reply references).
+//! * [`dissector`]: the one [`Dissector`] trait every protocol implements.
+//! * [`driver`]: the one [`Driver`] that owns buffering, limits and
+//!   resynchronisation for every protocol.
+//! * one module per protocol ([`qmp`]), each with its content probe.
+
+pub mod dissector;
+pub mod driver;
+pub mod model;
+pub mod qmp;
+
+pub use dissector::{Ctx, Dissector, SessionStart, Step};
+pub use driver::{Driver, Item, Limits};
+pub use model::{Dir, Field, Kind, Message, MsgRef, Note, Proto, Severity, Value};
+
+/// Options that change what dissectors put in their output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Keep passwords and other secrets instead of redacting them.
+    pub show_secrets: bool,
+}
+
+/// Result of probing the first bytes of a session for a protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The bytes are this protocol. `swap` says the session's sides are the
+    /// other way round (the side called client is really the server).
+    Match { swap: bool },
+    /// The bytes are not this protocol; the reason is shown to the user when
+    /// it is worth knowing (e.g. "QEMU human monitor (HMP), not QMP").
+    NoMatch(Option<&'static str>),
+    /// Not enough bytes yet.
+    NeedMore,
+}
+
+/// Probes the first bytes of both directions (as much as has arrived, from
+/// the first captured byte) for `proto`.
+pub fn probe(proto: Proto, c2s: &[u8], s2c: &[u8], start: SessionStart) -> Verdict {
+    match proto {
+        Proto::Qmp => qmp::probe(c2s, s2c, start),
+        _ => Verdict::NoMatch(None),
+    }
+}
+
+/// Creates the dissector for `proto`, or `None` for protocols without one.
+pub fn new_dissector(
+    proto: Proto,
+    start: SessionStart,
+    opts: Options,
+) -> Option<Box<dyn Dissector>> {
+    match proto {
+        Proto::Qmp => Some(Box::new(qmp::Qmp::new(start, opts))),
+        _ => None,
+    }
+}
+
+/// Well-known server ports: a hint, confirmed by content where the
+/// protocol allows.
+pub fn proto_for_port(port: u16) -> Option<Proto> {
+    match port {
+        4444 => Some(Proto::Qmp),
+        _ => None,
+    }
+}

@@ -1,0 +1,1 @@
+//! Capture sources (owned by the capture helper; placeholder).

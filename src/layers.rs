@@ -1,0 +1,1 @@
+//! Link/IP/TCP decoding (placeholder).

@@ -1,0 +1,15 @@
+//! qscope: the application. Follow a packet through:
+//!
+//! 1. [`capture`]: a [`capture::Source`] yields link-layer packets (pcap,
+//!    pcapng, live).
+//! 2. [`layers`]: link/IP/TCP decoding turns a packet into a TCP segment.
+//! 3. [`reassembly`]: per-connection, per-direction TCP reassembly emits
+//!    `Open`/`Data`/`Gap`/`End`/`Close` events.
+//! 4. [`engine`]: detects each session's protocol, drives its dissector
+//!    (`qscope_dissectors::Driver`), pairs replies with requests, and pushes
+//!    records to a [`sink::Sink`].
+//! 5. [`sink`]: JSONL/JSON export, the text printer, statistics.
+
+pub mod capture;
+pub mod layers;
+pub mod reassembly;
