@@ -12,4 +12,3 @@
 
 pub mod capture;
 pub mod layers;
-pub mod reassembly;

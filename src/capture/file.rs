@@ -1,0 +1,878 @@
+//! [`FileSource`]: a streaming pcap / pcapng reader with bounded memory.
+//!
+//! How a packet travels through here:
+//!
+//! 1. [`FileSource::from_reader`] reads the first bytes itself to tell pcap
+//!    from pcapng by their magic number (and to give precise errors for
+//!    empty, short or foreign files), then hands those bytes, followed by the
+//!    rest of the stream, to a `pcap_parser` streaming reader
+//!    ([`LegacyPcapReader`] or [`PcapNGReader`]).
+//! 2. Those readers parse from a circular buffer. [`FileSource::next_packet`]
+//!    asks for the next block; when the buffer holds only part of a record
+//!    (`Incomplete`), it reads more input, growing the buffer only as far as
+//!    the record's declared length requires and never past [`MAX_BUFFER`].
+//! 3. Header and interface blocks update the per-file state (link type,
+//!    timestamp precision of each pcapng interface); packet blocks are
+//!    copied into a reused buffer and returned as a [`Packet`].
+//!
+//! The whole file is never held in memory: the buffer starts at
+//! [`INITIAL_BUFFER`] bytes and only grows for records larger than that.
+
+use std::io::{self, Cursor, Read};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::{
+    Block, InterfaceDescriptionBlock, LegacyPcapReader, OptionCode, PcapBlockOwned, PcapError,
+    PcapNGReader, EPB_MAGIC, IDB_MAGIC, SHB_MAGIC, SPB_MAGIC,
+};
+
+use super::{CaptureError, CaptureErrorKind as Kind, LinkType, Packet, Source, Timestamp};
+
+/// Initial size of the read buffer.
+pub const INITIAL_BUFFER: usize = 64 * 1024;
+/// The read buffer never grows beyond this; a single record (pcap record or
+/// pcapng block) larger than this is reported as an error.
+pub const MAX_BUFFER: usize = 16 * 1024 * 1024;
+
+/// pcap magic numbers, as read little-endian from the first four bytes.
+const PCAP_MAGICS: [u32; 5] = [
+    0xa1b2_c3d4, // µs, little-endian file
+    0xa1b2_3c4d, // ns, little-endian file
+    0xd4c3_b2a1, // µs, big-endian file
+    0x4d3c_b2a1, // ns, big-endian file
+    0xa1b2_cd34, // "modified" (Kuznetsov) pcap, little-endian only
+];
+const PCAP_HEADER_LEN: usize = 24;
+/// pcapng byte-order magic, as written by a little-endian writer.
+const NG_BOM_LE: [u8; 4] = [0x4d, 0x3c, 0x2b, 0x1a];
+const NG_BOM_BE: [u8; 4] = [0x1a, 0x2b, 0x3c, 0x4d];
+
+/// A pcap or pcapng capture read from a file or any byte stream.
+pub struct FileSource {
+    /// The `pcap_parser` streaming reader (owns the circular buffer).
+    reader: Box<dyn PcapReaderIterator + Send>,
+    /// Everything else; kept apart so it can be updated while a block
+    /// borrowed from `reader` is alive.
+    st: State,
+    /// Current capacity of the reader's buffer.
+    capacity: usize,
+    /// Last I/O error seen by the underlying reader (pcap_parser only
+    /// reports "read error" without the cause).
+    io_err: Arc<Mutex<Option<io::Error>>>,
+    /// Set after the end or an error: later calls return `Ok(None)`.
+    done: bool,
+}
+
+/// Per-file decoding state.
+struct State {
+    /// Name used in error messages (the path, or `<stdin>`).
+    name: String,
+    format: Format,
+    /// Packets returned so far (the last frame number).
+    frames: u64,
+    /// Timestamp of the previous packet (used for pcapng Simple Packet
+    /// Blocks, which carry none).
+    last_ts: Timestamp,
+    /// Copy of the current packet's bytes, reused from packet to packet.
+    pkt_buf: Vec<u8>,
+}
+
+enum Format {
+    Pcap {
+        big_endian: bool,
+        nano: bool,
+        /// Record header length: 16, or 24 for the "modified" format.
+        rec_hdr_len: u64,
+        link: LinkType,
+    },
+    PcapNg {
+        /// Byte order of the current section.
+        big_endian: bool,
+        /// Interfaces of the current section, by interface id.
+        ifaces: Vec<Iface>,
+    },
+}
+
+/// A pcapng interface (from an Interface Description Block).
+struct Iface {
+    link: LinkType,
+    snaplen: u32,
+    /// Timestamp units per second (`if_tsresol`; 10^6 by default).
+    units_per_sec: u64,
+    /// `if_tsoffset`: seconds added to every timestamp.
+    offset_secs: i64,
+}
+
+/// What one packet looks like once the borrowed block is gone.
+struct Meta {
+    ts: Timestamp,
+    link: LinkType,
+    orig_len: u32,
+}
+
+/// Outcome of one `reader.next()` call, with nothing borrowed.
+enum Step {
+    Block(usize, Option<Meta>),
+    Fail(CaptureError),
+    Eof,
+    NeedMore,
+    Truncated,
+    ReadError,
+    Unparsable,
+}
+
+impl FileSource {
+    /// Opens a capture file, or standard input when `path` is `-`.
+    /// pcap and pcapng are told apart by their magic number.
+    pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
+        if path.as_os_str() == "-" {
+            return FileSource::from_reader("<stdin>", Box::new(io::stdin()));
+        }
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path)
+            .map_err(|e| CaptureError::new(Kind::Io, &name, format!("cannot open: {e}")))?;
+        FileSource::from_reader(&name, Box::new(file))
+    }
+
+    /// Reads a capture from any byte stream; `name` is used in error messages.
+    pub fn from_reader(name: &str, r: Box<dyn Read + Send>) -> Result<FileSource, CaptureError> {
+        let io_err = Arc::new(Mutex::new(None));
+        let mut input = ErrorKeepingReader {
+            inner: r,
+            last_err: Arc::clone(&io_err),
+        };
+        let err = |kind, detail: String| CaptureError::new(kind, name, detail);
+        let io_fail = |e: io::Error| err(Kind::Io, format!("read error at byte 0: {e}"));
+
+        // Read the magic ourselves: pcap_parser's constructors do a single
+        // read() and would fail on a short read from a pipe.
+        let mut prefix = Vec::with_capacity(PCAP_HEADER_LEN);
+        read_up_to(&mut input, &mut prefix, 4).map_err(io_fail)?;
+        if prefix.is_empty() {
+            return Err(err(
+                Kind::NotCapture,
+                "empty file (no capture header)".into(),
+            ));
+        }
+        if prefix.len() < 4 {
+            return Err(err(
+                Kind::NotCapture,
+                format!("not a pcap or pcapng file (only {} bytes)", prefix.len()),
+            ));
+        }
+        let magic = [prefix[0], prefix[1], prefix[2], prefix[3]];
+        let magic_le = u32::from_le_bytes(magic);
+
+        let (reader, format, capacity): (Box<dyn PcapReaderIterator + Send>, Format, usize) =
+            if PCAP_MAGICS.contains(&magic_le) {
+                read_up_to(&mut input, &mut prefix, PCAP_HEADER_LEN).map_err(io_fail)?;
+                if prefix.len() < PCAP_HEADER_LEN {
+                    return Err(err(
+                        Kind::Truncated,
+                        format!(
+                            "truncated pcap file header ({} of {PCAP_HEADER_LEN} bytes)",
+                            prefix.len()
+                        ),
+                    ));
+                }
+                let stream = Cursor::new(prefix).chain(input);
+                let reader = LegacyPcapReader::new(INITIAL_BUFFER, stream)
+                    .map_err(|e| err(Kind::Malformed, format!("bad pcap file header ({e})")))?;
+                // The real values are set from the header block, which the
+                // reader returns first.
+                let format = Format::Pcap {
+                    big_endian: false,
+                    nano: false,
+                    rec_hdr_len: 16,
+                    link: LinkType::ETHERNET,
+                };
+                (Box::new(reader), format, INITIAL_BUFFER)
+            } else if magic_le == SHB_MAGIC {
+                read_up_to(&mut input, &mut prefix, 12).map_err(io_fail)?;
+                if prefix.len() < 12 {
+                    return Err(err(
+                        Kind::Truncated,
+                        format!("truncated pcapng section header ({} bytes)", prefix.len()),
+                    ));
+                }
+                let len_bytes = [prefix[4], prefix[5], prefix[6], prefix[7]];
+                let bom = [prefix[8], prefix[9], prefix[10], prefix[11]];
+                let big_endian = match bom {
+                    NG_BOM_LE => false,
+                    NG_BOM_BE => true,
+                    _ => {
+                        return Err(err(
+                            Kind::Malformed,
+                            format!(
+                                "pcapng section header has a bad byte-order magic 0x{:08x}",
+                                u32::from_be_bytes(bom)
+                            ),
+                        ))
+                    }
+                };
+                let shb_len = u64::from(read_u32(len_bytes, big_endian));
+                if shb_len < 28 || !shb_len.is_multiple_of(4) {
+                    return Err(err(
+                        Kind::Malformed,
+                        format!("pcapng section header has a bad length {shb_len}"),
+                    ));
+                }
+                if shb_len > MAX_BUFFER as u64 {
+                    return Err(err(
+                        Kind::TooLarge,
+                        format!(
+                            "pcapng section header claims {shb_len} bytes, more than the {} MiB limit",
+                            MAX_BUFFER >> 20
+                        ),
+                    ));
+                }
+                let shb_len = shb_len as usize;
+                read_up_to(&mut input, &mut prefix, shb_len).map_err(io_fail)?;
+                if prefix.len() < shb_len {
+                    return Err(err(
+                        Kind::Truncated,
+                        format!(
+                            "truncated pcapng section header ({} of {shb_len} bytes)",
+                            prefix.len()
+                        ),
+                    ));
+                }
+                // The whole header must arrive in the constructor's single read.
+                let capacity = shb_len.next_power_of_two().max(INITIAL_BUFFER);
+                let stream = Cursor::new(prefix).chain(input);
+                let reader = PcapNGReader::new(capacity, stream).map_err(|e| {
+                    err(Kind::Malformed, format!("bad pcapng section header ({e})"))
+                })?;
+                let format = Format::PcapNg {
+                    big_endian,
+                    ifaces: Vec::new(),
+                };
+                (Box::new(reader), format, capacity)
+            } else {
+                return Err(err(
+                    Kind::NotCapture,
+                    format!(
+                        "not a pcap or pcapng file (magic 0x{:08x})",
+                        u32::from_be_bytes(magic)
+                    ),
+                ));
+            };
+
+        Ok(FileSource {
+            reader,
+            st: State {
+                name: name.to_string(),
+                format,
+                frames: 0,
+                last_ts: Timestamp::default(),
+                pkt_buf: Vec::new(),
+            },
+            capacity,
+            io_err,
+            done: false,
+        })
+    }
+
+    /// The name used in error messages (the path as given, or `<stdin>`).
+    pub fn name(&self) -> &str {
+        &self.st.name
+    }
+
+    /// Number of packets returned so far.
+    pub fn frames_read(&self) -> u64 {
+        self.st.frames
+    }
+
+    /// Advances to the next packet, leaving its bytes in `st.pkt_buf`.
+    fn advance(&mut self) -> Result<Option<Meta>, CaptureError> {
+        loop {
+            let offset = self.reader.consumed() as u64;
+            let step = match self.reader.next() {
+                Ok((len, block)) => match self.st.on_block(block, offset) {
+                    Ok(meta) => Step::Block(len, meta),
+                    Err(e) => Step::Fail(e),
+                },
+                Err(PcapError::Eof) => Step::Eof,
+                Err(PcapError::Incomplete(_)) | Err(PcapError::BufferTooSmall) => Step::NeedMore,
+                Err(PcapError::UnexpectedEof) => Step::Truncated,
+                Err(PcapError::ReadError) => Step::ReadError,
+                Err(_) => Step::Unparsable,
+            };
+            match step {
+                Step::Block(len, meta) => {
+                    self.reader.consume(len);
+                    if meta.is_some() {
+                        return Ok(meta);
+                    }
+                }
+                Step::Fail(e) => return Err(e),
+                Step::Eof => return Ok(None),
+                Step::NeedMore => self.fill(offset)?,
+                Step::Truncated => {
+                    let data = self.reader.data();
+                    if data.is_empty() {
+                        return Ok(None);
+                    }
+                    let what = self.st.what(data);
+                    let have = data.len();
+                    let detail = match self.st.declared_len(data) {
+                        Some(len) => format!("file ends after {have} of its {len} bytes"),
+                        None => format!("file ends after {have} bytes"),
+                    };
+                    return Err(self.st.error(
+                        Kind::Truncated,
+                        format!(
+                            "truncated {what} at byte {offset}{}: {detail}",
+                            self.st.at()
+                        ),
+                    ));
+                }
+                Step::ReadError => return Err(self.read_error(offset)),
+                Step::Unparsable => {
+                    let data = self.reader.data();
+                    let declared = self.st.declared_len(data);
+                    // Unparsable pcapng blocks that carry no packets and
+                    // no decoding state are skipped when their length is sane.
+                    if let (Some(len), Some(ty)) = (declared, self.st.ng_block_type(data)) {
+                        let skippable = ![SHB_MAGIC, IDB_MAGIC, EPB_MAGIC, SPB_MAGIC].contains(&ty);
+                        if skippable && len >= 12 && len <= data.len() as u64 {
+                            self.reader.consume(len as usize);
+                            continue;
+                        }
+                    }
+                    let what = self.st.what(data);
+                    return Err(self.st.error(
+                        Kind::Malformed,
+                        format!("malformed {what} at byte {offset}{}", self.st.at()),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Makes more input available after an `Incomplete` parse of the record
+    /// at `offset`, growing the buffer within [`MAX_BUFFER`] when the record
+    /// needs it.
+    fn fill(&mut self, offset: u64) -> Result<(), CaptureError> {
+        let data = self.reader.data();
+        let have = data.len();
+        if let Some(len) = self.st.declared_len(data) {
+            let what = self.st.what(data);
+            if len > MAX_BUFFER as u64 {
+                return Err(self.st.error(
+                    Kind::TooLarge,
+                    format!(
+                        "{what} at byte {offset}{} claims {len} bytes, more than the {} MiB limit",
+                        self.st.at(),
+                        MAX_BUFFER >> 20
+                    ),
+                ));
+            }
+            if have as u64 >= len {
+                // Complete, yet the parser wants more: its contents overrun
+                // its own length (e.g. an EPB whose capture length exceeds
+                // the block).
+                return Err(self.st.error(
+                    Kind::Malformed,
+                    format!(
+                        "malformed {what} at byte {offset}{}: contents overrun its {len}-byte length",
+                        self.st.at()
+                    ),
+                ));
+            }
+            let len = len as usize;
+            if len > self.capacity {
+                let new = len
+                    .next_power_of_two()
+                    .max(self.capacity.saturating_mul(2))
+                    .min(MAX_BUFFER);
+                self.grow(new, offset)?;
+            }
+        }
+        if self.reader.refill().is_err() {
+            return Err(self.read_error(offset));
+        }
+        if self.reader.data().len() == have && !self.reader.reader_exhausted() {
+            // The buffer is full and the parser still wants more. Not
+            // expected once the declared length fits, but never loop.
+            if self.capacity >= MAX_BUFFER {
+                let what = self.st.what(self.reader.data());
+                return Err(self.st.error(
+                    Kind::TooLarge,
+                    format!(
+                        "{what} at byte {offset}{} does not fit in {} MiB",
+                        self.st.at(),
+                        MAX_BUFFER >> 20
+                    ),
+                ));
+            }
+            let new = self.capacity.saturating_mul(2).min(MAX_BUFFER);
+            self.grow(new, offset)?;
+        }
+        Ok(())
+    }
+
+    fn grow(&mut self, new: usize, offset: u64) -> Result<(), CaptureError> {
+        if new > self.capacity {
+            if !self.reader.grow(new) {
+                return Err(self.st.error(
+                    Kind::TooLarge,
+                    format!("cannot grow the read buffer to {new} bytes at byte {offset}"),
+                ));
+            }
+            self.capacity = new;
+        }
+        Ok(())
+    }
+
+    fn read_error(&self, offset: u64) -> CaptureError {
+        let cause = match self.io_err.lock() {
+            Ok(mut g) => g.take().map(|e| e.to_string()),
+            Err(_) => None,
+        }
+        .unwrap_or_else(|| "unknown I/O error".to_string());
+        self.st.error(
+            Kind::Io,
+            format!("read error at byte {offset}{}: {cause}", self.st.at()),
+        )
+    }
+}
+
+impl Source for FileSource {
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.advance() {
+            Ok(Some(meta)) => Ok(Some(Packet {
+                num: self.st.frames,
+                ts: meta.ts,
+                link: meta.link,
+                data: &self.st.pkt_buf,
+                orig_len: meta.orig_len,
+            })),
+            Ok(None) => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl State {
+    fn error(&self, kind: Kind, detail: String) -> CaptureError {
+        CaptureError::new(kind, &self.name, detail)
+    }
+
+    /// Where we are, for messages: " (frame N)" for the next frame.
+    fn at(&self) -> String {
+        format!(" (frame {})", self.frames + 1)
+    }
+
+    /// Handles one parsed block. Returns the packet's metadata (its bytes
+    /// copied into `pkt_buf`) for packet blocks, `None` for the others.
+    fn on_block(
+        &mut self,
+        block: PcapBlockOwned<'_>,
+        offset: u64,
+    ) -> Result<Option<Meta>, CaptureError> {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                self.format = Format::Pcap {
+                    big_endian: h.is_bigendian(),
+                    nano: h.is_nanosecond_precision(),
+                    rec_hdr_len: if h.is_modified_format() { 24 } else { 16 },
+                    // Bits 16..31 carry FCS information, not the link type.
+                    link: LinkType((h.network.0 as u32) & 0xffff),
+                };
+                Ok(None)
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let (nano, link) = match self.format {
+                    Format::Pcap { nano, link, .. } => (nano, link),
+                    Format::PcapNg { .. } => (false, LinkType::ETHERNET),
+                };
+                let ts = legacy_ts(b.ts_sec, b.ts_usec, nano);
+                Ok(Some(self.packet(ts, link, b.data, b.origlen)))
+            }
+            PcapBlockOwned::NG(block) => self.on_ng_block(block, offset),
+        }
+    }
+
+    fn on_ng_block(&mut self, block: Block<'_>, offset: u64) -> Result<Option<Meta>, CaptureError> {
+        let Format::PcapNg { big_endian, ifaces } = &mut self.format else {
+            return Ok(None);
+        };
+        match block {
+            Block::SectionHeader(shb) => {
+                // A new section: interfaces are numbered afresh.
+                *big_endian = shb.big_endian();
+                ifaces.clear();
+                Ok(None)
+            }
+            Block::InterfaceDescription(idb) => {
+                let iface = Iface::from_idb(&idb, *big_endian).ok_or_else(|| {
+                    CaptureError::new(
+                        Kind::Malformed,
+                        &self.name,
+                        format!(
+                            "interface description block at byte {offset} has an unsupported if_tsresol 0x{:02x}",
+                            idb.if_tsresol
+                        ),
+                    )
+                })?;
+                ifaces.push(iface);
+                Ok(None)
+            }
+            Block::EnhancedPacket(epb) => {
+                let n = ifaces.len();
+                let Some(iface) = ifaces.get(epb.if_id as usize) else {
+                    return Err(self.error(
+                        Kind::Malformed,
+                        format!(
+                            "enhanced packet block at byte {offset}{} names interface {} but the section defines {n}",
+                            self.at(),
+                            epb.if_id
+                        ),
+                    ));
+                };
+                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let ts = iface.timestamp(raw);
+                let link = iface.link;
+                Ok(Some(self.packet(ts, link, epb.packet_data(), epb.origlen)))
+            }
+            Block::SimplePacket(spb) => {
+                let Some(iface) = ifaces.first() else {
+                    return Err(self.error(
+                        Kind::Malformed,
+                        format!(
+                            "simple packet block at byte {offset}{} but the section defines no interface",
+                            self.at()
+                        ),
+                    ));
+                };
+                // Captured length = min(original length, snap length, block data).
+                let mut data = spb.packet_data();
+                if iface.snaplen > 0 && data.len() > iface.snaplen as usize {
+                    data = &data[..iface.snaplen as usize];
+                }
+                let link = iface.link;
+                let precise = iface.units_per_sec > 1_000_000;
+                // SPBs carry no timestamp: reuse the previous packet's.
+                let ts = Timestamp {
+                    nano: precise,
+                    ..self.last_ts
+                };
+                Ok(Some(self.packet(ts, link, data, spb.origlen)))
+            }
+            // Name resolution, statistics, secrets, custom and unknown
+            // blocks carry nothing we need.
+            _ => Ok(None),
+        }
+    }
+
+    /// Counts a packet and copies its bytes into the reused buffer.
+    fn packet(&mut self, ts: Timestamp, link: LinkType, data: &[u8], orig_len: u32) -> Meta {
+        self.frames += 1;
+        self.last_ts = ts;
+        self.pkt_buf.clear();
+        self.pkt_buf.extend_from_slice(data);
+        let caplen = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        Meta {
+            ts,
+            link,
+            orig_len: orig_len.max(caplen),
+        }
+    }
+
+    /// Total length (header included) that the record starting at `data`
+    /// declares, or `None` if its length field is not buffered yet.
+    fn declared_len(&self, data: &[u8]) -> Option<u64> {
+        match &self.format {
+            Format::Pcap {
+                big_endian,
+                rec_hdr_len,
+                ..
+            } => {
+                let caplen = data.get(8..12)?;
+                if (data.len() as u64) < *rec_hdr_len {
+                    return None;
+                }
+                let caplen = read_u32([caplen[0], caplen[1], caplen[2], caplen[3]], *big_endian);
+                Some(rec_hdr_len + u64::from(caplen))
+            }
+            Format::PcapNg { big_endian, .. } => {
+                let ty = self.ng_block_type(data)?;
+                let l = data.get(4..8)?;
+                let l = [l[0], l[1], l[2], l[3]];
+                let big_endian = if ty == SHB_MAGIC {
+                    // A new section may switch byte order: ask its BOM.
+                    match data.get(8..12)? {
+                        b if b == NG_BOM_BE => true,
+                        b if b == NG_BOM_LE => false,
+                        _ => *big_endian,
+                    }
+                } else {
+                    *big_endian
+                };
+                Some(u64::from(read_u32(l, big_endian)))
+            }
+        }
+    }
+
+    /// Block type of the pcapng block starting at `data`, in native terms.
+    fn ng_block_type(&self, data: &[u8]) -> Option<u32> {
+        let Format::PcapNg { big_endian, .. } = self.format else {
+            return None;
+        };
+        let t = data.get(0..4)?;
+        Some(read_u32([t[0], t[1], t[2], t[3]], big_endian))
+    }
+
+    /// Names the record starting at `data`, for messages.
+    fn what(&self, data: &[u8]) -> String {
+        match self.ng_block_type(data) {
+            None => "packet record".to_string(),
+            Some(SHB_MAGIC) => "pcapng section header block".to_string(),
+            Some(IDB_MAGIC) => "pcapng interface description block".to_string(),
+            Some(EPB_MAGIC) => "pcapng enhanced packet block".to_string(),
+            Some(SPB_MAGIC) => "pcapng simple packet block".to_string(),
+            Some(t) => format!("pcapng block of type 0x{t:08x}"),
+        }
+    }
+}
+
+impl Iface {
+    /// Reads link type, snap length, `if_tsresol` and `if_tsoffset`.
+    /// `None` if the timestamp resolution is out of range.
+    fn from_idb(idb: &InterfaceDescriptionBlock<'_>, big_endian: bool) -> Option<Iface> {
+        let mut tsresol = 6u8;
+        let mut offset_secs = 0i64;
+        for opt in &idb.options {
+            let value = opt.value();
+            if opt.code == OptionCode::IfTsresol {
+                if let Some(&r) = value.first() {
+                    tsresol = r;
+                }
+            } else if opt.code == OptionCode::IfTsoffset {
+                if let Some(v) = value.get(..8) {
+                    let b = [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]];
+                    offset_secs = if big_endian {
+                        i64::from_be_bytes(b)
+                    } else {
+                        i64::from_le_bytes(b)
+                    };
+                }
+            }
+        }
+        let units_per_sec = if tsresol & 0x80 == 0 {
+            10u64.checked_pow(u32::from(tsresol))?
+        } else {
+            1u64.checked_shl(u32::from(tsresol & 0x7f))?
+        };
+        Some(Iface {
+            link: LinkType(u32::from(idb.linktype.0 as u16)),
+            snaplen: idb.snaplen,
+            units_per_sec,
+            offset_secs,
+        })
+    }
+
+    /// Converts a raw EPB timestamp (in this interface's units) to a
+    /// [`Timestamp`]; more precise than µs means nanosecond precision.
+    fn timestamp(&self, raw: u64) -> Timestamp {
+        let units = self.units_per_sec.max(1);
+        let secs = i64::try_from(raw / units).unwrap_or(i64::MAX);
+        let frac = u128::from(raw % units);
+        // frac < units, so the result is < 1e9 and fits in u32.
+        let nanos = (frac * 1_000_000_000 / u128::from(units)) as u32;
+        Timestamp {
+            secs: secs.saturating_add(self.offset_secs),
+            nanos,
+            nano: units > 1_000_000,
+        }
+    }
+}
+
+/// Timestamp of a pcap record; `frac` is µs, or ns for nanosecond files.
+/// Out-of-range fractions (hostile files) carry into the seconds.
+fn legacy_ts(secs: u32, frac: u32, nano: bool) -> Timestamp {
+    let per_sec: u32 = if nano { 1_000_000_000 } else { 1_000_000 };
+    let secs = i64::from(secs) + i64::from(frac / per_sec);
+    let frac = frac % per_sec;
+    Timestamp {
+        secs,
+        nanos: if nano { frac } else { frac * 1000 },
+        nano,
+    }
+}
+
+fn read_u32(b: [u8; 4], big_endian: bool) -> u32 {
+    if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    }
+}
+
+/// Reads until `buf` holds `want` bytes or the input ends.
+fn read_up_to(r: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    if buf.len() >= want {
+        return Ok(());
+    }
+    let need = (want - buf.len()) as u64;
+    r.by_ref().take(need).read_to_end(buf)?;
+    Ok(())
+}
+
+/// Retries interrupted reads and remembers the last I/O error, which
+/// `pcap_parser` would otherwise reduce to "read error".
+struct ErrorKeepingReader {
+    inner: Box<dyn Read + Send>,
+    last_err: Arc<Mutex<Option<io::Error>>>,
+}
+
+impl Read for ErrorKeepingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let copy = io::Error::new(e.kind(), e.to_string());
+                    if let Ok(mut g) = self.last_err.lock() {
+                        *g = Some(copy);
+                    }
+                    return Err(e);
+                }
+                ok => return ok,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(bytes: Vec<u8>) -> Result<FileSource, CaptureError> {
+        FileSource::from_reader("t.pcap", Box::new(Cursor::new(bytes)))
+    }
+
+    fn pcap_header(magic: u32, big_endian: bool, link: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        let put32 = |v: &mut Vec<u8>, x: u32| {
+            v.extend_from_slice(&if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
+        };
+        put32(&mut v, magic);
+        v.extend_from_slice(&if big_endian {
+            [0, 2, 0, 4]
+        } else {
+            [2, 0, 4, 0]
+        });
+        put32(&mut v, 0);
+        put32(&mut v, 0);
+        put32(&mut v, 65535);
+        put32(&mut v, link);
+        v
+    }
+
+    fn record(v: &mut Vec<u8>, secs: u32, frac: u32, data: &[u8]) {
+        for x in [secs, frac, data.len() as u32, data.len() as u32] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v.extend_from_slice(data);
+    }
+
+    #[test]
+    fn legacy_ts_normalises_fraction() {
+        let t = legacy_ts(10, 2_500_000, false);
+        assert_eq!((t.secs, t.nanos, t.nano), (12, 500_000_000, false));
+        let t = legacy_ts(u32::MAX, u32::MAX, true);
+        assert_eq!(t.secs, i64::from(u32::MAX) + 4);
+        assert!(t.nanos < 1_000_000_000);
+    }
+
+    #[test]
+    fn iface_resolutions() {
+        let mk = |units_per_sec| Iface {
+            link: LinkType::ETHERNET,
+            snaplen: 0,
+            units_per_sec,
+            offset_secs: 5,
+        };
+        let t = mk(1_000_000).timestamp(3_000_042);
+        assert_eq!((t.secs, t.nanos, t.nano), (8, 42_000, false));
+        let t = mk(1_000_000_000).timestamp(3_000_000_042);
+        assert_eq!((t.secs, t.nanos, t.nano), (8, 42, true));
+        let t = mk(1 << 10).timestamp(3 * 1024 + 512);
+        assert_eq!((t.secs, t.nanos, t.nano), (8, 500_000_000, false));
+        let t = mk(1).timestamp(u64::MAX);
+        assert_eq!(t.secs, i64::MAX);
+    }
+
+    #[test]
+    fn header_only_file_is_empty_capture() {
+        let mut s = src(pcap_header(0xa1b2_c3d4, false, 1)).unwrap();
+        assert!(s.next_packet().unwrap().is_none());
+        assert!(s.next_packet().unwrap().is_none());
+    }
+
+    #[test]
+    fn big_record_grows_buffer() {
+        let mut f = pcap_header(0xa1b2_c3d4, false, 1);
+        let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        record(&mut f, 1, 2, b"abc");
+        record(&mut f, 3, 4, &big);
+        record(&mut f, 5, 6, b"xyz");
+        let mut s = src(f).unwrap();
+        assert_eq!(s.next_packet().unwrap().unwrap().data, b"abc");
+        let p = s.next_packet().unwrap().unwrap();
+        assert_eq!(p.data, &big[..]);
+        assert_eq!(p.num, 2);
+        assert_eq!(s.next_packet().unwrap().unwrap().data, b"xyz");
+        assert!(s.next_packet().unwrap().is_none());
+        assert!(s.capacity <= 512 * 1024);
+    }
+
+    #[test]
+    fn random_tails_never_panic() {
+        // A cheap deterministic fuzz: valid headers followed by noise.
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..300u32 {
+            let mut f = if round.is_multiple_of(2) {
+                pcap_header(0xa1b2_c3d4, false, 1)
+            } else {
+                let mut v = vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0];
+                v.extend_from_slice(&NG_BOM_LE);
+                v.extend_from_slice(&[1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+                v.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0]);
+                v
+            };
+            let n = (next() % 400) as usize;
+            f.extend((0..n).map(|_| (next() % 7) as u8 * 40));
+            let mut s = src(f).unwrap();
+            for _ in 0..1000 {
+                match s.next_packet() {
+                    Ok(Some(p)) => assert!(p.orig_len as usize >= p.data.len()),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+    }
+}
