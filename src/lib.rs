@@ -12,3 +12,4 @@
 
 pub mod capture;
 pub mod layers;
+pub mod reassembly;
