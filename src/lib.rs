@@ -11,5 +11,9 @@
 //! 5. [`sink`]: JSONL/JSON export, the text printer, statistics.
 
 pub mod capture;
+pub mod cli;
+pub mod engine;
 pub mod layers;
 pub mod reassembly;
+pub mod sink;
+pub mod stats;

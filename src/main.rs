@@ -1,1 +1,9 @@
-fn main() {}
+use clap::Parser;
+
+fn main() {
+    let cli = qscope::cli::Cli::parse();
+    if let Err(f) = qscope::cli::run(cli) {
+        eprintln!("qscope: {}", f.reason);
+        std::process::exit(f.code);
+    }
+}

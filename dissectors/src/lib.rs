@@ -61,11 +61,14 @@ pub fn new_dissector(
     }
 }
 
-/// Well-known server ports: a hint, confirmed by content where the
-/// protocol allows.
+/// Well-known server ports: hints, confirmed by content where the protocol
+/// allows. They also orient connections picked up mid-stream.
+pub const WELL_KNOWN_PORTS: &[(u16, Proto)] = &[(4444, Proto::Qmp)];
+
+/// The protocol customarily served on `port`, if any.
 pub fn proto_for_port(port: u16) -> Option<Proto> {
-    match port {
-        4444 => Some(Proto::Qmp),
-        _ => None,
-    }
+    WELL_KNOWN_PORTS
+        .iter()
+        .find(|(p, _)| *p == port)
+        .map(|(_, proto)| *proto)
 }

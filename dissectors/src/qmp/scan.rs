@@ -1,0 +1,785 @@
+//! The value-boundary scanner (qmp.md 2.4, 2.8): QEMU 7.2's JSON lexer
+//! (`qobject/json-lexer.c`) and streamer (`qobject/json-streamer.c`) run
+//! over one direction's byte stream, resumable at any byte.
+//!
+//! The scanner looks at the front of a direction's buffer and says what the
+//! first item there is: whitespace, one complete value, malformed bytes
+//! (a lexical error with the partial value it cut, bytes skipped by error
+//! recovery, a value over QEMU's limits), a QGA delimiter, or "need more".
+//! While it needs more it remembers how far it got, so a value arriving in
+//! many pieces is scanned once.
+
+/// QEMU's `MAX_TOKEN_COUNT`.
+pub const MAX_TOKEN_COUNT: u64 = 2 << 20;
+/// QEMU's `MAX_NESTING` (combined `{` + `[` depth).
+pub const MAX_NESTING: i64 = 1 << 10;
+
+/// Lexer states (QEMU's `json_lexer_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lx {
+    Start,
+    Recovery,
+    Dq,
+    DqEsc,
+    Sq,
+    SqEsc,
+    Zero,
+    Digits,
+    Sign,
+    Mantissa,
+    MantissaDigits,
+    ExpE,
+    ExpSign,
+    ExpDigits,
+    Keyword,
+}
+
+/// What the front of the buffer holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scan {
+    /// Nothing can be said until more bytes arrive.
+    NeedMore,
+    /// `len` bytes of whitespace outside any value.
+    Whitespace(usize),
+    /// One complete value of `len` bytes. `crlf`: it contains a CR LF
+    /// (pretty-printed server output).
+    Value { len: usize, crlf: bool },
+    /// `len` malformed bytes: a lexical error. The error token (QEMU's
+    /// "stray" text) is `tok_start..len`; bytes before it are the partial
+    /// value QEMU discards. Error recovery follows.
+    LexError { len: usize, tok_start: usize },
+    /// `len` bytes of a partial value cut short by a reset byte (0xFF,
+    /// 0xFE or a control character), which follows them.
+    Cut { len: usize },
+    /// `len` bytes skipped by error recovery.
+    Recovery(usize),
+    /// `len` bytes of a value that exceeded one of QEMU's limits (client
+    /// side only); `what` is QEMU's error text.
+    Limit { len: usize, what: &'static str },
+    /// A 0xFF byte at top level of the server stream (QGA delimiter).
+    Delimiter,
+}
+
+/// Resumable scanner for one direction.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    /// Client→server stream: single-quoted strings, QEMU's limits, 0xFF is a
+    /// reset. Server→client: strict JSON tokens, 0xFF is a QGA delimiter.
+    client: bool,
+    lx: Lx,
+    /// Bytes of the current item already examined.
+    pos: usize,
+    brace: i64,
+    bracket: i64,
+    tokens: u64,
+    tok_start: usize,
+    /// A token of the current item was started (a value is open).
+    in_value: bool,
+    crlf: bool,
+    prev_cr: bool,
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Bytes that end error recovery (QEMU's `IN_RECOVERY` row): structural
+/// characters, control characters other than TAB, 0xFE and 0xFF.
+pub fn ends_recovery(b: u8) -> bool {
+    matches!(b, b'{' | b'}' | b'[' | b']' | b':' | b',' | 0xFE | 0xFF) || (b < 0x20 && b != b'\t')
+}
+
+/// Bytes that reset the parser: 0xFF, 0xFE and control characters other
+/// than TAB, CR and LF.
+pub fn is_reset_byte(b: u8) -> bool {
+    b >= 0xFE || (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n'))
+}
+
+impl Scanner {
+    pub fn new(client: bool) -> Scanner {
+        Scanner {
+            client,
+            lx: Lx::Start,
+            pos: 0,
+            brace: 0,
+            bracket: 0,
+            tokens: 0,
+            tok_start: 0,
+            in_value: false,
+            crlf: false,
+            prev_cr: false,
+        }
+    }
+
+    /// Forget everything (after a gap).
+    pub fn reset(&mut self) {
+        *self = Scanner::new(self.client);
+    }
+
+    /// True when no item is in progress and the lexer is at top level.
+    pub fn at_item_start(&self) -> bool {
+        self.pos == 0 && !self.in_value && matches!(self.lx, Lx::Start | Lx::Recovery)
+    }
+
+    /// True while a value is open (tokens seen, not complete).
+    pub fn in_value(&self) -> bool {
+        self.in_value || !matches!(self.lx, Lx::Start | Lx::Recovery)
+    }
+
+    /// Bytes of the current item examined so far.
+    pub fn scanned(&self) -> usize {
+        self.pos
+    }
+
+    /// The front of the buffer moved by `n` bytes that were examined but
+    /// not reported as an item (oversized values): shift positions.
+    pub fn rebase(&mut self, n: usize) {
+        self.pos = self.pos.saturating_sub(n);
+        self.tok_start = self.tok_start.saturating_sub(n);
+    }
+
+    /// Leave error recovery (a telnet sequence or a resync point intervened).
+    pub fn leave_recovery(&mut self) {
+        if self.lx == Lx::Recovery {
+            self.lx = Lx::Start;
+        }
+    }
+
+    fn end_item(&mut self, lx: Lx) {
+        self.lx = lx;
+        self.pos = 0;
+        self.brace = 0;
+        self.bracket = 0;
+        self.tokens = 0;
+        self.tok_start = 0;
+        self.in_value = false;
+        self.crlf = false;
+        self.prev_cr = false;
+    }
+
+    /// What the front of `data` holds. `data` starts at the current item;
+    /// between calls answered `NeedMore` it keeps its bytes and may grow.
+    /// `eos`: no byte follows `data`.
+    pub fn next(&mut self, data: &[u8], eos: bool) -> Scan {
+        if self.at_item_start() {
+            if self.lx == Lx::Recovery {
+                let n = data.iter().take_while(|&&b| !ends_recovery(b)).count();
+                if n < data.len() {
+                    self.lx = Lx::Start;
+                }
+                if n > 0 {
+                    self.end_item(self.lx);
+                    return Scan::Recovery(n);
+                }
+            }
+            let Some(&b) = data.first() else {
+                return Scan::NeedMore;
+            };
+            if is_ws(b) {
+                let n = data.iter().take_while(|&&b| is_ws(b)).count();
+                return Scan::Whitespace(n);
+            }
+            if b == 0xFF && !self.client {
+                return Scan::Delimiter;
+            }
+        }
+        let mut i = self.pos;
+        while i < data.len() {
+            let b = data[i];
+            match self.lx {
+                Lx::Start | Lx::Recovery => {
+                    if is_ws(b) {
+                        if b == b'\n' && self.prev_cr {
+                            self.crlf = true;
+                        }
+                        self.prev_cr = b == b'\r';
+                        i += 1;
+                        continue;
+                    }
+                    self.prev_cr = false;
+                    self.tok_start = i;
+                    self.in_value = true;
+                    match b {
+                        b'{' | b'}' | b'[' | b']' | b':' | b',' => {
+                            match b {
+                                b'{' => self.brace += 1,
+                                b'}' => self.brace -= 1,
+                                b'[' => self.bracket += 1,
+                                b']' => self.bracket -= 1,
+                                _ => {}
+                            }
+                            i += 1;
+                            if let Some(s) = self.token_done(i) {
+                                return s;
+                            }
+                            continue;
+                        }
+                        b'"' => self.lx = Lx::Dq,
+                        b'\'' if self.client => self.lx = Lx::Sq,
+                        b'0' => self.lx = Lx::Zero,
+                        b'1'..=b'9' => self.lx = Lx::Digits,
+                        b'-' => self.lx = Lx::Sign,
+                        b'a'..=b'z' => self.lx = Lx::Keyword,
+                        _ => return self.error(data, i),
+                    }
+                    i += 1;
+                }
+                Lx::Dq | Lx::Sq => {
+                    let quote = if self.lx == Lx::Dq { b'"' } else { b'\'' };
+                    // Fast path through ordinary string bytes.
+                    let rest = &data[i..];
+                    let n = rest
+                        .iter()
+                        .position(|&c| c == quote || c == b'\\' || !(0x20..=0xFD).contains(&c))
+                        .unwrap_or(rest.len());
+                    i += n;
+                    let Some(&c) = data.get(i) else { break };
+                    if c == quote {
+                        i += 1;
+                        self.lx = Lx::Start;
+                        if let Some(s) = self.token_done(i) {
+                            return s;
+                        }
+                    } else if c == b'\\' {
+                        self.lx = if self.lx == Lx::Dq {
+                            Lx::DqEsc
+                        } else {
+                            Lx::SqEsc
+                        };
+                        i += 1;
+                    } else {
+                        return self.error(data, i);
+                    }
+                }
+                Lx::DqEsc | Lx::SqEsc => {
+                    if !(0x20..=0xFD).contains(&b) {
+                        return self.error(data, i);
+                    }
+                    self.lx = if self.lx == Lx::DqEsc { Lx::Dq } else { Lx::Sq };
+                    i += 1;
+                }
+                Lx::Zero => match b {
+                    b'0'..=b'9' => return self.error(data, i),
+                    b'.' => {
+                        self.lx = Lx::Mantissa;
+                        i += 1;
+                    }
+                    _ => {
+                        if let Some(s) = self.terminal(i) {
+                            return s;
+                        }
+                    }
+                },
+                Lx::Digits => match b {
+                    b'0'..=b'9' => i += 1,
+                    b'e' | b'E' => {
+                        self.lx = Lx::ExpE;
+                        i += 1;
+                    }
+                    b'.' => {
+                        self.lx = Lx::Mantissa;
+                        i += 1;
+                    }
+                    _ => {
+                        if let Some(s) = self.terminal(i) {
+                            return s;
+                        }
+                    }
+                },
+                Lx::Sign => match b {
+                    b'0' => {
+                        self.lx = Lx::Zero;
+                        i += 1;
+                    }
+                    b'1'..=b'9' => {
+                        self.lx = Lx::Digits;
+                        i += 1;
+                    }
+                    _ => return self.error(data, i),
+                },
+                Lx::Mantissa => match b {
+                    b'0'..=b'9' => {
+                        self.lx = Lx::MantissaDigits;
+                        i += 1;
+                    }
+                    _ => return self.error(data, i),
+                },
+                Lx::MantissaDigits => match b {
+                    b'0'..=b'9' => i += 1,
+                    b'e' | b'E' => {
+                        self.lx = Lx::ExpE;
+                        i += 1;
+                    }
+                    _ => {
+                        if let Some(s) = self.terminal(i) {
+                            return s;
+                        }
+                    }
+                },
+                Lx::ExpE => match b {
+                    b'+' | b'-' => {
+                        self.lx = Lx::ExpSign;
+                        i += 1;
+                    }
+                    b'0'..=b'9' => {
+                        self.lx = Lx::ExpDigits;
+                        i += 1;
+                    }
+                    _ => return self.error(data, i),
+                },
+                Lx::ExpSign => match b {
+                    b'0'..=b'9' => {
+                        self.lx = Lx::ExpDigits;
+                        i += 1;
+                    }
+                    _ => return self.error(data, i),
+                },
+                Lx::ExpDigits => match b {
+                    b'0'..=b'9' => i += 1,
+                    _ => {
+                        if let Some(s) = self.terminal(i) {
+                            return s;
+                        }
+                    }
+                },
+                Lx::Keyword => match b {
+                    b'a'..=b'z' => i += 1,
+                    _ => {
+                        if let Some(s) = self.terminal(i) {
+                            return s;
+                        }
+                    }
+                },
+            }
+        }
+        self.pos = i;
+        // Out of bytes. A number or keyword that could end here ends at the
+        // end of the stream (decision 13).
+        if eos
+            && matches!(
+                self.lx,
+                Lx::Zero | Lx::Digits | Lx::MantissaDigits | Lx::ExpDigits | Lx::Keyword
+            )
+        {
+            if let Some(s) = self.terminal(data.len()) {
+                return s;
+            }
+        }
+        Scan::NeedMore
+    }
+
+    /// A number or keyword ended before `end` (lookahead, not consumed).
+    fn terminal(&mut self, end: usize) -> Option<Scan> {
+        self.lx = Lx::Start;
+        self.token_done(end)
+    }
+
+    /// A token ended at `end`: apply the streamer's limits and completion
+    /// rule. `Some` when the item is complete.
+    fn token_done(&mut self, end: usize) -> Option<Scan> {
+        self.tokens += 1;
+        if self.client {
+            let what = if self.tokens > MAX_TOKEN_COUNT {
+                Some("JSON token count limit exceeded")
+            } else if self.brace + self.bracket > MAX_NESTING {
+                Some("JSON nesting depth limit exceeded")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                self.end_item(Lx::Start);
+                return Some(Scan::Limit { len: end, what });
+            }
+        }
+        let open = (self.brace > 0 || self.bracket > 0) && self.brace >= 0 && self.bracket >= 0;
+        if open {
+            self.pos = end;
+            return None;
+        }
+        let crlf = self.crlf;
+        self.end_item(Lx::Start);
+        Some(Scan::Value { len: end, crlf })
+    }
+
+    /// Byte `i` is not allowed in the current lexer state.
+    fn error(&mut self, data: &[u8], i: usize) -> Scan {
+        let b = data.get(i).copied().unwrap_or(0);
+        if is_reset_byte(b) && i > 0 {
+            // Report the partial value first; the reset byte follows as an
+            // item of its own.
+            self.end_item(Lx::Start);
+            return Scan::Cut { len: i };
+        }
+        let tok_start = if self.lx == Lx::Start || self.lx == Lx::Recovery {
+            i
+        } else {
+            self.tok_start
+        };
+        self.end_item(Lx::Recovery);
+        Scan::LexError {
+            len: i + 1,
+            tok_start,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the scanner over `data` fed in pieces of `chunk` bytes, like the
+    /// driver does (the front stays until an item is reported), and lists
+    /// the items.
+    pub(crate) fn items(client: bool, data: &[u8], chunk: usize) -> Vec<(usize, Scan)> {
+        let mut sc = Scanner::new(client);
+        let mut out = Vec::new();
+        let mut front = 0;
+        let mut avail = chunk.min(data.len());
+        loop {
+            let eos = avail == data.len();
+            let buf = &data[front..avail];
+            if buf.is_empty() {
+                if eos {
+                    break;
+                }
+                avail = (avail + chunk).min(data.len());
+                continue;
+            }
+            let s = sc.next(buf, eos);
+            let len = match &s {
+                Scan::NeedMore => {
+                    if eos {
+                        out.push((front, Scan::NeedMore));
+                        break;
+                    }
+                    avail = (avail + chunk).min(data.len());
+                    continue;
+                }
+                Scan::Whitespace(n) | Scan::Recovery(n) => *n,
+                Scan::Value { len, .. }
+                | Scan::LexError { len, .. }
+                | Scan::Cut { len }
+                | Scan::Limit { len, .. } => *len,
+                Scan::Delimiter => 1,
+            };
+            assert!(len > 0 && len <= buf.len(), "{s:?} of {}", buf.len());
+            out.push((front, s));
+            front += len;
+        }
+        out
+    }
+
+    /// Items as (offset, short description) for readable assertions.
+    fn desc(client: bool, data: &[u8]) -> Vec<(usize, String)> {
+        let all = items(client, data, data.len().max(1));
+        // Splitting at every byte position gives the same result. Whitespace
+        // and recovery runs may be reported in more pieces; merge them.
+        for chunk in 1..data.len().max(1) {
+            assert_eq!(
+                merge(items(client, data, chunk)),
+                merge(all.clone()),
+                "chunk {chunk} of {:?}",
+                String::from_utf8_lossy(data)
+            );
+        }
+        all.into_iter()
+            .map(|(o, s)| {
+                let d = match s {
+                    Scan::NeedMore => "needmore".to_string(),
+                    Scan::Whitespace(n) => format!("ws{n}"),
+                    Scan::Value { len, crlf } => format!(
+                        "value:{}{}",
+                        String::from_utf8_lossy(&data[o..o + len]),
+                        if crlf { "+crlf" } else { "" }
+                    ),
+                    Scan::LexError { len, tok_start } => format!(
+                        "error:{}|{}",
+                        String::from_utf8_lossy(&data[o..o + tok_start]),
+                        String::from_utf8_lossy(&data[o + tok_start..o + len])
+                    ),
+                    Scan::Cut { len } => {
+                        format!("cut:{}", String::from_utf8_lossy(&data[o..o + len]))
+                    }
+                    Scan::Recovery(n) => {
+                        format!("recovery:{}", String::from_utf8_lossy(&data[o..o + n]))
+                    }
+                    Scan::Limit { len, what } => format!("limit{len}:{what}"),
+                    Scan::Delimiter => "delimiter".to_string(),
+                };
+                (o, d)
+            })
+            .collect()
+    }
+
+    fn merge(v: Vec<(usize, Scan)>) -> Vec<(usize, Scan)> {
+        let mut out: Vec<(usize, Scan)> = Vec::new();
+        for (o, s) in v {
+            if let Some((_, last)) = out.last_mut() {
+                match (last, &s) {
+                    (Scan::Whitespace(a), Scan::Whitespace(b))
+                    | (Scan::Recovery(a), Scan::Recovery(b)) => {
+                        *a += b;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            out.push((o, s));
+        }
+        out
+    }
+
+    fn d(client: bool, data: &[u8]) -> Vec<String> {
+        desc(client, data).into_iter().map(|(_, s)| s).collect()
+    }
+
+    #[test]
+    fn whitespace_and_objects() {
+        assert_eq!(
+            d(true, b" \t\r\n{\"a\":[1,{}]}{\"b\":2}\r\n"),
+            vec!["ws4", "value:{\"a\":[1,{}]}", "value:{\"b\":2}", "ws2"]
+        );
+    }
+
+    #[test]
+    fn brackets_inside_strings_are_ignored() {
+        assert_eq!(
+            d(true, br#"{"a":"}]{[\"\\","b":'}\''}"#),
+            vec![r#"value:{"a":"}]{[\"\\","b":'}\''}"#]
+        );
+        // single quotes are not strings on the server side
+        assert_eq!(
+            d(false, br#"{'a'}"#),
+            vec![r#"error:{|'"#, "recovery:a'", "value:}"]
+        );
+    }
+
+    #[test]
+    fn top_level_scalars() {
+        assert_eq!(
+            d(true, br#""abc" 'x' [1] 42 true"#),
+            vec![
+                "value:\"abc\"",
+                "ws1",
+                "value:'x'",
+                "ws1",
+                "value:[1]",
+                "ws1",
+                "value:42",
+                "ws1",
+                "value:true"
+            ]
+        );
+        // a number needs one byte of lookahead, except at the end of the stream
+        let mut sc = Scanner::new(true);
+        assert_eq!(sc.next(b"42", false), Scan::NeedMore);
+        assert_eq!(
+            sc.next(b"42", true),
+            Scan::Value {
+                len: 2,
+                crlf: false
+            }
+        );
+        assert_eq!(
+            d(true, b"-0.5e+3,1e5}"),
+            vec!["value:-0.5e+3", "value:,", "value:1e5", "value:}"]
+        );
+        assert_eq!(d(true, b"nul{}"), vec!["value:nul", "value:{}"]);
+    }
+
+    #[test]
+    fn stray_tokens_are_single_byte_values() {
+        // QEMU answers each with "expecting value"; the parser rejects them.
+        assert_eq!(
+            d(true, b"}]:,"),
+            vec!["value:}", "value:]", "value::", "value:,"]
+        );
+        // unbalanced closers end a value early
+        assert_eq!(d(true, b"{]"), vec!["value:{]"]);
+        // mismatched kinds keep QEMU's separate counters
+        assert_eq!(d(true, b"{[}]"), vec!["value:{[}]"]);
+    }
+
+    #[test]
+    fn lexical_errors_and_recovery() {
+        // The observed 6-error cascade of a control byte inside a string.
+        assert_eq!(
+            d(true, b"{\"execute\":\"query-st\x01atus\",\"id\":11}\n"),
+            vec![
+                "cut:{\"execute\":\"query-st",
+                "error:|\x01",
+                "recovery:atus\"",
+                "value:,",
+                "value:\"id\"",
+                "value::",
+                "value:11",
+                "value:}",
+                "ws1"
+            ]
+        );
+        // Any other bad byte: the partial value and the token are one item.
+        assert_eq!(
+            d(true, b"{\"a\":True}"),
+            vec!["error:{\"a\":|T", "recovery:rue", "value:}"]
+        );
+        assert_eq!(
+            d(true, b"% {\"execute\":\"x\"}"),
+            vec!["error:|%", "recovery: ", "value:{\"execute\":\"x\"}"]
+        );
+        // leading zero, lone minus, bad fraction: the offending byte is consumed
+        assert_eq!(d(true, b"01 "), vec!["error:|01", "recovery: "]);
+        assert_eq!(d(true, b"-x,"), vec!["error:|-x", "value:,"]);
+        assert_eq!(d(true, b"1.}"), vec!["error:|1.}"]);
+        assert_eq!(d(true, b"[1e]"), vec!["error:[|1e]"]);
+        // upper-case letters, '+' outside a number, bytes >= 0x80
+        assert_eq!(d(true, b"+1"), vec!["error:|+", "recovery:1"]);
+        assert_eq!(d(true, b"Q{}"), vec!["error:|Q", "value:{}"]);
+        assert_eq!(
+            d(true, b"\xc3\xa9,"),
+            vec!["error:|\u{FFFD}", "recovery:\u{FFFD}", "value:,"]
+        );
+        // '%' is ordinary inside a string, an error outside
+        assert_eq!(d(true, b"[\"%d\"]%"), vec!["value:[\"%d\"]", "error:|%"]);
+        // 0xFE at top level is a reset like 0xFF
+        assert_eq!(d(true, b"\xfe{}"), vec!["error:|\u{FFFD}", "value:{}"]);
+        // recovery ends at CR/LF (whitespace afterwards) but not at TAB
+        assert_eq!(
+            d(true, b"#a\tb\r\n{}"),
+            vec!["error:|#", "recovery:a\tb", "ws2", "value:{}"]
+        );
+        // a raw control character inside a string
+        assert_eq!(
+            d(true, b"\"a\nb\"{}"),
+            vec!["error:|\"a\n", "recovery:b\"", "value:{}"]
+        );
+    }
+
+    #[test]
+    fn reset_bytes() {
+        // client: 0xFF at top level is a one-byte error; recovery ends at '{'
+        assert_eq!(
+            d(true, b"\xff{\"execute\":\"guest-sync\"}\n"),
+            vec![
+                "error:|\u{FFFD}",
+                "value:{\"execute\":\"guest-sync\"}",
+                "ws1"
+            ]
+        );
+        // a half-sent command before a reset byte is cut, then the reset
+        assert_eq!(
+            d(true, b"{\"execute\":\"query-status\"\x0c{}"),
+            vec![
+                "cut:{\"execute\":\"query-status\"",
+                "error:|\x0c",
+                "value:{}"
+            ]
+        );
+        assert_eq!(d(true, b"\x0c\x0c"), vec!["error:|\x0c", "error:|\x0c"]);
+        // server: 0xFF at top level is the QGA delimiter
+        assert_eq!(
+            d(false, b"\xff{\"return\": 1}\n"),
+            vec!["delimiter", "value:{\"return\": 1}", "ws1"]
+        );
+        // 0xFE / 0xFF inside a string are errors too
+        assert_eq!(
+            d(true, b"\"ab\xfe{}"),
+            vec!["cut:\"ab", "error:|\u{FFFD}", "value:{}"]
+        );
+    }
+
+    #[test]
+    fn bom_is_one_error_then_the_command() {
+        assert_eq!(
+            d(true, b"\xEF\xBB\xBF{\"execute\":\"qmp_capabilities\"}"),
+            vec![
+                "error:|\u{FFFD}",
+                "recovery:\u{FFFD}\u{FFFD}",
+                "value:{\"execute\":\"qmp_capabilities\"}"
+            ]
+        );
+    }
+
+    #[test]
+    fn pretty_output_has_crlf_inside() {
+        let s = b"{\r\n    \"return\": {\r\n    }\r\n}\r\n";
+        assert_eq!(
+            d(false, s),
+            vec!["value:{\r\n    \"return\": {\r\n    }\r\n}+crlf", "ws2"]
+        );
+    }
+
+    #[test]
+    fn escapes_may_be_split() {
+        assert_eq!(
+            d(true, br#"["\"\u0041\\", 'a\'b']"#),
+            vec![r#"value:["\"\u0041\\", 'a\'b']"#]
+        );
+    }
+
+    #[test]
+    fn nesting_limit_emulates_qemu() {
+        // 1100 '[' then 1100 ']': one limit error at the 1025th '[', then a
+        // balanced array of 75, then 1025 stray ']' (1027 replies in QEMU).
+        let mut s = "[".repeat(1100).into_bytes();
+        s.extend("]".repeat(1100).bytes());
+        let it = items(true, &s, 4096);
+        assert_eq!(
+            it[0].1,
+            Scan::Limit {
+                len: 1025,
+                what: "JSON nesting depth limit exceeded"
+            }
+        );
+        assert_eq!(
+            it[1],
+            (
+                1025,
+                Scan::Value {
+                    len: 150,
+                    crlf: false
+                }
+            )
+        );
+        assert_eq!(it.len(), 2 + 1025);
+        assert!(it[2..].iter().all(|(_, s)| *s
+            == Scan::Value {
+                len: 1,
+                crlf: false
+            }));
+        // the server side has no limit
+        let it = items(false, &s, 4096);
+        assert_eq!(
+            it,
+            vec![(
+                0,
+                Scan::Value {
+                    len: 2200,
+                    crlf: false
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn resumes_without_rescanning() {
+        let mut sc = Scanner::new(false);
+        let mut v = b"{\"return\": \"".to_vec();
+        v.extend(std::iter::repeat_n(b'x', 1000));
+        assert_eq!(sc.next(&v, false), Scan::NeedMore);
+        assert_eq!(sc.scanned(), v.len());
+        v.extend(b"\"}\r\n");
+        assert_eq!(
+            sc.next(&v, false),
+            Scan::Value {
+                len: v.len() - 2,
+                crlf: false
+            }
+        );
+    }
+
+    #[test]
+    fn incomplete_at_end_of_stream() {
+        assert_eq!(d(true, b"{\"a\":1"), vec!["needmore"]);
+        assert_eq!(d(true, b"1."), vec!["needmore"]);
+    }
+}

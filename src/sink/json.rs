@@ -1,0 +1,146 @@
+//! The JSON exporters: JSON Lines (streamed, one record per line) and one
+//! JSON document grouped by session (held in memory until the end).
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use super::record::{push_record, push_summary};
+use super::{Record, Sink};
+use crate::stats::Summary;
+
+/// Writes one JSON object per line, as the analysis learns of it.
+pub struct JsonlWriter<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+    /// Flush after every message (live capture piped into `jq`).
+    pub flush_each: bool,
+}
+
+impl<W: Write> JsonlWriter<W> {
+    pub fn new(out: W) -> Self {
+        JsonlWriter {
+            out,
+            buf: Vec::with_capacity(4096),
+            flush_each: false,
+        }
+    }
+}
+
+impl<W: Write> Sink for JsonlWriter<W> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+        self.buf.clear();
+        push_record(&mut self.buf, rec);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)?;
+        if self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        self.buf.clear();
+        push_summary(&mut self.buf, summary);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)?;
+        self.out.flush()
+    }
+}
+
+#[derive(Default)]
+struct Group {
+    session: Vec<u8>,
+    messages: Vec<u8>,
+    gaps: Vec<u8>,
+    undecoded: Vec<u8>,
+    end: Vec<u8>,
+}
+
+/// An open JSON array: the collected items, or `[` when there are none.
+fn list(v: &[u8]) -> &[u8] {
+    if v.is_empty() {
+        b"["
+    } else {
+        v
+    }
+}
+
+fn append(list: &mut Vec<u8>, rec: &Record<'_>) {
+    list.push(if list.is_empty() { b'[' } else { b',' });
+    push_record(list, rec);
+}
+
+/// Writes one JSON document at the end:
+/// `{"format":"qscope","version":1,"sessions":[{"session":{..},"messages":[..],
+/// "gaps":[..],"undecoded":[..],"end":{..}}],"summary":{..}}`.
+pub struct JsonDocWriter<W: Write> {
+    out: W,
+    order: Vec<String>,
+    groups: HashMap<String, Group>,
+}
+
+impl<W: Write> JsonDocWriter<W> {
+    pub fn new(out: W) -> Self {
+        JsonDocWriter {
+            out,
+            order: Vec::new(),
+            groups: HashMap::new(),
+        }
+    }
+}
+
+impl<W: Write> Sink for JsonDocWriter<W> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+        let id = match rec {
+            Record::Session(s) => &s.id,
+            Record::Message(m) => &m.session.id,
+            Record::Gap(r) | Record::Undecoded(r) => &r.session.id,
+            Record::SessionEnd(e) => &e.session.id,
+        };
+        if !self.groups.contains_key(id) {
+            self.order.push(id.clone());
+        }
+        let g = self.groups.entry(id.clone()).or_default();
+        match rec {
+            Record::Session(_) => push_record(&mut g.session, rec),
+            Record::Message(_) => append(&mut g.messages, rec),
+            Record::Gap(_) => append(&mut g.gaps, rec),
+            Record::Undecoded(_) => append(&mut g.undecoded, rec),
+            Record::SessionEnd(_) => push_record(&mut g.end, rec),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        let w = &mut self.out;
+        w.write_all(b"{\"format\":\"qscope\",\"version\":1,\"sessions\":[")?;
+        for (i, id) in self.order.iter().enumerate() {
+            let Some(g) = self.groups.get(id) else {
+                continue;
+            };
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            w.write_all(b"\n{\"session\":")?;
+            w.write_all(if g.session.is_empty() {
+                b"null"
+            } else {
+                &g.session
+            })?;
+            w.write_all(b",\"messages\":")?;
+            w.write_all(list(&g.messages))?;
+            w.write_all(b"],\"gaps\":")?;
+            w.write_all(list(&g.gaps))?;
+            w.write_all(b"],\"undecoded\":")?;
+            w.write_all(list(&g.undecoded))?;
+            w.write_all(b"],\"end\":")?;
+            w.write_all(if g.end.is_empty() { b"null" } else { &g.end })?;
+            w.write_all(b"}")?;
+        }
+        let mut buf = Vec::new();
+        push_summary(&mut buf, summary);
+        w.write_all(b"],\n\"summary\":")?;
+        w.write_all(&buf)?;
+        w.write_all(b"}\n")?;
+        w.flush()
+    }
+}

@@ -1,0 +1,197 @@
+//! Test support: a deliberately tiny, independent pcap reader/writer and
+//! TCP segment rewriter (Ethernet/IPv4/TCP only), used to derive lossy,
+//! reordered and mid-stream captures from the real ones in ../shared; and
+//! helpers to run the real `qscope` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `../shared/captures/<rel>`.
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/captures")
+        .join(rel)
+}
+
+/// A scratch directory for this test binary.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[derive(Clone, Debug)]
+pub struct Pkt {
+    pub ts_us: i64,
+    pub frame: Vec<u8>,
+}
+
+/// Reads a little-endian microsecond pcap (the shared captures' format).
+pub fn read_pcap(path: &Path) -> Vec<Pkt> {
+    let d = std::fs::read(path).unwrap();
+    assert_eq!(
+        &d[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "{} is not a LE µs pcap",
+        path.display()
+    );
+    let mut pos = 24;
+    let mut out = Vec::new();
+    while pos + 16 <= d.len() {
+        let u = |i: usize| u32::from_le_bytes(d[pos + i..pos + i + 4].try_into().unwrap());
+        let (sec, usec, incl) = (u(0) as i64, u(4) as i64, u(8) as usize);
+        let frame = d[pos + 16..pos + 16 + incl].to_vec();
+        out.push(Pkt {
+            ts_us: sec * 1_000_000 + usec,
+            frame,
+        });
+        pos += 16 + incl;
+    }
+    out
+}
+
+/// Writes a little-endian microsecond Ethernet pcap.
+pub fn write_pcap(path: &Path, pkts: &[Pkt]) {
+    let mut d = Vec::new();
+    d.extend_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]);
+    d.extend_from_slice(&[0; 8]);
+    d.extend_from_slice(&262144u32.to_le_bytes());
+    d.extend_from_slice(&1u32.to_le_bytes());
+    for p in pkts {
+        d.extend_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
+        d.extend_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
+        d.extend_from_slice(&(p.frame.len() as u32).to_le_bytes());
+        d.extend_from_slice(&(p.frame.len() as u32).to_le_bytes());
+        d.extend_from_slice(&p.frame);
+    }
+    std::fs::write(path, d).unwrap();
+}
+
+/// The TCP facts of an Ethernet/IPv4/TCP frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Tcp {
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub syn: bool,
+    pub fin: bool,
+    /// Offset of the IPv4 header and of the TCP payload in the frame.
+    pub ip_off: usize,
+    pub tcp_off: usize,
+    pub payload_off: usize,
+    pub payload_len: usize,
+}
+
+pub fn tcp(frame: &[u8]) -> Tcp {
+    assert_eq!(&frame[12..14], &[0x08, 0x00], "not IPv4");
+    let ip_off = 14;
+    let ihl = (frame[ip_off] & 0x0f) as usize * 4;
+    let total = u16::from_be_bytes([frame[ip_off + 2], frame[ip_off + 3]]) as usize;
+    assert_eq!(frame[ip_off + 9], 6, "not TCP");
+    let tcp_off = ip_off + ihl;
+    let t = &frame[tcp_off..];
+    let doff = (t[12] >> 4) as usize * 4;
+    Tcp {
+        sport: u16::from_be_bytes([t[0], t[1]]),
+        dport: u16::from_be_bytes([t[2], t[3]]),
+        seq: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+        syn: t[13] & 0x02 != 0,
+        fin: t[13] & 0x01 != 0,
+        ip_off,
+        tcp_off,
+        payload_off: tcp_off + doff,
+        payload_len: total - ihl - doff,
+    }
+}
+
+/// The frame with only payload bytes `range` of the original segment (seq
+/// and IP length adjusted; checksums left stale, as qscope ignores them).
+pub fn slice_segment(frame: &[u8], range: std::ops::Range<usize>) -> Vec<u8> {
+    let t = tcp(frame);
+    let mut out = frame[..t.payload_off].to_vec();
+    out.extend_from_slice(&frame[t.payload_off + range.start..t.payload_off + range.end]);
+    let total = (out.len() - t.ip_off) as u16;
+    out[t.ip_off + 2..t.ip_off + 4].copy_from_slice(&total.to_be_bytes());
+    let seq = t.seq.wrapping_add(range.start as u32);
+    out[t.tcp_off + 4..t.tcp_off + 8].copy_from_slice(&seq.to_be_bytes());
+    out
+}
+
+/// The frame with its payload replaced by `payload` (same length or not).
+pub fn with_payload(frame: &[u8], payload: &[u8]) -> Vec<u8> {
+    let t = tcp(frame);
+    let mut out = frame[..t.payload_off].to_vec();
+    out.extend_from_slice(payload);
+    let total = (out.len() - t.ip_off) as u16;
+    out[t.ip_off + 2..t.ip_off + 4].copy_from_slice(&total.to_be_bytes());
+    out
+}
+
+/// Runs the qscope binary.
+pub fn qscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qscope"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `qscope export PATH --format jsonl` and parses every line.
+pub fn export(path: &Path, extra: &[&str]) -> (Vec<serde_json::Value>, Output) {
+    let p = path.to_str().unwrap();
+    let mut args = vec!["export", p, "--format", "jsonl"];
+    args.extend_from_slice(extra);
+    let out = qscope(&args);
+    let recs = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSONL line {l}: {e}")))
+        .collect();
+    (recs, out)
+}
+
+/// Records of one type.
+pub fn of_type<'a>(recs: &'a [serde_json::Value], ty: &str) -> Vec<&'a serde_json::Value> {
+    recs.iter().filter(|r| r["type"] == ty).collect()
+}
+
+/// Checks the export contract's coverage rule: per session and direction,
+/// messages, undecoded and gap ranges tile the stream from its first
+/// reported offset with no hole and no overlap. Returns the covered length
+/// per (session, dir).
+pub fn assert_coverage(
+    recs: &[serde_json::Value],
+) -> std::collections::BTreeMap<(String, String), u64> {
+    use std::collections::BTreeMap;
+    type Ranges = Vec<(u64, u64, String)>;
+    let mut ranges: BTreeMap<(String, String), Ranges> = BTreeMap::new();
+    for r in recs {
+        let ty = r["type"].as_str().unwrap();
+        if matches!(ty, "message" | "gap" | "undecoded") {
+            let key = (
+                r["session"].as_str().unwrap().to_string(),
+                r["dir"].as_str().unwrap().to_string(),
+            );
+            ranges.entry(key).or_default().push((
+                r["offset"].as_u64().unwrap(),
+                r["len"].as_u64().unwrap(),
+                ty.to_string(),
+            ));
+        }
+    }
+    let mut covered = BTreeMap::new();
+    for (key, mut v) in ranges {
+        v.sort();
+        let mut next = v[0].0;
+        for (o, l, ty) in &v {
+            assert_eq!(
+                *o, next,
+                "{key:?}: {ty} at {o} but the previous range ended at {next}"
+            );
+            assert!(*l > 0, "{key:?}: empty {ty} at {o}");
+            next = o + l;
+        }
+        covered.insert(key, next - v[0].0);
+    }
+    covered
+}
