@@ -649,6 +649,11 @@ impl Table<'_> {
                     Some((i, t)) => (Some(*i), Some(ts.micros_since(t))),
                     None => (None, None),
                 };
+                let links: Vec<(&'static str, u64)> = msg
+                    .links
+                    .iter()
+                    .filter_map(|(role, r)| s.refs.get(r).map(|(i, _)| (*role, *i)))
+                    .collect();
                 let r = msg.msg_ref();
                 if s.refs.insert(r, (index, ts)).is_none() {
                     s.ref_order.push_back(r);
@@ -665,6 +670,7 @@ impl Table<'_> {
                     msg: &msg,
                     reply_to,
                     latency_us,
+                    links: &links,
                 }));
             }
             Item::Undecoded {

@@ -6,68 +6,32 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 const CAPTURES: [&str; 5] = ["qmp-basic", "qmp-events", "qmp-oob", "qmp-hmp", "qmp-qga"];
 
-fn check_export(name: &str) {
-    let pcap = shared(&format!("qmp/{name}.pcap"));
-    let truth = shared(&format!("qmp/{name}.truth.jsonl"));
-    let tool = shared("../tools/check-export.py");
-    let run = format!(
-        "{} export {} --format jsonl",
-        env!("CARGO_BIN_EXE_qscope"),
-        pcap.display()
-    );
-    let out = Command::new("python3")
-        .arg(&tool)
-        .arg(&truth)
-        .args(["--run", &run, "--max-extra", "0"])
-        .output()
-        .expect("python3 runs check-export.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let expected = std::fs::read_to_string(&truth)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .count();
-    let last = stdout.lines().last().unwrap_or("");
-    assert_eq!(
-        last,
-        format!("score: {expected}/{expected} matched, 0 extra"),
-        "{name}:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{name}: check-export exited {:?}",
-        out.status
-    );
-}
-
 #[test]
 fn qmp_basic_scores_100_percent() {
-    check_export("qmp-basic");
+    check_export("qmp/qmp-basic");
 }
 
 #[test]
 fn qmp_events_scores_100_percent() {
-    check_export("qmp-events");
+    check_export("qmp/qmp-events");
 }
 
 #[test]
 fn qmp_oob_scores_100_percent() {
-    check_export("qmp-oob");
+    check_export("qmp/qmp-oob");
 }
 
 #[test]
 fn qmp_hmp_scores_100_percent() {
-    check_export("qmp-hmp");
+    check_export("qmp/qmp-hmp");
 }
 
 #[test]
 fn qmp_qga_scores_100_percent() {
-    check_export("qmp-qga");
+    check_export("qmp/qmp-qga");
 }
 
 /// Messages, undecoded ranges and gaps tile each direction exactly, and the

@@ -9,12 +9,16 @@
 //! * [`dissector`]: the one [`Dissector`] trait every protocol implements.
 //! * [`driver`]: the one [`Driver`] that owns buffering, limits and
 //!   resynchronisation for every protocol.
-//! * one module per protocol ([`qmp`]), each with its content probe.
+//! * one module per protocol ([`qmp`], [`qm`], [`qps`], [`mqserver`]), each
+//!   with its content probe.
 
 pub mod dissector;
 pub mod driver;
 pub mod model;
+pub mod mqserver;
+pub mod qm;
 pub mod qmp;
+pub mod qps;
 
 pub use dissector::{Ctx, Dissector, SessionStart, Step};
 pub use driver::{Driver, Item, Limits};
@@ -45,7 +49,10 @@ pub enum Verdict {
 pub fn probe(proto: Proto, c2s: &[u8], s2c: &[u8], start: SessionStart) -> Verdict {
     match proto {
         Proto::Qmp => qmp::probe(c2s, s2c, start),
-        _ => Verdict::NoMatch(None),
+        Proto::Qm => qm::probe(c2s, s2c, start),
+        Proto::Qps => qps::probe(c2s, s2c, start),
+        Proto::MqServer => mqserver::probe(c2s, s2c, start),
+        Proto::Unknown => Verdict::NoMatch(None),
     }
 }
 
@@ -57,13 +64,22 @@ pub fn new_dissector(
 ) -> Option<Box<dyn Dissector>> {
     match proto {
         Proto::Qmp => Some(Box::new(qmp::Qmp::new(start, opts))),
-        _ => None,
+        Proto::Qm => Some(Box::new(qm::Qm::new(start, opts))),
+        Proto::Qps => Some(Box::new(qps::Qps::new(start, opts))),
+        Proto::MqServer => Some(Box::new(mqserver::MqServer::new(start, opts))),
+        Proto::Unknown => None,
     }
 }
 
 /// Well-known server ports: hints, confirmed by content where the protocol
 /// allows. They also orient connections picked up mid-stream.
-pub const WELL_KNOWN_PORTS: &[(u16, Proto)] = &[(4444, Proto::Qmp)];
+pub const WELL_KNOWN_PORTS: &[(u16, Proto)] = &[
+    (4444, Proto::Qmp),
+    (4243, Proto::Qm),
+    (8888, Proto::MqServer),
+    (8889, Proto::MqServer),
+    (1234, Proto::MqServer),
+];
 
 /// The protocol customarily served on `port`, if any.
 pub fn proto_for_port(port: u16) -> Option<Proto> {

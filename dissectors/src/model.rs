@@ -231,6 +231,10 @@ pub struct Message {
     pub notes: Vec<Note>,
     /// The request this message answers.
     pub reply_to: Option<MsgRef>,
+    /// Other earlier messages this one relates to, by role: e.g. a QM
+    /// GetError reply names the failing request as `("error_of", ...)`.
+    /// Exported as `"links": {"error_of": INDEX}`.
+    pub links: Vec<(&'static str, MsgRef)>,
 }
 
 impl Message {
@@ -246,6 +250,7 @@ impl Message {
             fields: Vec::new(),
             notes: Vec::new(),
             reply_to: None,
+            links: Vec::new(),
         }
     }
 

@@ -41,6 +41,8 @@ pub struct MessageRecord<'a> {
     /// Index of the request this message answers.
     pub reply_to: Option<u64>,
     pub latency_us: Option<i64>,
+    /// `msg.links` resolved to message indexes (unknown ones left out).
+    pub links: &'a [(&'static str, u64)],
 }
 
 /// Bytes of a stream that are not a message (`gap` when they are missing).
@@ -104,6 +106,7 @@ pub struct Collected {
     pub msg: Message,
     pub reply_to: Option<u64>,
     pub latency_us: Option<i64>,
+    pub links: Vec<(&'static str, u64)>,
 }
 
 /// Keeps every record as an owned value; for tests.
@@ -128,6 +131,7 @@ impl Sink for Collect {
                 msg: m.msg.clone(),
                 reply_to: m.reply_to,
                 latency_us: m.latency_us,
+                links: m.links.to_vec(),
             }),
             Record::Gap(r) | Record::Undecoded(r) => self.ranges.push((
                 r.session.id.clone(),

@@ -169,7 +169,13 @@ fn push_message(out: &mut Vec<u8>, m: &MessageRecord<'_>) {
     push_opt_i64(out, m.reply_to.map(|i| i as i64));
     out.extend_from_slice(b",\"latency_us\":");
     push_opt_i64(out, m.latency_us);
-    out.extend_from_slice(b",\"notes\":");
+    out.extend_from_slice(b",\"links\":{");
+    let mut first = true;
+    for (role, index) in m.links {
+        push_key(out, &mut first, role);
+        push_u64(out, *index);
+    }
+    out.extend_from_slice(b"},\"notes\":");
     push_notes(out, &msg.notes);
     out.push(b'}');
 }

@@ -273,6 +273,9 @@ impl<W: Write> Sink for TextPrinter<W> {
                             None => String::new(),
                         }
                     );
+                    for (role, i) in m.links {
+                        let _ = writeln!(line, "{:>16}{} #{i}", "", role.replace('_', " "));
+                    }
                     let mut tree = String::new();
                     write_fields(&mut tree, &msg.fields, 0, self.max_value);
                     for l in tree.lines() {

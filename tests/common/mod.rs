@@ -195,3 +195,40 @@ pub fn assert_coverage(
     }
     covered
 }
+
+/// Runs ../shared/tools/check-export.py on the export of `../shared/captures/NAME.pcap`
+/// (NAME like "qmp/qmp-basic") and asserts 100 % matched with 0 extra.
+pub fn check_export(name: &str) {
+    let pcap = shared(&format!("{name}.pcap"));
+    let truth = shared(&format!("{name}.truth.jsonl"));
+    let tool = shared("../tools/check-export.py");
+    let run = format!(
+        "{} export {} --format jsonl",
+        env!("CARGO_BIN_EXE_qscope"),
+        pcap.display()
+    );
+    let out = std::process::Command::new("python3")
+        .arg(&tool)
+        .arg(&truth)
+        .args(["--run", &run, "--max-extra", "0"])
+        .output()
+        .expect("python3 runs check-export.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = std::fs::read_to_string(&truth)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let last = stdout.lines().last().unwrap_or("");
+    assert_eq!(
+        last,
+        format!("score: {expected}/{expected} matched, 0 extra"),
+        "{name}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{name}: check-export exited {:?}",
+        out.status
+    );
+}
