@@ -14,6 +14,7 @@
 
 pub mod dissector;
 pub mod driver;
+pub mod fuzzing;
 pub mod model;
 pub mod mqserver;
 pub mod qm;

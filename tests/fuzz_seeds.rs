@@ -1,0 +1,83 @@
+//! Writes the fuzz seed corpora from the real captures in ../shared: each
+//! capture's TCP streams, reassembled, in the order the segments were
+//! captured, encoded for `qscope_dissectors::fuzzing`. Run on demand:
+//! `cargo test --test fuzz_seeds -- --ignored`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use qscope::capture::{FileSource, Source};
+use qscope::layers::{decode, Decoded};
+use qscope::reassembly::{Config, Event, Reassembler};
+use qscope_dissectors::{fuzzing, Dir};
+
+/// Per connection (in order of appearance): its data in capture order.
+fn schedules(path: &Path) -> Vec<Vec<(Dir, Vec<u8>)>> {
+    let mut src = FileSource::open(path).unwrap();
+    let mut r = Reassembler::new(Config::default());
+    let mut out: Vec<Vec<(Dir, Vec<u8>)>> = Vec::new();
+    let mut index = HashMap::new();
+    let mut on = |ev: Event<'_>| {
+        if let Event::Data {
+            conn, dir, bytes, ..
+        } = ev
+        {
+            let n = index.len();
+            let i = *index.entry(conn).or_insert(n);
+            if i == out.len() {
+                out.push(Vec::new());
+            }
+            out[i].push((dir, bytes.to_vec()));
+        }
+    };
+    let mut last = Default::default();
+    while let Some(p) = src.next_packet().unwrap() {
+        last = p.ts;
+        if let Ok(Decoded::Tcp(seg)) = decode(p.link, p.data, p.orig_len) {
+            r.segment(p.ts, &seg, &mut on);
+        }
+    }
+    r.finish(last, &mut on);
+    out
+}
+
+#[test]
+#[ignore = "writes fuzz/corpus; run on demand"]
+fn write_seed_corpora() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/captures");
+    for (proto_dir, proto) in [
+        ("qmp", "qmp"),
+        ("qm", "qm"),
+        ("qps", "qps"),
+        ("mqserver", "mqserver"),
+    ] {
+        let out = root.join("fuzz/corpus").join(proto);
+        std::fs::create_dir_all(&out).unwrap();
+        for e in std::fs::read_dir(shared.join(proto_dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_none_or(|x| x != "pcap") {
+                continue;
+            }
+            for (c, sched) in schedules(&p).iter().enumerate() {
+                // Keep seeds small: the first 16 KiB of the conversation.
+                let mut budget = 16 << 10;
+                let mut parts: Vec<(Dir, &[u8])> = Vec::new();
+                for (d, b) in sched {
+                    if budget == 0 {
+                        break;
+                    }
+                    let n = b.len().min(budget);
+                    parts.push((*d, &b[..n]));
+                    budget -= n;
+                }
+                let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+                std::fs::write(
+                    out.join(format!("seed-{name}-{c}")),
+                    fuzzing::encode(&parts),
+                )
+                .unwrap();
+            }
+        }
+    }
+}
