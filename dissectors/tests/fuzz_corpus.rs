@@ -35,3 +35,18 @@ fn replay(proto: Proto) -> usize {
 fn qmp_corpus_replays_cleanly() {
     assert!(replay(Proto::Qmp) > 0, "the QMP corpus has seeds");
 }
+
+#[test]
+fn qm_corpus_replays_cleanly() {
+    assert!(replay(Proto::Qm) > 0, "the qm corpus has seeds");
+}
+
+#[test]
+fn qps_corpus_replays_cleanly() {
+    assert!(replay(Proto::Qps) > 0, "the qps corpus has seeds");
+}
+
+#[test]
+fn mqserver_corpus_replays_cleanly() {
+    assert!(replay(Proto::MqServer) > 0, "the mqserver corpus has seeds");
+}
