@@ -121,7 +121,17 @@ fn run_analysis(common: &Common, sink: &mut dyn Sink) -> Result<(), Failure> {
         reason: e.to_string(),
     })?;
     match analyze(&mut source, common.config(), sink) {
-        Ok(_) => Ok(()),
+        Ok(summary) => {
+            if let Some(first) = summary.malformed_examples.first() {
+                // Not fatal: say so once, on stderr, away from the output.
+                eprintln!(
+                    "qscope: warning: skipped {} malformed packet(s), first: {}",
+                    summary.malformed_packets,
+                    crate::sink::text::escape(first)
+                );
+            }
+            Ok(())
+        }
         Err(AnalyzeError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e @ AnalyzeError::Output(_)) => Err(Failure {
             code: 1,

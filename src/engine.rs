@@ -184,15 +184,25 @@ struct Session {
     pending: Option<PendingRange>,
 }
 
-/// Sessions plus the sinks; separate from the reassembler so reassembly
-/// events can be handled while the reassembler is borrowed.
+/// Where records go: the user's sink and the statistics collector.
+struct Out<'s> {
+    sink: &'s mut dyn Sink,
+    collector: Collector,
+    /// The first write error; nothing more is written after it.
+    error: Option<io::Error>,
+    /// Sessions announced so far (their ids are "s1", "s2", ...).
+    announced: u64,
+}
+
+/// Sessions plus the output; separate from the reassembler so reassembly
+/// events can be handled while the reassembler is borrowed, and the output
+/// separate from the sessions so a session can be written about in place.
 struct Table<'s> {
     cfg: Config,
     sessions: HashMap<ConnId, Session>,
-    next_session: u64,
-    sink: &'s mut dyn Sink,
-    collector: Collector,
-    error: Option<io::Error>,
+    out: Out<'s>,
+    /// Reused buffer for the driver's items.
+    items: Vec<Item>,
 }
 
 /// Packet-at-a-time analysis.
@@ -200,7 +210,6 @@ pub struct Engine<'s> {
     reasm: Reassembler,
     table: Table<'s>,
     last_ts: Timestamp,
-    packet_errors: Vec<String>,
 }
 
 impl<'s> Engine<'s> {
@@ -210,24 +219,26 @@ impl<'s> Engine<'s> {
             table: Table {
                 cfg,
                 sessions: HashMap::new(),
-                next_session: 0,
-                sink,
-                collector: Collector::default(),
-                error: None,
+                out: Out {
+                    sink,
+                    collector: Collector::default(),
+                    error: None,
+                    announced: 0,
+                },
+                items: Vec::new(),
             },
             last_ts: Timestamp::default(),
-            packet_errors: Vec::new(),
         }
     }
 
     /// True once writing to the sink has failed (stop feeding packets).
     pub fn failed(&self) -> bool {
-        self.table.error.is_some()
+        self.table.out.error.is_some()
     }
 
     /// Analyses one captured packet.
     pub fn packet(&mut self, pkt: &Packet<'_>) {
-        let s = &mut self.table.collector.summary;
+        let s = &mut self.table.out.collector.summary;
         s.packets += 1;
         if (pkt.data.len() as u64) < u64::from(pkt.orig_len) {
             s.cut_packets += 1;
@@ -235,7 +246,7 @@ impl<'s> Engine<'s> {
         self.last_ts = self.last_ts.max(pkt.ts);
         match layers::decode(pkt.link, pkt.data, pkt.orig_len) {
             Ok(Decoded::Tcp(seg)) => {
-                self.table.collector.summary.tcp_segments += 1;
+                self.table.out.collector.summary.tcp_segments += 1;
                 let table = &mut self.table;
                 self.reasm.segment(pkt.ts, &seg, &mut |ev| table.event(ev));
             }
@@ -243,8 +254,8 @@ impl<'s> Engine<'s> {
             Ok(Decoded::Fragment) => s.ip_fragments += 1,
             Err(e) => {
                 s.malformed_packets += 1;
-                if self.packet_errors.len() < 10 {
-                    self.packet_errors.push(format!("frame {}: {e}", pkt.num));
+                if s.malformed_examples.len() < 10 {
+                    s.malformed_examples.push(format!("frame {}: {e}", pkt.num));
                 }
             }
         }
@@ -260,39 +271,123 @@ impl<'s> Engine<'s> {
     pub fn finish(mut self, error: Option<String>) -> io::Result<Summary> {
         let table = &mut self.table;
         self.reasm.finish(self.last_ts, &mut |ev| table.event(ev));
-        let mut summary = std::mem::take(&mut self.table.collector.summary);
+        let mut summary = std::mem::take(&mut self.table.out.collector.summary);
         summary.tcp = self.reasm.stats().clone();
         summary.error = error;
-        if let Some(e) = self.table.error.take() {
+        if let Some(e) = self.table.out.error.take() {
             return Err(e);
         }
-        if !self.packet_errors.is_empty() && summary.error.is_none() {
-            // Malformed packets are not fatal; the first few are named in the log.
-            for e in &self.packet_errors {
-                eprintln!("qscope: skipped malformed packet: {e}");
-            }
-        }
-        self.table.sink.finish(&summary)?;
+        self.table.out.sink.finish(&summary)?;
         Ok(summary)
     }
 }
 
-impl Table<'_> {
+impl Out<'_> {
     fn emit(&mut self, rec: Record<'_>) {
         if self.error.is_some() {
             return;
         }
-        let _ = self.collector_record(&rec);
+        // The collector only counts; it cannot fail.
+        let _ = self.collector.record(&rec);
         if let Err(e) = self.sink.record(&rec) {
             self.error = Some(e);
         }
     }
 
-    fn collector_record(&mut self, rec: &Record<'_>) -> io::Result<()> {
-        use crate::sink::Sink as _;
-        self.collector.record(rec)
+    /// Gives the session its id and writes its `session` record.
+    fn announce(&mut self, s: &mut Session) {
+        self.announced += 1;
+        s.info.id = format!("s{}", self.announced);
+        self.emit(Record::Session(&s.info));
     }
 
+    /// Writes the session's pending undecoded range, if any.
+    fn flush_pending(&mut self, s: &mut Session) {
+        if let Some(p) = s.pending.take() {
+            let mut r = range(&s.info, p.dir, p.offset, p.len, p.ts, Some(&p.reason));
+            r.severity = p.severity;
+            self.emit(Record::Undecoded(r));
+        }
+    }
+
+    /// Turns one driver item into records (or session notes/attributes).
+    fn item(&mut self, s: &mut Session, item: Item, ts: Timestamp, max_refs: usize) {
+        if matches!(item, Item::Message(_) | Item::Gap { .. }) {
+            self.flush_pending(s);
+        }
+        match item {
+            Item::Message(msg) => {
+                let index = s.next_index;
+                s.next_index += 1;
+                let (reply_to, latency_us) = match msg.reply_to.and_then(|r| s.refs.get(&r)) {
+                    Some((i, t)) => (Some(*i), Some(ts.micros_since(t))),
+                    None => (None, None),
+                };
+                let links: Vec<(&'static str, u64)> = msg
+                    .links
+                    .iter()
+                    .filter_map(|(role, r)| s.refs.get(r).map(|(i, _)| (*role, *i)))
+                    .collect();
+                let r = msg.msg_ref();
+                if s.refs.insert(r, (index, ts)).is_none() {
+                    s.ref_order.push_back(r);
+                    if s.ref_order.len() > max_refs {
+                        if let Some(old) = s.ref_order.pop_front() {
+                            s.refs.remove(&old);
+                        }
+                    }
+                }
+                self.emit(Record::Message(MessageRecord {
+                    session: &s.info,
+                    index,
+                    ts,
+                    msg: &msg,
+                    reply_to,
+                    latency_us,
+                    links: &links,
+                }));
+            }
+            Item::Undecoded {
+                dir,
+                offset,
+                len,
+                reason,
+                severity,
+            } => {
+                if let Some(p) = &mut s.pending {
+                    if p.dir == dir
+                        && p.offset + p.len == offset
+                        && p.reason == reason
+                        && p.severity == severity
+                    {
+                        p.len += len;
+                        p.ts = ts;
+                        return;
+                    }
+                }
+                self.flush_pending(s);
+                s.pending = Some(PendingRange {
+                    dir,
+                    offset,
+                    len,
+                    ts,
+                    reason,
+                    severity,
+                });
+            }
+            Item::Gap { dir, offset, len } => {
+                self.emit(Record::Gap(range(&s.info, dir, offset, len, ts, None)));
+            }
+            Item::SessionNote(n) => s.notes.push(n),
+            Item::Attr(k, v) => match s.attrs.iter_mut().find(|(key, _)| *key == k) {
+                Some(slot) => slot.1 = v,
+                None => s.attrs.push((k, v)),
+            },
+        }
+    }
+}
+
+impl Table<'_> {
     fn event(&mut self, ev: Event<'_>) {
         match ev {
             Event::Open {
@@ -470,9 +565,9 @@ impl Table<'_> {
         };
         if s.info.id.is_empty() {
             // Never announced (no payload at all): announce now so nothing is silent.
-            self.announce(&mut s);
+            self.out.announce(&mut s);
         }
-        self.flush_pending(&mut s);
+        self.out.flush_pending(&mut s);
         let end = SessionEnd {
             session: &s.info,
             end: s.last_ts.max(ts),
@@ -480,14 +575,7 @@ impl Table<'_> {
             notes: &s.notes,
             attrs: &s.attrs,
         };
-        self.emit(Record::SessionEnd(end));
-    }
-
-    fn announce(&mut self, s: &mut Session) {
-        self.next_session += 1;
-        s.info.id = format!("s{}", self.next_session);
-        let info = s.info.clone();
-        self.emit(Record::Session(&info));
+        self.out.emit(Record::SessionEnd(end));
     }
 
     /// Decides the protocol of a detecting session if the bytes allow it (or
@@ -577,12 +665,7 @@ impl Table<'_> {
                 "decoded as {proto} by --decode-as {port}={proto}"
             )));
         }
-        let mut s = match self.sessions.remove(&conn) {
-            Some(s) => s,
-            None => return,
-        };
-        self.announce(&mut s);
-        self.sessions.insert(conn, s);
+        self.out.announce(s);
         for h in held {
             match h {
                 Held::Data {
@@ -613,103 +696,19 @@ impl Table<'_> {
         f: impl FnOnce(&mut Driver, &mut dyn FnMut(Item)),
         g: impl FnOnce(&mut dyn FnMut(Item), &'static str),
     ) {
-        let Some(mut s) = self.sessions.remove(&conn) else {
+        let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        let mut items = Vec::new();
+        let mut items = std::mem::take(&mut self.items);
         match &mut s.state {
             State::Decoding(driver) => f(driver, &mut |i| items.push(i)),
             State::Undecoded { reason } => g(&mut |i| items.push(i), reason),
             State::Detecting { .. } => {}
         }
-        for item in items {
-            self.item(&mut s, item, ts);
+        for item in items.drain(..) {
+            self.out.item(s, item, ts, self.cfg.max_pending_refs);
         }
-        self.sessions.insert(conn, s);
-    }
-
-    /// Writes the session's pending undecoded range, if any.
-    fn flush_pending(&mut self, s: &mut Session) {
-        if let Some(p) = s.pending.take() {
-            let mut r = range(&s.info, p.dir, p.offset, p.len, p.ts, Some(&p.reason));
-            r.severity = p.severity;
-            self.emit(Record::Undecoded(r));
-        }
-    }
-
-    fn item(&mut self, s: &mut Session, item: Item, ts: Timestamp) {
-        if matches!(item, Item::Message(_) | Item::Gap { .. }) {
-            self.flush_pending(s);
-        }
-        match item {
-            Item::Message(msg) => {
-                let index = s.next_index;
-                s.next_index += 1;
-                let (reply_to, latency_us) = match msg.reply_to.and_then(|r| s.refs.get(&r)) {
-                    Some((i, t)) => (Some(*i), Some(ts.micros_since(t))),
-                    None => (None, None),
-                };
-                let links: Vec<(&'static str, u64)> = msg
-                    .links
-                    .iter()
-                    .filter_map(|(role, r)| s.refs.get(r).map(|(i, _)| (*role, *i)))
-                    .collect();
-                let r = msg.msg_ref();
-                if s.refs.insert(r, (index, ts)).is_none() {
-                    s.ref_order.push_back(r);
-                    if s.ref_order.len() > self.cfg.max_pending_refs {
-                        if let Some(old) = s.ref_order.pop_front() {
-                            s.refs.remove(&old);
-                        }
-                    }
-                }
-                self.emit(Record::Message(MessageRecord {
-                    session: &s.info,
-                    index,
-                    ts,
-                    msg: &msg,
-                    reply_to,
-                    latency_us,
-                    links: &links,
-                }));
-            }
-            Item::Undecoded {
-                dir,
-                offset,
-                len,
-                reason,
-                severity,
-            } => {
-                if let Some(p) = &mut s.pending {
-                    if p.dir == dir
-                        && p.offset + p.len == offset
-                        && p.reason == reason
-                        && p.severity == severity
-                    {
-                        p.len += len;
-                        p.ts = ts;
-                        return;
-                    }
-                }
-                self.flush_pending(s);
-                s.pending = Some(PendingRange {
-                    dir,
-                    offset,
-                    len,
-                    ts,
-                    reason,
-                    severity,
-                });
-            }
-            Item::Gap { dir, offset, len } => {
-                self.emit(Record::Gap(range(&s.info, dir, offset, len, ts, None)));
-            }
-            Item::SessionNote(n) => s.notes.push(n),
-            Item::Attr(k, v) => match s.attrs.iter_mut().find(|(key, _)| *key == k) {
-                Some(slot) => slot.1 = v,
-                None => s.attrs.push((k, v)),
-            },
-        }
+        self.items = items;
     }
 }
 

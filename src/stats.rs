@@ -81,6 +81,8 @@ pub struct Summary {
     pub notes_by_severity: [u64; 3],
     pub tcp: reassembly::Stats,
     pub protos: BTreeMap<&'static str, ProtoStats>,
+    /// The first few malformed packets, as "frame N: reason".
+    pub malformed_examples: Vec<String>,
     /// Kernel/libpcap drop counters for live capture.
     pub dropped: Option<u64>,
     /// Why the analysis stopped early, if it did.

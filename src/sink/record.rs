@@ -294,7 +294,14 @@ pub fn push_summary(out: &mut Vec<u8>, s: &Summary) {
         Some(p) => push_percentiles(out, &p),
         None => out.extend_from_slice(b"null"),
     }
-    out.extend_from_slice(b",\"dropped\":");
+    out.extend_from_slice(b",\"malformed_examples\":[");
+    for (i, e) in s.malformed_examples.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_str(out, e);
+    }
+    out.extend_from_slice(b"],\"dropped\":");
     push_opt_i64(out, s.dropped.map(|d| d as i64));
     out.extend_from_slice(b",\"error\":");
     match &s.error {

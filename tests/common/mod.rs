@@ -232,3 +232,119 @@ pub fn check_export(name: &str) {
         out.status
     );
 }
+
+/// The frame with every occurrence of TCP port `from` (source or
+/// destination) replaced by `to`.
+pub fn with_port(frame: &[u8], from: u16, to: u16) -> Vec<u8> {
+    let t = tcp(frame);
+    let mut out = frame.to_vec();
+    for at in [t.tcp_off, t.tcp_off + 2] {
+        if u16::from_be_bytes([out[at], out[at + 1]]) == from {
+            out[at..at + 2].copy_from_slice(&to.to_be_bytes());
+        }
+    }
+    out
+}
+
+/// Builds a TCP conversation over Ethernet/IPv4 between 10.0.0.1 (client)
+/// and 10.0.0.2 (server), with correct sequence and acknowledgement
+/// numbers: handshake, data in either direction (each write acknowledged
+/// by the peer), FIN from both sides.
+pub struct Conv {
+    pub pkts: Vec<Pkt>,
+    cport: u16,
+    sport: u16,
+    seq: [u32; 2],
+    ts: i64,
+}
+
+impl Conv {
+    pub fn new(cport: u16, sport: u16) -> Conv {
+        let mut c = Conv {
+            pkts: Vec::new(),
+            cport,
+            sport,
+            seq: [1000, 5000],
+            ts: 1_700_000_000_000_000,
+        };
+        c.segment(0, 0x02, b""); // SYN
+        c.seq[0] += 1;
+        c.segment(1, 0x12, b""); // SYN-ACK
+        c.seq[1] += 1;
+        c.segment(0, 0x10, b""); // ACK
+        c
+    }
+
+    fn segment(&mut self, side: usize, flags: u8, payload: &[u8]) {
+        self.ts += 1000;
+        let (src, dst, sp, dp) = if side == 0 {
+            ([10, 0, 0, 1], [10, 0, 0, 2], self.cport, self.sport)
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1], self.sport, self.cport)
+        };
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let total = (20 + 20 + payload.len()) as u16;
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sp.to_be_bytes());
+        f.extend_from_slice(&dp.to_be_bytes());
+        f.extend_from_slice(&self.seq[side].to_be_bytes());
+        let ack = if flags & 0x10 != 0 {
+            self.seq[1 - side]
+        } else {
+            0
+        };
+        f.extend_from_slice(&ack.to_be_bytes());
+        f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        self.pkts.push(Pkt {
+            ts_us: self.ts,
+            frame: f,
+        });
+    }
+
+    /// The client sends `bytes` (one segment), the server acknowledges.
+    pub fn c2s(&mut self, bytes: &[u8]) -> &mut Conv {
+        self.segment(0, 0x18, bytes);
+        self.seq[0] = self.seq[0].wrapping_add(bytes.len() as u32);
+        self.segment(1, 0x10, b"");
+        self
+    }
+
+    /// The server sends `bytes` (one segment), the client acknowledges.
+    pub fn s2c(&mut self, bytes: &[u8]) -> &mut Conv {
+        self.segment(1, 0x18, bytes);
+        self.seq[1] = self.seq[1].wrapping_add(bytes.len() as u32);
+        self.segment(0, 0x10, b"");
+        self
+    }
+
+    /// Both sides close.
+    pub fn close(&mut self) -> &mut Conv {
+        self.segment(0, 0x11, b"");
+        self.seq[0] += 1;
+        self.segment(1, 0x11, b"");
+        self.seq[1] += 1;
+        self.segment(0, 0x10, b"");
+        self
+    }
+
+    pub fn write(&self, path: &Path) {
+        write_pcap(path, &self.pkts);
+    }
+}
