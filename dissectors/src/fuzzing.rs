@@ -88,7 +88,8 @@ fn check_coverage(items: &[Item], len: [u64; 2]) {
 pub fn encode(schedule: &[(Dir, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (dir, bytes) in schedule {
-        for chunk in bytes.chunks(128) {
+        // 127, not 128: a 128-byte s2c chunk would encode as 0xFF, the gap marker.
+        for chunk in bytes.chunks(127) {
             let h = ((chunk.len() - 1) as u8) << 1 | u8::from(*dir == Dir::S2C);
             out.push(h);
             out.extend_from_slice(chunk);
@@ -109,6 +110,10 @@ mod tests {
         assert!(!items.is_empty());
         // Gap markers are honoured.
         run(Proto::Qmp, &[0x01, b'{', 0xFF, 9, 0x03, b'}', b'\n'], false);
+        // A long s2c stream never encodes a gap marker by accident.
+        let long = encode(&[(Dir::S2C, &[b' '; 1000])]);
+        let items = run(Proto::Qmp, &long, false);
+        assert!(!items.iter().any(|i| matches!(i, Item::Gap { .. })));
         // Truncated headers and inputs are fine.
         run(Proto::Qmp, &[0xFF], true);
         run(Proto::Qmp, &[0x7e, 1, 2], true);
