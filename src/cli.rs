@@ -1,27 +1,40 @@
 //! Command-line interface: argument parsing and the subcommands.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use qscope_dissectors::{Options, Proto};
 
-use crate::capture::FileSource;
+use crate::capture::{FileSource, Source};
 use crate::engine::{analyze, AnalyzeError, Config};
 use crate::sink::json::{JsonDocWriter, JsonlWriter};
 use crate::sink::text::TextPrinter;
-use crate::sink::Sink;
+use crate::sink::{Record, Sink};
+use crate::stats::Summary;
 
 const ABOUT: &str =
     "Dissector and traffic analyzer for QMP (QEMU Machine Protocol and guest agent), \
 OpenQM/ScarletDME QMClient, Quark Publishing System 3.5 and MQServer";
 
+const AFTER: &str = "Examples:
+  qscope print capture.pcap              one line per message
+  qscope print -V capture.pcap           ... with every decoded field
+  qscope export capture.pcap -o out.jsonl
+  qscope print -i lo                     live, on the loopback interface (feature `live`)
+  qscope export -i any -f 'tcp port 4444' --format jsonl | jq .";
+
 #[derive(Parser, Debug)]
-#[command(name = "qscope", version, about = ABOUT)]
+#[command(name = "qscope", version, about = ABOUT, after_help = AFTER, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// List the interfaces live capture can use, and exit.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -33,10 +46,45 @@ pub enum Command {
     Print(PrintArgs),
 }
 
-#[derive(Args, Debug)]
+/// Where packets come from, and how they are decoded.
+#[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Capture file (pcap or pcapng), or - for standard input.
-    pub capture: PathBuf,
+    /// Capture file (pcap or pcapng), or - for standard input. Without it,
+    /// capture live (-i).
+    pub capture: Option<PathBuf>,
+    /// Capture live on IFACE (`any` for all; feature `live`). Without a
+    /// capture file and without -i, libpcap's default interface is used.
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        conflicts_with = "capture"
+    )]
+    pub interface: Option<String>,
+    /// BPF capture filter for live capture [default: tcp port 4243 or tcp
+    /// port 4444, plus the ports of --decode-as].
+    #[arg(short = 'f', long = "capture-filter", value_name = "BPF")]
+    pub capture_filter: Option<String>,
+    /// Stop after COUNT messages.
+    #[arg(short = 'c', long = "count", value_name = "COUNT")]
+    pub count: Option<u64>,
+    /// Stop live capture after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Live capture: also write every captured packet to FILE (pcap).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// With -w: start a new file every MB megabytes (FILE, FILE.1, ...).
+    #[arg(long = "ring-size", value_name = "MB", requires = "write")]
+    pub ring_size: Option<u64>,
+    /// With --ring-size: keep the newest N files.
+    #[arg(
+        long = "ring-files",
+        value_name = "N",
+        default_value_t = 10,
+        requires = "ring_size"
+    )]
+    pub ring_files: usize,
     /// Decode sessions on PORT as PROTO (qmp, qm, qps, mqserver, unknown); repeatable.
     #[arg(long = "decode-as", value_name = "PORT=PROTO", value_parser = parse_decode_as)]
     pub decode_as: Vec<(u16, Proto)>,
@@ -95,32 +143,182 @@ pub struct Failure {
     pub reason: String,
 }
 
+impl Failure {
+    fn usage(reason: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            reason: reason.into(),
+        }
+    }
+}
+
 impl Common {
-    fn config(&self) -> Config {
+    fn config(&self, stop: &Arc<AtomicBool>) -> Config {
         let mut cfg = Config::default().with_decode_as(self.decode_as.clone());
         cfg.opts = Options {
             show_secrets: self.show_secrets,
         };
+        cfg.stop = Some(stop.clone());
         cfg
+    }
+
+    /// The live capture filter: as given, or the protocols' ports.
+    pub fn live_filter(&self) -> String {
+        if let Some(f) = &self.capture_filter {
+            return f.clone();
+        }
+        let mut ports: Vec<u16> = vec![4243, 4444];
+        ports.extend(self.decode_as.iter().map(|(p, _)| *p));
+        ports.dedup();
+        ports
+            .iter()
+            .map(|p| format!("tcp port {p}"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+
+    fn is_live(&self) -> bool {
+        self.capture.is_none()
+    }
+}
+
+/// An opened input: a file or a live interface.
+pub struct Input {
+    pub source: Box<dyn Source + Send>,
+    pub live: bool,
+    /// Raised by signals or the message count to stop reading.
+    pub stop: Arc<AtomicBool>,
+    /// What the input is, for titles and messages.
+    pub name: String,
+}
+
+/// Opens the capture file, or the live interface (then installs the
+/// signal handlers and gives up root rights taken through sudo).
+pub fn open_input(common: &Common) -> Result<Input, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for (what, given) in [
+        ("-f", common.capture_filter.is_some()),
+        ("--duration", common.duration.is_some()),
+        ("-w", common.write.is_some()),
+    ] {
+        if given && !common.is_live() {
+            return Err(Failure::usage(format!(
+                "{what} applies to live capture only (-i IFACE)"
+            )));
+        }
+    }
+    match &common.capture {
+        Some(path) => {
+            let source = FileSource::open(path).map_err(|e| Failure::usage(e.to_string()))?;
+            Ok(Input {
+                source: Box::new(source),
+                live: false,
+                stop,
+                name: path.display().to_string(),
+            })
+        }
+        None => open_live(common, stop),
+    }
+}
+
+#[cfg(feature = "live")]
+fn open_live(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> {
+    use crate::capture::live::{drop_privileges, stop_on_signals, LiveOptions, LiveSource};
+    let duration = match common.duration {
+        Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+        Some(s) => {
+            return Err(Failure::usage(format!(
+                "--duration {s}: expected a positive number of seconds"
+            )))
+        }
+        None => None,
+    };
+    let opts = LiveOptions {
+        interface: common.interface.clone(),
+        filter: common.live_filter(),
+        duration,
+        stop: stop.clone(),
+        write: common.write.clone(),
+        ring_bytes: common.ring_size.map(|mb| mb.saturating_mul(1 << 20)),
+        ring_files: common.ring_files,
+    };
+    let source = LiveSource::open(&opts).map_err(|e| Failure::usage(e.to_string()))?;
+    stop_on_signals(&stop)
+        .map_err(|e| Failure::usage(format!("cannot install signal handlers: {e}")))?;
+    let name = source.name().to_string();
+    match drop_privileges() {
+        Ok(Some((uid, gid))) => {
+            eprintln!("qscope: capture open; now running as uid {uid}, gid {gid}")
+        }
+        Ok(None) => {}
+        Err(e) => return Err(Failure::usage(format!("cannot give up root rights: {e}"))),
+    }
+    eprintln!("qscope: capturing on {name} (filter: {})", opts.filter);
+    Ok(Input {
+        source: Box::new(source),
+        live: true,
+        stop,
+        name,
+    })
+}
+
+#[cfg(not(feature = "live"))]
+fn open_live(_common: &Common, _stop: Arc<AtomicBool>) -> Result<Input, Failure> {
+    Err(Failure::usage(
+        "no capture file given, and this qscope was built without live capture \
+         (rebuild with `cargo build --release --features live`, which needs libpcap-dev)",
+    ))
+}
+
+/// Passes records on until `remaining` messages were written, then raises
+/// `stop` and drops the rest (`-c COUNT`).
+struct Limit<'a> {
+    inner: &'a mut dyn Sink,
+    remaining: Option<u64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Sink for Limit<'_> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+        if let Record::Message(_) = rec {
+            match &mut self.remaining {
+                Some(0) => return Ok(()),
+                Some(n) => {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                None => {}
+            }
+        }
+        self.inner.record(rec)
+    }
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        self.inner.finish(summary)
     }
 }
 
 fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>, Failure> {
     Ok(match path {
-        Some(p) => Box::new(BufWriter::new(File::create(p).map_err(|e| Failure {
-            code: 1,
-            reason: format!("cannot create {}: {e}", p.display()),
+        Some(p) => Box::new(BufWriter::new(File::create(p).map_err(|e| {
+            Failure::usage(format!("cannot create {}: {e}", p.display()))
         })?)),
         None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
     })
 }
 
-fn run_analysis(common: &Common, sink: &mut dyn Sink) -> Result<(), Failure> {
-    let mut source = FileSource::open(&common.capture).map_err(|e| Failure {
-        code: 1,
-        reason: e.to_string(),
-    })?;
-    match analyze(&mut source, common.config(), sink) {
+fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<(), Failure> {
+    let Input {
+        mut source, stop, ..
+    } = input;
+    let cfg = common.config(&stop);
+    let mut limited = Limit {
+        inner: sink,
+        remaining: common.count,
+        stop,
+    };
+    match analyze(&mut source, cfg, &mut limited) {
         Ok(summary) => {
             if let Some(first) = summary.malformed_examples.first() {
                 // Not fatal: say so once, on stderr, away from the output.
@@ -130,13 +328,16 @@ fn run_analysis(common: &Common, sink: &mut dyn Sink) -> Result<(), Failure> {
                     crate::sink::text::escape(first)
                 );
             }
+            if let Some(d) = summary.dropped {
+                eprintln!(
+                    "qscope: {} packets captured, {d} dropped by the kernel or interface",
+                    summary.packets
+                );
+            }
             Ok(())
         }
         Err(AnalyzeError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e @ AnalyzeError::Output(_)) => Err(Failure {
-            code: 1,
-            reason: e.to_string(),
-        }),
+        Err(e @ AnalyzeError::Output(_)) => Err(Failure::usage(e.to_string())),
         Err(e @ AnalyzeError::Capture(_)) => Err(Failure {
             code: 2,
             reason: e.to_string(),
@@ -144,19 +345,53 @@ fn run_analysis(common: &Common, sink: &mut dyn Sink) -> Result<(), Failure> {
     }
 }
 
+#[cfg(feature = "live")]
+fn list_interfaces() -> Result<(), Failure> {
+    let list = crate::capture::live::list_interfaces().map_err(Failure::usage)?;
+    for (i, (name, desc)) in list.iter().enumerate() {
+        match desc {
+            Some(d) => println!("{}. {name} ({})", i + 1, crate::sink::text::escape(d)),
+            None => println!("{}. {name}", i + 1),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "live"))]
+fn list_interfaces() -> Result<(), Failure> {
+    Err(Failure::usage(
+        "this qscope was built without live capture (rebuild with --features live)",
+    ))
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
+    if cli.list_interfaces {
+        return list_interfaces();
+    }
+    let Some(command) = cli.command else {
+        let _ = Cli::command().print_help();
+        return Ok(());
+    };
+    match command {
         Command::Export(a) => {
+            let input = open_input(&a.common)?;
+            let live = input.live;
             let out = open_output(&a.output)?;
             match a.format {
-                Format::Jsonl => run_analysis(&a.common, &mut JsonlWriter::new(out)),
-                Format::Json => run_analysis(&a.common, &mut JsonDocWriter::new(out)),
+                Format::Jsonl => {
+                    let mut w = JsonlWriter::new(out);
+                    w.flush_each = live;
+                    run_analysis(&a.common, input, &mut w)
+                }
+                Format::Json => run_analysis(&a.common, input, &mut JsonDocWriter::new(out)),
             }
         }
         Command::Print(a) => {
-            let out = open_output(&None)?;
-            run_analysis(&a.common, &mut TextPrinter::new(out, a.verbose))
+            let input = open_input(&a.common)?;
+            let mut p = TextPrinter::new(open_output(&None)?, a.verbose);
+            p.flush_each = input.live || io::stdout().is_terminal();
+            run_analysis(&a.common, input, &mut p)
         }
     }
 }

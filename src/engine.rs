@@ -12,6 +12,8 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use qscope_dissectors::{
     new_dissector, probe, proto_for_port, Dir, Driver, Item, Limits, MsgRef, Note, Options, Proto,
@@ -38,6 +40,8 @@ pub struct Config {
     pub probe_bytes: usize,
     /// Most requests remembered per session for pairing replies.
     pub max_pending_refs: usize,
+    /// When raised, [`analyze`] stops reading the source (signals, `-c`).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Config {
@@ -56,6 +60,7 @@ impl Default for Config {
             reassembly,
             probe_bytes: 64 << 10,
             max_pending_refs: 1 << 20,
+            stop: None,
         }
     }
 }
@@ -101,9 +106,13 @@ pub fn analyze(
     cfg: Config,
     sink: &mut dyn Sink,
 ) -> Result<Summary, AnalyzeError> {
+    let stop = cfg.stop.clone();
     let mut engine = Engine::new(cfg, sink);
     let mut fault = None;
     loop {
+        if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
         match source.next_packet() {
             Ok(Some(pkt)) => engine.packet(&pkt),
             Ok(None) => break,
@@ -116,6 +125,7 @@ pub fn analyze(
             break;
         }
     }
+    engine.table.out.collector.summary.dropped = source.dropped();
     let summary = engine.finish(fault.as_ref().map(|e| e.to_string()));
     match (summary, fault) {
         (Err(e), _) => Err(AnalyzeError::Output(e)),

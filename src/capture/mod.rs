@@ -15,6 +15,9 @@
 use std::fmt;
 
 pub mod file;
+#[cfg(feature = "live")]
+pub mod live;
+pub mod writer;
 
 pub use file::FileSource;
 
@@ -162,11 +165,21 @@ pub struct Packet<'a> {
 /// `Ok(None)`; packets before the fault were returned by earlier calls.
 pub trait Source {
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
+
+    /// Packets the source lost before qscope could read them (libpcap's
+    /// kernel and interface drop counters for live capture); `None` when
+    /// the source cannot lose packets (files).
+    fn dropped(&mut self) -> Option<u64> {
+        None
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         (**self).next_packet()
+    }
+    fn dropped(&mut self) -> Option<u64> {
+        (**self).dropped()
     }
 }
 

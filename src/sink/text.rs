@@ -119,6 +119,8 @@ pub struct TextPrinter<W: Write> {
     pub verbose: bool,
     /// Longest value shown per field in verbose mode (characters).
     pub max_value: usize,
+    /// Flush after every record (live capture, terminals).
+    pub flush_each: bool,
     first_ts: Option<Timestamp>,
 }
 
@@ -128,6 +130,7 @@ impl<W: Write> TextPrinter<W> {
             out,
             verbose,
             max_value: 4000,
+            flush_each: false,
             first_ts: None,
         }
     }
@@ -323,7 +326,11 @@ impl<W: Write> Sink for TextPrinter<W> {
                 }
             }
         }
-        self.out.write_all(line.as_bytes())
+        self.out.write_all(line.as_bytes())?;
+        if self.flush_each && !line.is_empty() {
+            self.out.flush()?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
