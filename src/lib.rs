@@ -13,6 +13,7 @@
 pub mod capture;
 pub mod cli;
 pub mod engine;
+pub mod filter;
 pub mod layers;
 pub mod reassembly;
 pub mod sink;

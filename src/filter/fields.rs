@@ -1,0 +1,772 @@
+//! The fields the language knows: their names, types, documentation, and
+//! how each is read from a [`MessageRecord`], resolved once at parse time.
+
+use std::sync::OnceLock;
+
+use qscope_dissectors::{Dir, Field, Message, Proto, Severity, Value};
+use serde_json::Value as Json;
+
+use super::value::V;
+use super::FieldDoc;
+use crate::sink::MessageRecord;
+
+/// A table of names for a numeric code (QM functions, MQServer types, ...).
+#[derive(Debug)]
+pub(crate) struct Names {
+    /// What one entry is called in messages: "QM function".
+    pub what: &'static str,
+    pub entries: &'static [(i64, &'static str)],
+    /// Prefix that may be left out when naming an entry (`SV_` of QM outcomes).
+    pub optional_prefix: &'static str,
+    /// Other accepted spellings.
+    pub aliases: &'static [(i64, &'static str)],
+}
+
+impl Names {
+    /// The code named `s` (case-insensitive).
+    pub fn code_of(&self, s: &str) -> Option<i64> {
+        let strip = |n: &'static str| -> &'static str {
+            if self.optional_prefix.is_empty() {
+                n
+            } else {
+                n.strip_prefix(self.optional_prefix).unwrap_or(n)
+            }
+        };
+        let s_stripped = if self.optional_prefix.is_empty() {
+            s
+        } else {
+            match s.get(..self.optional_prefix.len()) {
+                Some(p) if p.eq_ignore_ascii_case(self.optional_prefix) => {
+                    s.get(self.optional_prefix.len()..).unwrap_or(s)
+                }
+                _ => s,
+            }
+        };
+        self.entries
+            .iter()
+            .chain(self.aliases)
+            .find(|(_, n)| n.eq_ignore_ascii_case(s) || strip(n).eq_ignore_ascii_case(s_stripped))
+            .map(|(c, _)| *c)
+    }
+    /// The name of `code`.
+    pub fn name_of(&self, code: i64) -> Option<&'static str> {
+        self.entries
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, n)| *n)
+    }
+    /// The entry whose name is exactly `s` (as dissectors write it).
+    pub fn exact(&self, s: &str) -> Option<(i64, &'static str)> {
+        self.entries.iter().find(|(_, n)| *n == s).copied()
+    }
+}
+
+/// QM function codes, named as in `qm.md` section 4.
+pub(crate) static QM_FUNCTIONS: Names = Names {
+    what: "QM function",
+    optional_prefix: "",
+    aliases: &[],
+    entries: &[
+        (1, "Quit"),
+        (2, "GetError"),
+        (3, "Account"),
+        (4, "Open"),
+        (5, "Close"),
+        (6, "Read"),
+        (7, "Readl"),
+        (8, "Readlw"),
+        (9, "Readu"),
+        (10, "Readuw"),
+        (11, "Select"),
+        (12, "ReadNext"),
+        (13, "ClearSelect"),
+        (14, "ReadList"),
+        (15, "Release"),
+        (16, "Write"),
+        (17, "Writeu"),
+        (18, "Delete"),
+        (19, "Deleteu"),
+        (20, "Call"),
+        (21, "Execute"),
+        (22, "Respond"),
+        (23, "EndCommand"),
+        (24, "Login"),
+        (25, "LocalLogin"),
+        (26, "SelectIndex"),
+        (27, "EnterPackage"),
+        (28, "ExitPackage"),
+        (29, "OpenQMNet"),
+        (30, "LockRecord"),
+        (31, "Clearfile"),
+        (32, "Filelock"),
+        (33, "Fileunlock"),
+        (34, "Recordlocked"),
+        (35, "Indices1"),
+        (36, "Indices2"),
+        (37, "SelectList"),
+        (38, "SelectIndexv"),
+        (39, "SelectIndexk"),
+        (40, "Fileinfo"),
+        (41, "Readv"),
+        (42, "SetLeft"),
+        (43, "SetRight"),
+        (44, "SelectLeft"),
+        (45, "SelectRight"),
+        (46, "MarkMapping"),
+    ],
+};
+
+/// QM outcome codes (`qm.md` section 3.1).
+pub(crate) static QM_OUTCOMES: Names = Names {
+    what: "QM outcome",
+    optional_prefix: "SV_",
+    aliases: &[
+        (0, "SV$OK"),
+        (1, "SV$ON.ERROR"),
+        (2, "SV$ELSE"),
+        (3, "SV$ERROR"),
+        (4, "SV$LOCKED"),
+    ],
+    entries: &[
+        (0, "SV_OK"),
+        (1, "SV_ON_ERROR"),
+        (2, "SV_ELSE"),
+        (3, "SV_ERROR"),
+        (4, "SV_LOCKED"),
+        (5, "SV_PROMPT"),
+    ],
+};
+
+/// QPS request types (`qps.md` section 3).
+pub(crate) static QPS_REQUESTS: Names = Names {
+    what: "QPS request",
+    optional_prefix: "",
+    aliases: &[],
+    entries: &[
+        (0x05, "Signon"),
+        (0x06, "Close"),
+        (0x08, "OpenHeader"),
+        (0x09, "ReadHeader"),
+        (0x0A, "SaveHeader"),
+        (0x0E, "CloseHeader"),
+        (0x14, "Search"),
+        (0x16, "SignOff"),
+        (0x2B, "GetStatuses"),
+        (0x40, "GetRepositories"),
+        (0x42, "SearchCount"),
+        (0x43, "GetSearchResults"),
+        (0x4A, "GetHeaders"),
+        (0x66, "GetPublications"),
+    ],
+};
+
+/// MQServer message types (`mqserver.md` section 3).
+pub(crate) static MQ_TYPES: Names = Names {
+    what: "MQServer message type",
+    optional_prefix: "",
+    aliases: &[(19, "MSGFRCLNT"), (18, "SENTTOCLNT")],
+    entries: &[
+        (1, "ACK"),
+        (2, "ERROR"),
+        (3, "SRVCAP"),
+        (4, "AUTH"),
+        (5, "CLNTCAP"),
+        (6, "APPID"),
+        (7, "NOTIFY"),
+        (8, "FINDQUEUE"),
+        (9, "PRESENCE"),
+        (10, "JOINQUEUE"),
+        (11, "PARTQUEUE"),
+        (12, "CREATEQUEUE"),
+        (13, "QUEUEINFO"),
+        (14, "ALTERQUEUE"),
+        (15, "SENDTOQUEUE"),
+        (16, "GETFROMQUEUE"),
+        (17, "MSGFROMQUEUE"),
+        (18, "SENDTOCLNT"),
+        (19, "MSGFROMCLNT"),
+    ],
+};
+
+/// The type of a field, which decides how literals are read and which
+/// operators apply.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ty {
+    Str,
+    /// A string with a fixed set of values (checked at parse time).
+    Choice(&'static [&'static str]),
+    Int,
+    Dur,
+    Addr,
+    Bool,
+    Sev,
+    Time,
+    /// A code with names: literals are names or numbers.
+    Named(&'static Names),
+    /// Decided per message (decoded fields, JSON).
+    Any,
+    /// A bare protocol name.
+    Proto,
+}
+
+impl Ty {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Ty::Str | Ty::Choice(_) => "a string",
+            Ty::Int => "an integer",
+            Ty::Dur => "a duration",
+            Ty::Addr => "an address",
+            Ty::Bool => "a boolean",
+            Ty::Sev => "a severity",
+            Ty::Time => "a time",
+            Ty::Named(_) => "a code",
+            Ty::Any => "a decoded field",
+            Ty::Proto => "a protocol",
+        }
+    }
+}
+
+/// How a field is read from a message.
+#[derive(Debug, Clone)]
+pub(crate) enum Acc {
+    Proto,
+    IsProto(Proto),
+    Dir,
+    Session,
+    Kind,
+    Name,
+    Summary,
+    Error,
+    Latency,
+    Index,
+    ReplyTo,
+    Len,
+    Offset,
+    IpAddr,
+    IpSrc,
+    IpDst,
+    TcpPort,
+    TcpSrcPort,
+    TcpDstPort,
+    FrameTime,
+    Elapsed,
+    MidStream,
+    Note,
+    Expert,
+    /// The QMP command of a request, or of the request a response answers.
+    QmpExecute,
+    /// A code read from the top-level field `field`. With `requests`, the
+    /// field is read on c2s messages only, and s2c messages that answer a
+    /// request give the code through their name (the request's name).
+    Named {
+        proto: Proto,
+        field: &'static str,
+        names: &'static Names,
+        requests: bool,
+    },
+    /// The decoded field at `path` (protocol checked). With `json_root`,
+    /// a path whose first step is not a top-level field continues inside
+    /// that top-level JSON field (QMP's `value`).
+    Path {
+        proto: Proto,
+        path: Vec<String>,
+        json_root: Option<&'static str>,
+    },
+}
+
+/// How a documented field is built at parse time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Base {
+    Acc(fn() -> Acc),
+    Path(Proto, &'static [&'static str]),
+}
+
+pub(crate) struct Spec {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub ty: Ty,
+    pub doc: &'static str,
+    pub base: Base,
+    /// Bare use tests truth rather than presence.
+    pub bare_truth: bool,
+}
+
+const KINDS: &[&str] = &["request", "response", "event", "greeting", "push", "other"];
+const DIRS: &[&str] = &["c2s", "s2c"];
+const PROTOS: &[&str] = &["qmp", "qm", "qps", "mqserver", "unknown"];
+
+macro_rules! spec {
+    ($name:expr, $kind:expr, $ty:expr, $base:expr, $doc:expr) => {
+        Spec {
+            name: $name,
+            kind: $kind,
+            ty: $ty,
+            doc: $doc,
+            base: $base,
+            bare_truth: false,
+        }
+    };
+}
+
+const fn qmp_value_path(p: &'static [&'static str]) -> Base {
+    Base::Path(Proto::Qmp, p)
+}
+
+/// Every documented field, in documentation order.
+pub(crate) static SPECS: &[Spec] = &[
+    // -- common ------------------------------------------------------------
+    spec!("proto", "string", Ty::Choice(PROTOS), Base::Acc(|| Acc::Proto),
+        "Protocol of the session: qmp, qm, qps, mqserver."),
+    spec!("dir", "string", Ty::Choice(DIRS), Base::Acc(|| Acc::Dir),
+        "Direction: c2s (client to server) or s2c."),
+    spec!("session", "string", Ty::Str, Base::Acc(|| Acc::Session),
+        "Session id as in exports: s1, s2, ..."),
+    spec!("kind", "string", Ty::Choice(KINDS), Base::Acc(|| Acc::Kind),
+        "Role of the message: request, response, event, greeting, push or other."),
+    spec!("name", "string", Ty::Str, Base::Acc(|| Acc::Name),
+        "Human name: QMP command or event, QM function, QPS packet, MQServer message type."),
+    spec!("summary", "string", Ty::Str, Base::Acc(|| Acc::Summary),
+        "The one-line summary shown in timelines."),
+    Spec {
+        name: "error",
+        kind: "boolean",
+        ty: Ty::Bool,
+        doc: "The message reports a failure (error reply, failed login...). Alone, `error` means `error == true`.",
+        base: Base::Acc(|| Acc::Error),
+        bare_truth: true,
+    },
+    spec!("latency", "duration", Ty::Dur, Base::Acc(|| Acc::Latency),
+        "Time from the request to this reply; absent unless the message answers a captured request."),
+    spec!("index", "integer", Ty::Int, Base::Acc(|| Acc::Index),
+        "0-based position of the message in its session (both directions, time order)."),
+    spec!("reply_to", "integer", Ty::Int, Base::Acc(|| Acc::ReplyTo),
+        "Index of the request this message answers; absent otherwise."),
+    spec!("len", "integer", Ty::Int, Base::Acc(|| Acc::Len),
+        "Length of the message on the wire, in bytes."),
+    spec!("offset", "integer", Ty::Int, Base::Acc(|| Acc::Offset),
+        "Offset of the message's first byte in its direction's stream."),
+    spec!("ip.addr", "address", Ty::Addr, Base::Acc(|| Acc::IpAddr),
+        "Either address of the connection (true if one of them matches)."),
+    spec!("ip.src", "address", Ty::Addr, Base::Acc(|| Acc::IpSrc),
+        "Sender's address: the client for c2s messages, the server for s2c."),
+    spec!("ip.dst", "address", Ty::Addr, Base::Acc(|| Acc::IpDst),
+        "Receiver's address."),
+    spec!("tcp.port", "integer", Ty::Int, Base::Acc(|| Acc::TcpPort),
+        "Either TCP port of the connection (true if one of them matches)."),
+    spec!("tcp.srcport", "integer", Ty::Int, Base::Acc(|| Acc::TcpSrcPort),
+        "Sender's TCP port."),
+    spec!("tcp.dstport", "integer", Ty::Int, Base::Acc(|| Acc::TcpDstPort),
+        "Receiver's TCP port."),
+    spec!("frame.time", "time", Ty::Time, Base::Acc(|| Acc::FrameTime),
+        "Capture time of the packet that completed the message; compare with an RFC 3339 time (\"2026-11-22T02:26:09Z\", UTC unless an offset is given) or Unix seconds."),
+    spec!("session.elapsed", "duration", Ty::Dur, Base::Acc(|| Acc::Elapsed),
+        "Time since the first packet of the message's session."),
+    Spec {
+        name: "session.mid_stream",
+        kind: "boolean",
+        ty: Ty::Bool,
+        doc: "The session's start was not captured. Alone, it means `session.mid_stream == true`.",
+        base: Base::Acc(|| Acc::MidStream),
+        bare_truth: true,
+    },
+    spec!("note", "string", Ty::Str, Base::Acc(|| Acc::Note),
+        "Text of the message's expert notes (true if one of them matches)."),
+    spec!("expert", "severity", Ty::Sev, Base::Acc(|| Acc::Expert),
+        "Highest severity of the message's expert notes: info < warn < error; absent without notes."),
+    // -- QMP ---------------------------------------------------------------
+    spec!("qmp", "protocol", Ty::Proto, Base::Acc(|| Acc::IsProto(Proto::Qmp)),
+        "QMP or QGA messages."),
+    spec!("qmp.execute", "string", Ty::Str, Base::Acc(|| Acc::QmpExecute),
+        "Command name of a request (execute or exec-oob), and of the request a response answers."),
+    spec!("qmp.exec-oob", "string", Ty::Str, Base::Path(Proto::Qmp, &["exec-oob"]),
+        "Command name of an out-of-band request."),
+    spec!("qmp.event", "string", Ty::Str, Base::Path(Proto::Qmp, &["event"]),
+        "Event name."),
+    spec!("qmp.error.class", "string", Ty::Str, Base::Path(Proto::Qmp, &["class"]),
+        "Error class of an error response (GenericError, CommandNotFound, ...)."),
+    spec!("qmp.error.desc", "string", Ty::Str, Base::Path(Proto::Qmp, &["desc"]),
+        "Error description of an error response."),
+    spec!("qmp.id", "json", Ty::Any, Base::Path(Proto::Qmp, &["id"]),
+        "The id of a command or response (any JSON value: `qmp.id == 5` matches the number 5 and the string \"5\"; `qmp.id == \"5\"` only the string)."),
+    spec!("qmp.value", "json", Ty::Any, Base::Path(Proto::Qmp, &["value"]),
+        "The whole message as JSON text (`qmp.value contains \"node-name\"`)."),
+    spec!("qmp.arguments", "json", Ty::Any, qmp_value_path(&["arguments"]),
+        "Arguments of a command; reach members with a path: `qmp.arguments.device == \"ide0\"`."),
+    spec!("qmp.return", "json", Ty::Any, qmp_value_path(&["return"]),
+        "Return value of a successful response; members by path: `qmp.return.status == \"running\"`."),
+    spec!("qmp.data", "json", Ty::Any, qmp_value_path(&["data"]),
+        "Data of an event; members by path: `qmp.data.reason == \"host-qmp-quit\"`."),
+    spec!("qmp.version", "string", Ty::Str, Base::Path(Proto::Qmp, &["version"]),
+        "QEMU version of a greeting, e.g. \"8.2.2\"."),
+    spec!("qmp.package", "string", Ty::Str, Base::Path(Proto::Qmp, &["package"]),
+        "Package string of a greeting."),
+    spec!("qmp.capabilities", "list of strings", Ty::Str, Base::Path(Proto::Qmp, &["capabilities"]),
+        "Capabilities of a greeting: `qmp.capabilities contains \"oob\"`."),
+    // -- QM ----------------------------------------------------------------
+    spec!("qm", "protocol", Ty::Proto, Base::Acc(|| Acc::IsProto(Proto::Qm)),
+        "QMClient (OpenQM / ScarletDME) messages."),
+    spec!("qm.function", "name or integer", Ty::Named(&QM_FUNCTIONS),
+        Base::Acc(|| Acc::Named { proto: Proto::Qm, field: "code", names: &QM_FUNCTIONS, requests: true }),
+        "Function of a request, and of the request a response answers: a name as in qm.md (Login, Read, Write, Execute, ...; any case) or the code (Read = 6)."),
+    spec!("qm.code", "integer", Ty::Int, Base::Path(Proto::Qm, &["code"]),
+        "Function code of a request, as on the wire."),
+    spec!("qm.outcome", "name or integer", Ty::Named(&QM_OUTCOMES),
+        Base::Acc(|| Acc::Named { proto: Proto::Qm, field: "outcome", names: &QM_OUTCOMES, requests: false }),
+        "Outcome of a response: SV_OK (0), SV_ON_ERROR (1), SV_ELSE (2), SV_ERROR (3), SV_LOCKED (4), SV_PROMPT (5); the SV_ prefix may be left out."),
+    spec!("qm.status", "integer", Ty::Int, Base::Path(Proto::Qm, &["status"]),
+        "Status of a response (signed 32 bits): an error or reason code, a lock holder, a return code."),
+    // -- QPS ---------------------------------------------------------------
+    spec!("qps", "protocol", Ty::Proto, Base::Acc(|| Acc::IsProto(Proto::Qps)),
+        "QPS (Quark Publishing System) messages."),
+    spec!("qps.request", "name or integer", Ty::Named(&QPS_REQUESTS),
+        Base::Acc(|| Acc::Named { proto: Proto::Qps, field: "code", names: &QPS_REQUESTS, requests: true }),
+        "Request type of a request, and of the request a response answers: Signon, Search, GetHeaders, ... or the code (Signon = 5)."),
+    spec!("qps.code", "integer", Ty::Int, Base::Path(Proto::Qps, &["code"]),
+        "Header code as on the wire: the request type in requests, the result code (0 = success) in responses."),
+    spec!("qps.status", "integer", Ty::Int, Base::Path(Proto::Qps, &["status"]),
+        "Status of a server message (5 marks a SearchUpdate push)."),
+    spec!("qps.seq", "integer", Ty::Int, Base::Path(Proto::Qps, &["seq"]),
+        "Sequence number (a response echoes its request's)."),
+    spec!("qps.session_id", "integer", Ty::Int, Base::Path(Proto::Qps, &["session_id"]),
+        "Session id of a request (0 before Signon succeeds)."),
+    // -- MQServer ----------------------------------------------------------
+    spec!("mqserver", "protocol", Ty::Proto, Base::Acc(|| Acc::IsProto(Proto::MqServer)),
+        "MQServer messages."),
+    spec!("mqserver.msgtype", "name or integer", Ty::Named(&MQ_TYPES),
+        Base::Acc(|| Acc::Named { proto: Proto::MqServer, field: "msgtype", names: &MQ_TYPES, requests: false }),
+        "Message type: ACK, ERROR, SRVCAP, AUTH, ... MSGFROMCLNT (any case) or its number 1-19."),
+    spec!("mqserver.mid", "integer", Ty::Int, Base::Path(Proto::MqServer, &["mid"]),
+        "Message id."),
+    spec!("mqserver.encoding", "string", Ty::Choice(&["text", "binary", "xdr", "xml"]),
+        Base::Path(Proto::MqServer, &["encoding"]),
+        "Wire form: text, binary, xdr or xml."),
+];
+
+/// The public documentation list.
+pub(crate) fn docs() -> &'static [FieldDoc] {
+    static DOCS: OnceLock<Vec<FieldDoc>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        SPECS
+            .iter()
+            .map(|s| FieldDoc {
+                name: s.name,
+                kind: s.kind,
+                doc: s.doc,
+            })
+            .collect()
+    })
+}
+
+pub(crate) fn spec(name: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.name == name)
+}
+
+/// The protocol a `PROTO.` prefix names (canonical names only).
+pub(crate) fn proto_prefix(name: &str) -> Option<(Proto, &str)> {
+    let (p, rest) = name.split_once('.')?;
+    let proto = match p {
+        "qmp" => Proto::Qmp,
+        "qm" => Proto::Qm,
+        "qps" => Proto::Qps,
+        "mqserver" => Proto::MqServer,
+        _ => return None,
+    };
+    Some((proto, rest))
+}
+
+impl Base {
+    pub fn build(self) -> Acc {
+        match self {
+            Base::Acc(f) => f(),
+            Base::Path(proto, p) => Acc::Path {
+                proto,
+                path: p.iter().map(|s| (*s).to_owned()).collect(),
+                json_root: json_root(proto),
+            },
+        }
+    }
+}
+
+/// Top-level fields of the QMP dissector that are never looked up inside
+/// `value` when absent: they are decoded whenever the message has them (or
+/// are not JSON members at all: `class`, `version`, ...). Sparing the
+/// lookup keeps `qmp.event == X` from parsing every command's JSON.
+/// (`exec-oob` is not among them: a command with both `execute` and
+/// `exec-oob` has only the first as a field.)
+const QMP_DECODED: &[&str] = &[
+    "value",
+    "execute",
+    "id",
+    "event",
+    "class",
+    "desc",
+    "version",
+    "package",
+    "capabilities",
+];
+
+/// QMP paths not found at the top level continue inside `value`.
+pub(crate) fn json_root(proto: Proto) -> Option<&'static str> {
+    match proto {
+        Proto::Qmp => Some("value"),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading values.
+
+/// Calls `f` with each value of the field in `r` until it returns true;
+/// returns whether it did. A field absent from the message calls `f`
+/// never.
+impl Acc {
+    pub fn visit(&self, r: &MessageRecord<'_>, f: &mut dyn FnMut(&V<'_>) -> bool) -> bool {
+        let m = r.msg;
+        let s = r.session;
+        let src_dst = || match m.dir {
+            Dir::C2S => (s.client, s.server),
+            Dir::S2C => (s.server, s.client),
+        };
+        match self {
+            Acc::Proto => f(&V::Str(s.proto.as_str())),
+            Acc::IsProto(p) => s.proto == *p && f(&V::Bool(true)),
+            Acc::Dir => f(&V::Str(m.dir.as_str())),
+            Acc::Session => f(&V::Str(&s.id)),
+            Acc::Kind => f(&V::Str(m.kind.as_str())),
+            Acc::Name => f(&V::Str(&m.name)),
+            Acc::Summary => f(&V::Str(&m.summary)),
+            Acc::Error => f(&V::Bool(m.is_error)),
+            Acc::Latency => match r.latency_us {
+                Some(us) => f(&V::Dur(i128::from(us) * 1000)),
+                None => false,
+            },
+            Acc::Index => f(&V::Int(i128::from(r.index))),
+            Acc::ReplyTo => match r.reply_to {
+                Some(i) => f(&V::Int(i128::from(i))),
+                None => false,
+            },
+            Acc::Len => f(&V::Int(m.len as i128)),
+            Acc::Offset => f(&V::Int(i128::from(m.offset))),
+            Acc::IpAddr => f(&V::Addr(s.client.ip())) || f(&V::Addr(s.server.ip())),
+            Acc::IpSrc => f(&V::Addr(src_dst().0.ip())),
+            Acc::IpDst => f(&V::Addr(src_dst().1.ip())),
+            Acc::TcpPort => {
+                f(&V::Int(i128::from(s.client.port()))) || f(&V::Int(i128::from(s.server.port())))
+            }
+            Acc::TcpSrcPort => f(&V::Int(i128::from(src_dst().0.port()))),
+            Acc::TcpDstPort => f(&V::Int(i128::from(src_dst().1.port()))),
+            Acc::FrameTime => f(&V::Time(time_ns(r.ts.secs, r.ts.nanos))),
+            Acc::Elapsed => f(&V::Dur(
+                time_ns(r.ts.secs, r.ts.nanos) - time_ns(s.start.secs, s.start.nanos),
+            )),
+            Acc::MidStream => f(&V::Bool(s.mid_stream)),
+            Acc::Note => m.notes.iter().any(|n| f(&V::Str(&n.text))),
+            Acc::Expert => match m.notes.iter().map(|n| n.severity).max() {
+                Some(sev) => f(&V::Sev(sev_rank(sev))),
+                None => false,
+            },
+            Acc::QmpExecute => {
+                s.proto == Proto::Qmp && qmp_execute(m).is_some_and(|n| f(&V::Str(n)))
+            }
+            Acc::Named {
+                proto,
+                field,
+                names,
+                requests,
+            } => {
+                if s.proto != *proto {
+                    return false;
+                }
+                if !*requests || m.dir == Dir::C2S {
+                    return match m.field(field).and_then(|fl| code_of(&fl.value, names)) {
+                        Some(c) => f(&V::Named(Some(c), name_or_empty(names, c))),
+                        None => false,
+                    };
+                }
+                if m.reply_to.is_none() {
+                    return false;
+                }
+                if let Some((c, n)) = names.exact(&m.name) {
+                    return f(&V::Named(Some(i128::from(c)), n));
+                }
+                // "unknown function 99", "unknown code 0x07", ...
+                let code = m.name.rsplit(' ').next().and_then(super::value::parse_int);
+                f(&V::Named(code, &m.name))
+            }
+            Acc::Path {
+                proto,
+                path,
+                json_root,
+            } => {
+                if s.proto != *proto {
+                    return false;
+                }
+                let Some((first, rest)) = path.split_first() else {
+                    return false;
+                };
+                let mut found = false;
+                for fl in m.fields.iter().filter(|fl| fl.name == first.as_str()) {
+                    found = true;
+                    if walk_value(&fl.value, rest, f) {
+                        return true;
+                    }
+                }
+                if found || QMP_DECODED.contains(&first.as_str()) {
+                    return false;
+                }
+                match json_root.and_then(|root| m.field(root)) {
+                    Some(Field {
+                        value: Value::Json(text),
+                        ..
+                    }) if may_have_key(text, first) => match serde_json::from_str::<Json>(text) {
+                        Ok(j) => walk_json(&j, path, f),
+                        Err(_) => false,
+                    },
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
+/// Whether JSON `text` may have a member called `key`: a cheap test that
+/// spares parsing the text when the quoted key does not occur in it (and
+/// the text has no escapes that could spell it differently).
+fn may_have_key(text: &str, key: &str) -> bool {
+    if text.contains('\\') {
+        return true;
+    }
+    let (t, k) = (text.as_bytes(), key.as_bytes());
+    t.windows(k.len() + 2).any(|w| {
+        w.first() == Some(&b'"') && w.last() == Some(&b'"') && w.get(1..=k.len()) == Some(k)
+    })
+}
+
+fn time_ns(secs: i64, nanos: u32) -> i128 {
+    i128::from(secs) * 1_000_000_000 + i128::from(nanos)
+}
+
+pub(crate) fn sev_rank(s: Severity) -> u8 {
+    match s {
+        Severity::Info => 0,
+        Severity::Warn => 1,
+        Severity::Error => 2,
+    }
+}
+
+fn code_of(v: &Value, names: &Names) -> Option<i128> {
+    match v {
+        Value::Int(i) => Some(i128::from(*i)),
+        Value::UInt(u) => Some(i128::from(*u)),
+        Value::Str(s) => {
+            super::value::parse_int(s.trim()).or_else(|| names.code_of(s.trim()).map(i128::from))
+        }
+        _ => None,
+    }
+}
+
+fn name_or_empty(names: &Names, code: i128) -> &'static str {
+    i64::try_from(code)
+        .ok()
+        .and_then(|c| names.name_of(c))
+        .unwrap_or("")
+}
+
+/// The command a QMP request runs, or that a paired response answers.
+fn qmp_execute(m: &Message) -> Option<&str> {
+    if m.dir == Dir::C2S {
+        for key in ["execute", "exec-oob"] {
+            if let Some(Field {
+                value: Value::Str(s),
+                ..
+            }) = m.field(key)
+            {
+                return Some(s);
+            }
+        }
+        return None;
+    }
+    // Responses carry the paired request's name; unpaired ones are named
+    // "return" or "error", and requests without a usable name "(...)" or
+    // "non-object".
+    let paired = m.reply_to.is_some() && m.kind == qscope_dissectors::Kind::Response;
+    (paired && !m.name.starts_with('(') && m.name != "non-object").then_some(m.name.as_str())
+}
+
+/// A list segment: an element index.
+fn list_index(seg: &str) -> Option<usize> {
+    if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+        seg.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn walk_value(v: &Value, rest: &[String], f: &mut dyn FnMut(&V<'_>) -> bool) -> bool {
+    let Some((seg, tail)) = rest.split_first() else {
+        return f(&V::from_value(v));
+    };
+    match v {
+        Value::Struct(kids) => kids
+            .iter()
+            .filter(|k| k.name == seg.as_str())
+            .any(|k| walk_value(&k.value, tail, f)),
+        Value::List(items) => match list_index(seg) {
+            Some(i) => items.get(i).is_some_and(|k| walk_value(&k.value, tail, f)),
+            // Paths go through lists: each element in turn.
+            None => items.iter().any(|k| walk_value(&k.value, rest, f)),
+        },
+        Value::Json(text) => match serde_json::from_str::<Json>(text) {
+            Ok(j) => walk_json(&j, rest, f),
+            Err(_) => false,
+        },
+        _ => false,
+    }
+}
+
+fn walk_json(j: &Json, rest: &[String], f: &mut dyn FnMut(&V<'_>) -> bool) -> bool {
+    let Some((seg, tail)) = rest.split_first() else {
+        return f(&V::Js(j));
+    };
+    match j {
+        Json::Object(map) => map.get(seg.as_str()).is_some_and(|c| walk_json(c, tail, f)),
+        Json::Array(items) => match list_index(seg) {
+            Some(i) => items.get(i).is_some_and(|c| walk_json(c, tail, f)),
+            None => items.iter().any(|c| walk_json(c, rest, f)),
+        },
+        _ => false,
+    }
+}
+
+/// Whether any documented field or protocol is called `name`.
+pub(crate) fn all_names() -> impl Iterator<Item = &'static str> {
+    SPECS.iter().map(|s| s.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_case_insensitively_with_optional_prefix() {
+        assert_eq!(QM_FUNCTIONS.code_of("read"), Some(6));
+        assert_eq!(QM_FUNCTIONS.code_of("Read"), Some(6));
+        assert_eq!(QM_FUNCTIONS.code_of("ReadNext"), Some(12));
+        assert_eq!(QM_OUTCOMES.code_of("SV_ELSE"), Some(2));
+        assert_eq!(QM_OUTCOMES.code_of("else"), Some(2));
+        assert_eq!(QM_OUTCOMES.code_of("sv_prompt"), Some(5));
+        assert_eq!(QM_OUTCOMES.code_of("SV$ON.ERROR"), Some(1));
+        assert_eq!(MQ_TYPES.code_of("msgfrclnt"), Some(19));
+        assert_eq!(QPS_REQUESTS.code_of("signon"), Some(5));
+        assert_eq!(QM_FUNCTIONS.code_of("Reed"), None);
+        assert_eq!(QM_FUNCTIONS.name_of(24), Some("Login"));
+    }
+
+    #[test]
+    fn every_spec_name_is_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for s in SPECS {
+            assert!(seen.insert(s.name), "{}", s.name);
+        }
+    }
+}
