@@ -35,6 +35,10 @@ pub struct Cli {
     /// List the interfaces live capture can use, and exit.
     #[arg(short = 'D', long = "list-interfaces")]
     pub list_interfaces: bool,
+    /// Without a subcommand: open the terminal UI on CAPTURE or on the
+    /// live interface given by -i.
+    #[command(flatten)]
+    pub ui: Common,
 }
 
 #[derive(Subcommand, Debug)]
@@ -370,8 +374,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         return list_interfaces();
     }
     let Some(command) = cli.command else {
-        let _ = Cli::command().print_help();
-        return Ok(());
+        if cli.ui.capture.is_none() && cli.ui.interface.is_none() {
+            let _ = Cli::command().print_help();
+            return Ok(());
+        }
+        return run_ui(&cli.ui);
     };
     match command {
         Command::Export(a) => {
@@ -394,4 +401,21 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             run_analysis(&a.common, input, &mut p)
         }
     }
+}
+
+/// `qscope CAPTURE` / `qscope -i IFACE`: the terminal UI.
+fn run_ui(common: &Common) -> Result<(), Failure> {
+    if !io::stdout().is_terminal() {
+        return Err(Failure::usage(
+            "the terminal UI needs a terminal; use `qscope print` or `qscope export` for pipes and files",
+        ));
+    }
+    let input = open_input(common)?;
+    let cfg = common.config(&input.stop);
+    let opts = crate::tui::Options {
+        live: input.live,
+        export_dir: None,
+    };
+    crate::tui::run_with(input.source, cfg, input.name, opts)
+        .map_err(|e| Failure::usage(format!("terminal UI: {e}")))
 }

@@ -18,3 +18,4 @@ pub mod layers;
 pub mod reassembly;
 pub mod sink;
 pub mod stats;
+pub mod tui;

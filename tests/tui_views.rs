@@ -1,0 +1,227 @@
+//! Snapshot tests of the terminal UI: every view, on real captures, at
+//! 80×24 and 120×40, and key sequences (move, filter, follow, expand,
+//! help). The UI runs headless ([`Harness`]): the analysis and the
+//! decode/filter jobs run on their threads, `settle` waits for them, and
+//! the frame is drawn on ratatui's `TestBackend`. Times on screen are
+//! relative to the capture or in UTC, so nothing depends on the local
+//! timezone or the wall clock.
+
+use std::path::Path;
+
+use qscope::tui::Harness;
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures/");
+
+fn open(rel: &str, w: u16, h: u16) -> Harness {
+    let path = format!("{SHARED}{rel}");
+    let mut h = Harness::open(Path::new(&path), w, h).expect("open capture");
+    h.settle();
+    h
+}
+
+fn snap(name: &str, h: &Harness) {
+    insta::assert_snapshot!(name, h.screen());
+}
+
+const BASIC: &str = "qmp/qmp-basic.pcap";
+
+#[test]
+fn timeline_opens_on_the_first_rows() {
+    for (w, hh) in [(80, 24), (120, 40)] {
+        let h = open(BASIC, w, hh);
+        snap(&format!("timeline_qmp_basic_{w}x{hh}"), &h);
+    }
+}
+
+#[test]
+fn moving_selects_a_reply_and_decodes_it() {
+    let mut h = open(BASIC, 80, 24);
+    h.keys("j j j");
+    snap("move_jjj_80x24", &h);
+    h.keys("G");
+    snap("move_G_80x24", &h);
+    h.keys("PgUp k g");
+    snap("move_back_to_top_80x24", &h);
+}
+
+#[test]
+fn next_error_then_request_and_back() {
+    for (w, hh) in [(80, 24), (120, 40)] {
+        let mut h = open(BASIC, w, hh);
+        h.keys("e");
+        snap(&format!("error_reply_{w}x{hh}"), &h);
+        h.keys("r");
+        snap(&format!("error_request_{w}x{hh}"), &h);
+        h.keys("b");
+        let sel = h.state.selected_row().unwrap();
+        h.keys("r r");
+        assert_eq!(
+            h.state.selected_row(),
+            Some(sel),
+            "r on the request goes to its reply"
+        );
+    }
+}
+
+#[test]
+fn expand_and_collapse_the_tree() {
+    let mut h = open(BASIC, 120, 40);
+    // The JSON value of the error reply: the whole message highlighted.
+    h.keys("e Enter j j j j j");
+    snap("tree_json_selected_120x40", &h);
+    let expanded = h.state.detail.lines.len();
+    h.keys("Space");
+    snap("tree_json_collapsed_120x40", &h);
+    assert_eq!(h.state.detail.lines.len(), expanded - 7);
+    // The next field, `id`, and its bytes.
+    h.keys("j");
+    snap("tree_field_id_selected_120x40", &h);
+    h.keys("k Enter");
+    assert_eq!(h.state.detail.lines.len(), expanded);
+}
+
+#[test]
+fn hex_replaces_the_tree_on_narrow_screens() {
+    let mut h = open(BASIC, 80, 24);
+    h.keys("e x");
+    snap("hex_toggle_80x24", &h);
+}
+
+#[test]
+fn display_filter_and_its_errors() {
+    let mut h = open(BASIC, 80, 24);
+    h.keys("f");
+    h.type_text("error");
+    h.keys("Enter");
+    snap("filter_error_80x24", &h);
+    h.keys("f C-u");
+    h.type_text("qmp.execute ==");
+    snap("filter_parse_error_80x24", &h);
+    h.keys("Enter");
+    assert!(h.state.input.is_some(), "a bad filter keeps the input open");
+    h.keys("Esc f C-u Enter");
+    assert!(h.state.filter.is_none(), "an empty filter clears it");
+    assert_eq!(h.state.timeline.len(), h.state.index.len());
+}
+
+#[test]
+fn filter_on_latency_at_120x40() {
+    let mut h = open(BASIC, 120, 40);
+    h.keys("f");
+    h.type_text("latency > 1ms");
+    h.keys("Enter");
+    snap("filter_latency_120x40", &h);
+}
+
+#[test]
+fn follow_stream() {
+    for (w, hh) in [(80, 24), (120, 40)] {
+        let mut h = open("qmp/qmp-events.pcap", w, hh);
+        h.keys("F");
+        snap(&format!("stream_qmp_events_{w}x{hh}"), &h);
+        h.keys("x");
+        snap(&format!("stream_qmp_events_hex_{w}x{hh}"), &h);
+    }
+}
+
+#[test]
+fn ladder() {
+    for (w, hh) in [(80, 24), (120, 40)] {
+        let mut h = open(BASIC, w, hh);
+        h.keys("e L");
+        snap(&format!("ladder_qmp_basic_{w}x{hh}"), &h);
+    }
+}
+
+#[test]
+fn statistics() {
+    for (w, hh) in [(80, 24), (120, 40)] {
+        let mut h = open(BASIC, w, hh);
+        h.keys("S");
+        snap(&format!("stats_qmp_basic_{w}x{hh}"), &h);
+    }
+}
+
+#[test]
+fn expert_notes_jump_to_their_message() {
+    for (w, hh) in [(80, 24), (120, 40)] {
+        let mut h = open("qmp/qmp-oob.pcap", w, hh);
+        h.keys("X");
+        snap(&format!("expert_qmp_oob_{w}x{hh}"), &h);
+    }
+    let mut h = open("qmp/qmp-oob.pcap", 120, 40);
+    h.keys("X j Enter");
+    snap("expert_jump_qmp_oob_120x40", &h);
+}
+
+#[test]
+fn help_lists_every_key() {
+    for (w, hh) in [(80, 24), (120, 40)] {
+        let mut h = open(BASIC, w, hh);
+        h.keys("?");
+        snap(&format!("help_{w}x{hh}"), &h);
+        h.keys("Esc");
+        assert!(!h.state.help);
+    }
+}
+
+#[test]
+fn sessions_pane_scope_and_sort() {
+    let mut h = open("qm/qm-4-extra-codes-rawclient.pcap", 120, 40);
+    snap("sessions_qm_120x40", &h);
+    h.keys("BackTab j j Enter");
+    snap("sessions_scope_s3_120x40", &h);
+    assert_eq!(h.state.timeline.session, Some(2));
+    h.keys("BackTab s s s");
+    snap("sessions_sorted_by_errors_120x40", &h);
+    h.keys("a");
+    assert!(h.state.timeline.session.is_none());
+}
+
+#[test]
+fn qm_records_show_their_marks() {
+    let mut h = open("qm/qm-1-fileops-qmclilib.pcap", 120, 40);
+    h.keys("/");
+    h.type_text("record");
+    h.keys("Enter Tab G");
+    snap("qm_record_marks_120x40", &h);
+    let last = h.state.detail.lines.last().unwrap();
+    assert!(last.value.contains("<FM>"), "{last:?}");
+}
+
+#[test]
+fn qps_failed_signon() {
+    let mut h = open("qps/qps-2-signon-fail.pcap", 80, 24);
+    h.keys("e");
+    snap("qps_signon_error_80x24", &h);
+}
+
+#[test]
+fn degrades_when_narrow() {
+    let mut h = open(BASIC, 60, 20);
+    h.keys("e");
+    snap("narrow_60x20", &h);
+    let h = open(BASIC, 30, 8);
+    snap("too_small_30x8", &h);
+}
+
+#[test]
+fn every_view_draws_at_every_size() {
+    let mut h = open("qm/qm-1-fileops-qmclilib.pcap", 80, 24);
+    h.keys("e Tab j j");
+    for keys in ["Esc 1", "F", "x", "L", "S", "X", "1 ?", "Esc f"] {
+        h.keys(keys);
+        if keys == "Esc f" {
+            h.type_text("qm.function ==");
+        }
+        for w in [1, 20, 39, 40, 41, 60, 79, 100, 150] {
+            for hh in [1, 5, 9, 10, 11, 14, 16, 24, 40] {
+                h.apply(qscope::tui::state::Action::Resize(w, hh));
+                // Moving at every size keeps every cursor valid.
+                h.apply(qscope::tui::state::Action::PageDown);
+                let _ = h.buffer();
+            }
+        }
+        h.apply(qscope::tui::state::Action::Resize(80, 24));
+    }
+}
