@@ -8,10 +8,19 @@
 //! in QEMU's words. It builds a small tree of [`Node`]s with byte spans, and
 //! only as much of it as the caller asks for ([`Mat`]): large server replies
 //! are validated without being copied.
+//!
+//! Three ways through, one behaviour: a fast parser (one pass, no tokens,
+//! nothing built that is only validated) handles what it can and gives up
+//! on anything else, errors included, which the exact parser then decides;
+//! and the verifier follows a server value's tokens while the scanner
+//! cuts it, so that [`parse_known`] need not validate its big members a
+//! second time.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
+
+use super::scan::{skip_until, swar_eq, swar_outside};
 
 /// Deepest nesting the parser follows (QEMU's limit for client input).
 pub const MAX_DEPTH: usize = 1024;
@@ -107,7 +116,21 @@ pub struct ParseError {
 
 /// Parses one complete value (as cut by the scanner). Leading and trailing
 /// JSON whitespace is allowed.
+///
+/// A fast parser tries first; it accepts only what the exact parser
+/// accepts, with the same result, and gives up on anything else (any
+/// error, and rare shapes it does not handle), leaving the value and the
+/// exact error to the exact parser.
 pub fn parse(text: &[u8], mat: Mat<'_>) -> Result<Parsed, ParseError> {
+    match Fast::new(text, &[]).parse(mat) {
+        Ok(p) => Ok(p),
+        Err(Bail) => parse_exact(text, mat),
+    }
+}
+
+/// The exact parser alone (QEMU's grammar token by token, with QEMU's
+/// error messages).
+pub(crate) fn parse_exact(text: &[u8], mat: Mat<'_>) -> Result<Parsed, ParseError> {
     let mut p = Parser {
         s: text,
         i: 0,
@@ -540,6 +563,856 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The fast parser.
+
+/// The fast parser gave up: the exact parser decides.
+#[derive(Debug)]
+struct Bail;
+
+type Fr<T> = Result<T, Bail>;
+
+/// From `i` inside a string quoted by `q`: where the printable ASCII
+/// other than `q` and backslash ends.
+#[inline(always)]
+fn plain_end(s: &[u8], i: usize, q: u8) -> usize {
+    skip_until(
+        s,
+        i,
+        |w| swar_eq(w, q) | swar_eq(w, b'\\') | swar_outside(w, 0x20),
+        |c| c == q || c == b'\\' || !(0x20..0x80).contains(&c),
+    )
+}
+
+/// A string token that the exact parser's `string` accepts.
+#[derive(Debug, Clone, Copy)]
+struct StrTok {
+    /// Just after the closing quote.
+    end: usize,
+    /// Its bytes are its decoded text (no escape, no `C0 80`).
+    simple: bool,
+    /// No QEMU-only syntax (single quotes, `\'`, `C0 80`).
+    strict: bool,
+}
+
+/// Validates the string token whose opening quote is at `i`.
+#[inline(always)]
+fn string_token(s: &[u8], i: usize) -> Fr<StrTok> {
+    let q = s.get(i).copied().ok_or(Bail)?;
+    let j = plain_end(s, i + 1, q);
+    if s.get(j) == Some(&q) {
+        return Ok(StrTok {
+            end: j + 1,
+            simple: true,
+            strict: q != b'\'',
+        });
+    }
+    string_rest(s, q, j)
+}
+
+/// [`string_token`] from `i`, where a byte other than printable ASCII is.
+#[inline(never)]
+fn string_rest(s: &[u8], q: u8, mut i: usize) -> Fr<StrTok> {
+    let mut t = StrTok {
+        end: 0,
+        simple: true,
+        strict: q != b'\'',
+    };
+    loop {
+        let c = s.get(i).copied().ok_or(Bail)?;
+        if c == q {
+            t.end = i + 1;
+            return Ok(t);
+        }
+        match c {
+            b'"' | b'\'' => i += 1,
+            b'\\' => {
+                t.simple = false;
+                i = escape(s, i, &mut t.strict)?;
+            }
+            0xC0 => {
+                // Only C0 80 (U+0000) is valid.
+                if s.get(i + 1) != Some(&0x80) {
+                    return Err(Bail);
+                }
+                t.simple = false;
+                t.strict = false;
+                i += 2;
+            }
+            0x80.. => match mod_utf8(s, i, s.len()) {
+                Some((_, n, false)) => i += n,
+                _ => return Err(Bail),
+            },
+            _ => return Err(Bail),
+        }
+        i = plain_end(s, i, q);
+    }
+}
+
+/// Validates the escape at `i` (a backslash) like the exact parser's
+/// `string`; returns where it ends. Bounds are the text's end rather than
+/// the closing quote's: a quote is never a hex digit, so the outcome is
+/// the same.
+fn escape(s: &[u8], i: usize, strict: &mut bool) -> Fr<usize> {
+    match s.get(i + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 2),
+        Some(b'\'') => {
+            *strict = false;
+            Ok(i + 2)
+        }
+        Some(b'u') => {
+            let mut j = i + 2;
+            let mut cp = hex4(s, j, s.len());
+            j += 4;
+            if (0xD800..=0xDBFF).contains(&cp)
+                && s.get(j) == Some(&b'\\')
+                && s.get(j + 1) == Some(&b'u')
+            {
+                let trailing = hex4(s, j + 2, s.len());
+                if !(0xDC00..=0xDFFF).contains(&trailing) {
+                    return Err(Bail);
+                }
+                cp = 0x10000 + ((cp & 0x3FF) << 10) + (trailing & 0x3FF);
+                j += 6;
+            }
+            valid_cp(cp).ok_or(Bail)?;
+            Ok(j)
+        }
+        _ => Err(Bail),
+    }
+}
+
+/// The decoded text of the valid string token `start..end`.
+fn decode(s: &[u8], start: usize, end: usize, simple: bool) -> Fr<String> {
+    if simple {
+        let raw = s.get(start + 1..end.saturating_sub(1)).ok_or(Bail)?;
+        return std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|_| Bail);
+    }
+    let mut p = Parser {
+        s,
+        i: end,
+        strict: true,
+    };
+    let mut out = String::new();
+    let t = Tok {
+        t: T::Str,
+        start,
+        end,
+    };
+    p.string(t, Some(&mut out)).map_err(|_| Bail)?;
+    Ok(out)
+}
+
+/// A key of an object being validated: its bytes in the text (no escapes,
+/// no `C0 80`: the bytes are the decoded key) or, decoded, in the arena.
+#[derive(Debug, Clone, Copy)]
+struct KeyRef {
+    /// [`fingerprint`] of the key.
+    fp: u64,
+    in_arena: bool,
+    start: usize,
+    end: usize,
+}
+
+/// The length and first bytes of the key `s[start..end]`: keys that
+/// differ here differ.
+#[inline(always)]
+fn fingerprint(s: &[u8], start: usize, end: usize) -> u64 {
+    let len = end.saturating_sub(start);
+    // Eight bytes from the text when it has them (the key is followed by
+    // its closing quote at least), masked to the key.
+    let head = match s.get(start..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(c) if len >= 8 => u64::from_le_bytes(*c),
+        Some(c) => u64::from_le_bytes(*c) & ((1u64 << (8 * len)) - 1),
+        None => s
+            .get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+            .fold(0u64, |a, &c| (a << 8) | u64::from(c)),
+    };
+    head ^ (len as u64).rotate_right(8)
+}
+
+/// Objects with more keys than this are checked for duplicates by sorting.
+const FEW_KEYS: usize = 16;
+
+/// The keys of the objects being validated (innermost last), for
+/// duplicate-key detection without copying keys that have no escapes.
+#[derive(Debug, Clone, Default)]
+struct Keys {
+    keys: Vec<KeyRef>,
+    /// Decoded keys that had escapes or `C0 80`.
+    arena: Vec<u8>,
+}
+
+impl Keys {
+    /// Where the keys of an object that opens now will start.
+    fn base(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Adds the key whose valid string token is `t` at `start` in `s`.
+    #[inline(always)]
+    fn push(&mut self, s: &[u8], start: usize, t: StrTok) -> Fr<()> {
+        let key = if t.simple {
+            let (start, end) = (start + 1, t.end.saturating_sub(1));
+            KeyRef {
+                fp: fingerprint(s, start, end),
+                in_arena: false,
+                start,
+                end,
+            }
+        } else {
+            let k = decode(s, start, t.end, false)?;
+            let at = self.arena.len();
+            self.arena.extend_from_slice(k.as_bytes());
+            KeyRef {
+                fp: fingerprint(&self.arena, at, self.arena.len()),
+                in_arena: true,
+                start: at,
+                end: self.arena.len(),
+            }
+        };
+        self.keys.push(key);
+        Ok(())
+    }
+
+    /// The object whose keys start at `base` closed: fails on a duplicate
+    /// key, forgets its keys.
+    #[inline(always)]
+    fn close(&mut self, s: &[u8], base: usize) -> Fr<()> {
+        let keys = self.keys.get(base..).unwrap_or(&[]);
+        // The common case: a few keys, all with distinct fingerprints.
+        if keys.len() <= FEW_KEYS
+            && !keys
+                .iter()
+                .enumerate()
+                .any(|(n, a)| keys.iter().take(n).any(|b| a.fp == b.fp))
+        {
+            self.keys.truncate(base);
+            if self.keys.is_empty() {
+                self.arena.clear();
+            }
+            return Ok(());
+        }
+        self.close_slow(s, base)
+    }
+
+    #[inline(never)]
+    fn close_slow(&mut self, s: &[u8], base: usize) -> Fr<()> {
+        let keys = self.keys.get(base..).unwrap_or(&[]);
+        let arena = &self.arena;
+        let bytes = |k: &KeyRef| -> &[u8] {
+            let src = if k.in_arena { arena.as_slice() } else { s };
+            src.get(k.start..k.end).unwrap_or(&[])
+        };
+        let dup = if keys.len() <= FEW_KEYS {
+            let mut dup = false;
+            for (n, a) in keys.iter().enumerate() {
+                for b in keys.iter().take(n) {
+                    if a.fp == b.fp && bytes(a) == bytes(b) {
+                        dup = true;
+                    }
+                }
+            }
+            dup
+        } else {
+            has_duplicate(keys, bytes)
+        };
+        if dup {
+            return Err(Bail);
+        }
+        self.keys.truncate(base);
+        if self.keys.is_empty() {
+            self.arena.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Whether two of `items` have the same key.
+fn has_duplicate<'k, X>(items: &'k [X], key: impl Fn(&'k X) -> &'k [u8]) -> bool {
+    let mut all: Vec<&[u8]> = items.iter().map(key).collect();
+    all.sort_unstable();
+    all.windows(2).any(|w| w.first() == w.get(1))
+}
+
+/// One pass over the text, no token structs, no copies of what is only
+/// validated; builds the same [`Node`]s as the exact parser.
+struct Fast<'a, 'v> {
+    s: &'a [u8],
+    i: usize,
+    strict: bool,
+    keys: Keys,
+    /// Containers known to be valid (see [`Verifier`]): their spans, in
+    /// order, and how many were passed.
+    known: &'v [Range<usize>],
+    used: usize,
+}
+
+impl<'a, 'v> Fast<'a, 'v> {
+    fn new(s: &'a [u8], known: &'v [Range<usize>]) -> Fast<'a, 'v> {
+        Fast {
+            s,
+            i: 0,
+            strict: true,
+            keys: Keys::default(),
+            known,
+            used: 0,
+        }
+    }
+
+    fn parse(mut self, mat: Mat<'_>) -> Fr<Parsed> {
+        let mode = match mat {
+            Mat::All => Mode::Full,
+            Mat::Top(keys) => Mode::Top(keys),
+        };
+        let root = self.value(0, mode)?;
+        self.ws();
+        if self.i != self.s.len() {
+            return Err(Bail);
+        }
+        Ok(Parsed {
+            root,
+            strict: self.strict,
+        })
+    }
+
+    #[inline(always)]
+    fn ws(&mut self) {
+        while self.s.get(self.i).is_some_and(|&b| is_ws(b)) {
+            self.i += 1;
+        }
+    }
+
+    /// The next significant byte (after whitespace).
+    #[inline(always)]
+    fn peek(&mut self) -> Fr<u8> {
+        self.ws();
+        self.s.get(self.i).copied().ok_or(Bail)
+    }
+
+    /// Expects the byte `b` next.
+    #[inline(always)]
+    fn eat(&mut self, b: u8) -> Fr<()> {
+        if self.peek()? != b {
+            return Err(Bail);
+        }
+        self.i += 1;
+        Ok(())
+    }
+
+    /// The string token at `self.i`, validated; `self.i` moves past it.
+    #[inline(always)]
+    fn string(&mut self) -> Fr<StrTok> {
+        let t = string_token(self.s, self.i)?;
+        self.strict &= t.strict;
+        self.i = t.end;
+        Ok(t)
+    }
+
+    /// A keyword token at `self.i`.
+    #[inline(always)]
+    fn keyword(&mut self) -> Fr<J> {
+        let s = self.s;
+        let start = self.i;
+        let mut j = start;
+        while s.get(j).is_some_and(u8::is_ascii_lowercase) {
+            j += 1;
+        }
+        self.i = j;
+        keyword(s.get(start..j).unwrap_or(&[]))
+    }
+
+    /// A number token at `self.i`.
+    #[inline(always)]
+    fn number(&mut self) -> Fr<()> {
+        let (end, ok) = lex_number(self.s, self.i);
+        if !ok {
+            return Err(Bail);
+        }
+        self.i = end;
+        Ok(())
+    }
+
+    /// One value, built per `mode` (never [`Mode::Check`]: see
+    /// [`Fast::check`]).
+    fn value(&mut self, depth: usize, mode: Mode<'_>) -> Fr<Node> {
+        let b = self.peek()?;
+        let start = self.i;
+        let v = match b {
+            b'{' => return self.object(depth + 1, mode),
+            b'[' => return self.array(depth + 1),
+            b'"' | b'\'' => {
+                let t = self.string()?;
+                J::Str(decode(self.s, start, t.end, t.simple)?)
+            }
+            b'-' | b'0'..=b'9' => {
+                self.number()?;
+                let text = self.s.get(start..self.i).ok_or(Bail)?;
+                J::Num(std::str::from_utf8(text).map_err(|_| Bail)?.into())
+            }
+            b'a'..=b'z' => self.keyword()?,
+            _ => return Err(Bail),
+        };
+        Ok(Node {
+            span: start..self.i,
+            v,
+        })
+    }
+
+    /// A container that is validated only (`Mode::Shallow`): a `Raw` node.
+    fn raw(&mut self, depth: usize) -> Fr<Node> {
+        let start = self.i;
+        while self.known.get(self.used).is_some_and(|k| k.start < start) {
+            self.used += 1;
+        }
+        match self.known.get(self.used) {
+            Some(k) if k.start == start => {
+                self.used += 1;
+                self.i = k.end;
+            }
+            _ => self.check(depth)?,
+        }
+        Ok(Node {
+            span: start..self.i,
+            v: J::Raw,
+        })
+    }
+
+    fn object(&mut self, depth: usize, mode: Mode<'_>) -> Fr<Node> {
+        if depth > MAX_DEPTH {
+            return Err(Bail);
+        }
+        let start = self.i;
+        self.i += 1;
+        let mut members: Vec<Member> = Vec::new();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Ok(Node {
+                span: start..self.i,
+                v: J::Obj(members),
+            });
+        }
+        loop {
+            let q = self.peek()?;
+            if q != b'"' && q != b'\'' {
+                return Err(Bail);
+            }
+            let kstart = self.i;
+            let t = self.string()?;
+            let key = decode(self.s, kstart, t.end, t.simple)?;
+            let key_span = kstart..self.i;
+            self.eat(b':')?;
+            let full = match mode {
+                Mode::Top(list) => list.contains(&key.as_str()),
+                _ => true,
+            };
+            let val = if full {
+                self.value(depth, Mode::Full)?
+            } else {
+                self.shallow(depth)?
+            };
+            members.push(Member { key, key_span, val });
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return Err(Bail),
+            }
+        }
+        if members.len() <= FEW_KEYS {
+            for (n, a) in members.iter().enumerate() {
+                if members.iter().take(n).any(|b| a.key == b.key) {
+                    return Err(Bail);
+                }
+            }
+        } else if has_duplicate(&members, |m| m.key.as_bytes()) {
+            return Err(Bail);
+        }
+        Ok(Node {
+            span: start..self.i,
+            v: J::Obj(members),
+        })
+    }
+
+    fn array(&mut self, depth: usize) -> Fr<Node> {
+        if depth > MAX_DEPTH {
+            return Err(Bail);
+        }
+        let start = self.i;
+        self.i += 1;
+        let mut items = Vec::new();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Ok(Node {
+                span: start..self.i,
+                v: J::Arr(items),
+            });
+        }
+        loop {
+            items.push(self.value(depth, Mode::Full)?);
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return Err(Bail),
+            }
+        }
+        Ok(Node {
+            span: start..self.i,
+            v: J::Arr(items),
+        })
+    }
+
+    /// A value in `Mode::Shallow`: scalars built, containers validated.
+    fn shallow(&mut self, depth: usize) -> Fr<Node> {
+        match self.peek()? {
+            b'{' | b'[' => self.raw(depth),
+            _ => self.value(depth, Mode::Shallow),
+        }
+    }
+
+    /// Validates one value (`Mode::Check`), building nothing.
+    fn check(&mut self, depth: usize) -> Fr<()> {
+        match self.peek()? {
+            b'{' => self.check_object(depth + 1),
+            b'[' => self.check_array(depth + 1),
+            b'"' | b'\'' => self.string().map(|_| ()),
+            b'-' | b'0'..=b'9' => self.number(),
+            b'a'..=b'z' => self.keyword().map(|_| ()),
+            _ => Err(Bail),
+        }
+    }
+
+    fn check_object(&mut self, depth: usize) -> Fr<()> {
+        if depth > MAX_DEPTH {
+            return Err(Bail);
+        }
+        self.i += 1;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Ok(());
+        }
+        let base = self.keys.base();
+        loop {
+            let q = self.peek()?;
+            if q != b'"' && q != b'\'' {
+                return Err(Bail);
+            }
+            let kstart = self.i;
+            let t = self.string()?;
+            self.keys.push(self.s, kstart, t)?;
+            self.eat(b':')?;
+            // Strings inline: the commonest member value.
+            if matches!(self.peek()?, b'"' | b'\'') {
+                self.string()?;
+            } else {
+                self.check(depth)?;
+            }
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return Err(Bail),
+            }
+        }
+        self.keys.close(self.s, base)
+    }
+
+    fn check_array(&mut self, depth: usize) -> Fr<()> {
+        if depth > MAX_DEPTH {
+            return Err(Bail);
+        }
+        self.i += 1;
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            if matches!(self.peek()?, b'"' | b'\'') {
+                self.string()?;
+            } else {
+                self.check(depth)?;
+            }
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(Bail),
+            }
+        }
+    }
+}
+
+/// The keywords the exact parser accepts.
+#[inline(always)]
+fn keyword(word: &[u8]) -> Fr<J> {
+    match word {
+        b"true" => Ok(J::Bool(true)),
+        b"false" => Ok(J::Bool(false)),
+        b"null" => Ok(J::Null),
+        _ => Err(Bail),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Verification while scanning.
+
+/// What the [`Verifier`] expects next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Want {
+    /// The value's first token (an object).
+    #[default]
+    Root,
+    Value,
+    /// After `[`.
+    ValueOrClose,
+    /// After `,` in an object.
+    Key,
+    /// After `{`.
+    KeyOrClose,
+    Colon,
+    CommaOrClose,
+    /// The value is complete.
+    Done,
+}
+
+/// An open container: an object with where its keys start, or an array.
+#[derive(Debug, Clone, Copy)]
+enum Open {
+    Obj(usize),
+    Arr,
+}
+
+/// Follows the tokens of a value as the scanner cuts them and checks that
+/// the value is an object in strict JSON that the parser accepts. When it
+/// is, the spans of the containers that are its members let
+/// [`parse_known`] skip validating them again: large server replies are
+/// read once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Verifier {
+    /// Verification is wanted (server side).
+    on: bool,
+    /// Nothing seen so far contradicts it.
+    ok: bool,
+    want: Want,
+    stack: Vec<Open>,
+    keys: Keys,
+    /// Spans of the containers that are members of the root object.
+    spans: Vec<Range<usize>>,
+    /// Start of the member container being verified.
+    member: usize,
+}
+
+impl Verifier {
+    pub(crate) fn new(on: bool) -> Verifier {
+        Verifier {
+            on,
+            ok: on,
+            ..Verifier::default()
+        }
+    }
+
+    /// Verification is wanted at all.
+    pub(crate) fn on(&self) -> bool {
+        self.on
+    }
+
+    /// Still verifying the current value.
+    #[inline(always)]
+    pub(crate) fn ok(&self) -> bool {
+        self.ok
+    }
+
+    /// A new value starts.
+    pub(crate) fn restart(&mut self) {
+        self.ok = self.on;
+        self.want = Want::Root;
+        self.stack.clear();
+        self.keys.keys.clear();
+        self.keys.arena.clear();
+        self.spans.clear();
+        // Memory a huge value needed is not kept for the next ones.
+        if self.keys.keys.capacity() > 1 << 12 || self.keys.arena.capacity() > 1 << 16 {
+            self.keys = Keys::default();
+        }
+        if self.spans.capacity() > 1 << 12 {
+            self.spans = Vec::new();
+        }
+    }
+
+    /// Give up on the current value.
+    pub(crate) fn fail(&mut self) {
+        self.ok = false;
+    }
+
+    /// The value is complete: the member spans if it was verified.
+    pub(crate) fn finish(&mut self) -> Option<Vec<Range<usize>>> {
+        (self.ok && self.want == Want::Done).then(|| std::mem::take(&mut self.spans))
+    }
+
+    #[inline(always)]
+    fn after_value(&mut self) {
+        self.want = if self.stack.is_empty() {
+            Want::Done
+        } else {
+            Want::CommaOrClose
+        };
+    }
+
+    /// `{` (`obj`) or `[` at `at`.
+    #[inline(always)]
+    pub(crate) fn open(&mut self, obj: bool, at: usize) {
+        if !self.ok {
+            return;
+        }
+        match self.want {
+            Want::Root if obj => {}
+            Want::Value | Want::ValueOrClose => {}
+            _ => return self.fail(),
+        }
+        if self.stack.len() == 1 {
+            self.member = at;
+        }
+        self.stack.push(if obj {
+            Open::Obj(self.keys.base())
+        } else {
+            Open::Arr
+        });
+        if self.stack.len() > MAX_DEPTH {
+            return self.fail();
+        }
+        self.want = if obj {
+            Want::KeyOrClose
+        } else {
+            Want::ValueOrClose
+        };
+    }
+
+    /// `}` (`obj`) or `]` ending at `end`.
+    #[inline(always)]
+    pub(crate) fn close(&mut self, s: &[u8], obj: bool, end: usize) {
+        if !self.ok {
+            return;
+        }
+        match (self.want, self.stack.last().copied()) {
+            (Want::KeyOrClose | Want::CommaOrClose, Some(Open::Obj(base))) if obj => {
+                if self.keys.close(s, base).is_err() {
+                    return self.fail();
+                }
+            }
+            (Want::ValueOrClose | Want::CommaOrClose, Some(Open::Arr)) if !obj => {}
+            _ => return self.fail(),
+        }
+        self.stack.pop();
+        if self.stack.len() == 1 {
+            self.spans.push(self.member..end);
+        }
+        self.after_value();
+    }
+
+    /// `:` (`colon`) or `,`.
+    #[inline(always)]
+    pub(crate) fn punct(&mut self, colon: bool) {
+        if !self.ok {
+            return;
+        }
+        self.want = match (self.want, colon, self.stack.last()) {
+            (Want::Colon, true, _) => Want::Value,
+            (Want::CommaOrClose, false, Some(Open::Obj(_))) => Want::Key,
+            (Want::CommaOrClose, false, Some(Open::Arr)) => Want::Value,
+            _ => return self.fail(),
+        };
+    }
+
+    /// The string token `start..end`; `plain`: only printable ASCII
+    /// without backslash between its double quotes.
+    #[inline(always)]
+    pub(crate) fn string(&mut self, s: &[u8], start: usize, end: usize, plain: bool) {
+        if !self.ok {
+            return;
+        }
+        let t = if plain {
+            StrTok {
+                end,
+                simple: true,
+                strict: true,
+            }
+        } else {
+            match string_token(s, start) {
+                Ok(t) if t.end == end && t.strict => t,
+                _ => return self.fail(),
+            }
+        };
+        match self.want {
+            Want::Key | Want::KeyOrClose => {
+                if self.keys.push(s, start, t).is_err() {
+                    return self.fail();
+                }
+                self.want = Want::Colon;
+            }
+            Want::Value | Want::ValueOrClose => self.after_value(),
+            _ => self.fail(),
+        }
+    }
+
+    /// The number or keyword token `start..end`.
+    #[inline(always)]
+    pub(crate) fn scalar(&mut self, s: &[u8], start: usize, end: usize) {
+        if !self.ok {
+            return;
+        }
+        let valid = match s.get(start) {
+            Some(b'a'..=b'z') => keyword(s.get(start..end).unwrap_or(&[])).is_ok(),
+            _ => lex_number(s, start) == (end, true),
+        };
+        if !valid || !matches!(self.want, Want::Value | Want::ValueOrClose) {
+            return self.fail();
+        }
+        self.after_value();
+    }
+
+    /// Any token `start..end` (the scanner's general path).
+    pub(crate) fn token(&mut self, s: &[u8], start: usize, end: usize) {
+        match s.get(start) {
+            Some(b'{') => self.open(true, start),
+            Some(b'[') => self.open(false, start),
+            Some(b'}') => self.close(s, true, end),
+            Some(b']') => self.close(s, false, end),
+            Some(b':') => self.punct(true),
+            Some(b',') => self.punct(false),
+            Some(b'"') => self.string(s, start, end, false),
+            Some(b'-' | b'0'..=b'9' | b'a'..=b'z') => self.scalar(s, start, end),
+            _ => self.fail(),
+        }
+    }
+}
+
+/// [`parse`] for a value the scanner's verifier accepted: `known` are
+/// the spans it returned, containers that need no second validation.
+pub fn parse_known(
+    text: &[u8],
+    mat: Mat<'_>,
+    known: &[Range<usize>],
+) -> Result<Parsed, ParseError> {
+    match Fast::new(text, known).parse(mat) {
+        Ok(p) => Ok(p),
+        Err(Bail) => parse_exact(text, mat),
     }
 }
 

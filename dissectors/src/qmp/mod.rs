@@ -467,7 +467,7 @@ struct DirState {
 impl DirState {
     fn new(client: bool, mid_stream: bool) -> DirState {
         DirState {
-            scan: Scanner::new(client),
+            scan: Scanner::verifying(client),
             resync: mid_stream.then(|| Resync::new("partial message (capture started mid-stream)")),
             discard: false,
             malformed_end: None,
@@ -780,11 +780,12 @@ impl Qmp {
                 let st = &mut self.dirs[d];
                 st.started = true;
                 st.after_value = !client;
+                let known = st.scan.take_verified();
                 if !client && crlf && !self.pretty {
                     self.pretty = true;
                     ctx.attr("mode", "pretty");
                 }
-                self.value(dir, offset, text, ctx)
+                self.value(dir, offset, text, known.as_deref(), ctx)
             }
         }
     }
@@ -814,14 +815,27 @@ impl Qmp {
         Step::skip(n.clamp(1, data.len()), reason, Severity::Warn)
     }
 
-    fn value(&mut self, dir: Dir, offset: u64, text: &[u8], ctx: &mut Ctx) -> Step {
+    /// A complete value; `known`: what the scanner's verifier found (see
+    /// [`json::parse_known`]).
+    fn value(
+        &mut self,
+        dir: Dir,
+        offset: u64,
+        text: &[u8],
+        known: Option<&[std::ops::Range<usize>]>,
+        ctx: &mut Ctx,
+    ) -> Step {
         let client = dir == Dir::C2S;
         let mat = if client {
             Mat::All
         } else {
             Mat::Top(SERVER_KEYS)
         };
-        match json::parse(text, mat) {
+        let parsed = match known {
+            Some(known) => json::parse_known(text, mat, known),
+            None => json::parse(text, mat),
+        };
+        match parsed {
             Err(e) => {
                 self.malformed(dir, offset, text.len());
                 let what = if client {

@@ -8,6 +8,16 @@
 //! recovery, a value over QEMU's limits), a QGA delimiter, or "need more".
 //! While it needs more it remembers how far it got, so a value arriving in
 //! many pieces is scanned once.
+//!
+//! The common bytes (whitespace, punctuation, strings up to an escape,
+//! integers, keywords) take a fast path that keeps the state in locals and
+//! skips through strings eight bytes at a time; everything else goes
+//! through QEMU's state machine byte by byte. On the server side a
+//! verifier follows the tokens (see [`Scanner::take_verified`]).
+
+use std::ops::Range;
+
+use super::json::Verifier;
 
 /// QEMU's `MAX_TOKEN_COUNT`.
 pub const MAX_TOKEN_COUNT: u64 = 2 << 20;
@@ -71,12 +81,17 @@ pub struct Scanner {
     pos: usize,
     brace: i64,
     bracket: i64,
+    /// Tokens of the current item (counted on the client side only).
     tokens: u64,
     tok_start: usize,
     /// A token of the current item was started (a value is open).
     in_value: bool,
     crlf: bool,
     prev_cr: bool,
+    /// Checks server values on the way (see [`Verifier`]).
+    verifier: Verifier,
+    /// What the verifier found about the value just reported.
+    verified: Option<Vec<Range<usize>>>,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -95,6 +110,112 @@ pub fn is_reset_byte(b: u8) -> bool {
     b >= 0xFE || (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n'))
 }
 
+// Byte classes of the fast path outside strings.
+const K_OTHER: u8 = 0;
+const K_WS: u8 = 1;
+const K_LBRACE: u8 = 2;
+const K_RBRACE: u8 = 3;
+const K_LBRACK: u8 = 4;
+const K_RBRACK: u8 = 5;
+const K_PUNCT: u8 = 6;
+const K_DQ: u8 = 7;
+const K_SQ: u8 = 8;
+const K_ZERO: u8 = 9;
+const K_DIGIT: u8 = 10;
+const K_MINUS: u8 = 11;
+const K_LOWER: u8 = 12;
+
+/// The class of `b` in the `Start` state (compiled to a lookup table).
+#[inline(always)]
+fn class(b: u8) -> u8 {
+    match b {
+        b' ' | b'\t' | b'\r' | b'\n' => K_WS,
+        b'{' => K_LBRACE,
+        b'}' => K_RBRACE,
+        b'[' => K_LBRACK,
+        b']' => K_RBRACK,
+        b':' | b',' => K_PUNCT,
+        b'"' => K_DQ,
+        b'\'' => K_SQ,
+        b'0' => K_ZERO,
+        b'1'..=b'9' => K_DIGIT,
+        b'-' => K_MINUS,
+        b'a'..=b'z' => K_LOWER,
+        _ => K_OTHER,
+    }
+}
+
+// Eight bytes at a time (SWAR): masks with the high bit of each byte that
+// matches set. A mask may also mark bytes above (after) a true match, never
+// below, so its lowest set bit is the first match.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Bytes of `w` equal to `b`.
+#[inline(always)]
+pub(crate) fn swar_eq(w: u64, b: u8) -> u64 {
+    let x = w ^ (LO * u64::from(b));
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Bytes of `w` below `n` (`n` at most 0x80).
+#[inline(always)]
+fn swar_lt(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(LO * u64::from(n)) & !w & HI
+}
+
+/// Bytes of `w` below `n` (`n` at most 0x80) or with the high bit set
+/// (0x80 and above).
+#[inline(always)]
+pub(crate) fn swar_outside(w: u64, n: u8) -> u64 {
+    (w.wrapping_sub(LO * u64::from(n)) | w) & HI
+}
+
+/// From `i`, the position of the first byte of `data` for which `stop`
+/// holds, or `data.len()`; `stop8` is `stop` for eight bytes at a time.
+#[inline(always)]
+pub(crate) fn skip_until(
+    data: &[u8],
+    mut i: usize,
+    stop8: impl Fn(u64) -> u64,
+    stop: impl Fn(u8) -> bool,
+) -> usize {
+    while let Some(chunk) = data.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let m = stop8(u64::from_le_bytes(*chunk));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while data.get(i).is_some_and(|&c| !stop(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// Inside a string quoted by `quote`, from `i`: the position of the first
+/// byte that is not ordinary (the quote, a backslash, a control character,
+/// 0xFE or 0xFF), or `data.len()`. With `HIGH`, bytes 0x80 to 0xFD stop it
+/// too.
+#[inline(always)]
+fn string_end<const HIGH: bool>(data: &[u8], i: usize, quote: u8) -> usize {
+    if HIGH {
+        skip_until(
+            data,
+            i,
+            |w| swar_eq(w, quote) | swar_eq(w, b'\\') | swar_outside(w, 0x20),
+            |c| c == quote || c == b'\\' || !(0x20..0x80).contains(&c),
+        )
+    } else {
+        skip_until(
+            data,
+            i,
+            |w| swar_eq(w, quote) | swar_eq(w, b'\\') | swar_lt(w, 0x20) | swar_eq(w | LO, 0xFF),
+            |c| c == quote || c == b'\\' || !(0x20..=0xFD).contains(&c),
+        )
+    }
+}
+
 impl Scanner {
     pub fn new(client: bool) -> Scanner {
         Scanner {
@@ -108,12 +229,35 @@ impl Scanner {
             in_value: false,
             crlf: false,
             prev_cr: false,
+            verifier: Verifier::new(false),
+            verified: None,
+        }
+    }
+
+    /// A scanner that also verifies the server's values (see
+    /// [`Scanner::take_verified`]).
+    pub fn verifying(client: bool) -> Scanner {
+        Scanner {
+            verifier: Verifier::new(!client),
+            ..Scanner::new(client)
         }
     }
 
     /// Forget everything (after a gap).
     pub fn reset(&mut self) {
-        *self = Scanner::new(self.client);
+        let v = Verifier::new(self.verifier.on());
+        *self = Scanner {
+            verifier: v,
+            ..Scanner::new(self.client)
+        };
+    }
+
+    /// After [`Scan::Value`]: the spans of the members of the value that
+    /// are containers, when the verifier found the value to be an object
+    /// in strict JSON that [`super::json::parse`] accepts (for
+    /// [`super::json::parse_known`]).
+    pub fn take_verified(&mut self) -> Option<Vec<Range<usize>>> {
+        self.verified.take()
     }
 
     /// True when no item is in progress and the lexer is at top level.
@@ -136,6 +280,7 @@ impl Scanner {
     pub fn rebase(&mut self, n: usize) {
         self.pos = self.pos.saturating_sub(n);
         self.tok_start = self.tok_start.saturating_sub(n);
+        self.verifier.fail();
     }
 
     /// Leave error recovery (a telnet sequence or a resync point intervened).
@@ -155,12 +300,25 @@ impl Scanner {
         self.in_value = false;
         self.crlf = false;
         self.prev_cr = false;
+        self.verifier.restart();
     }
 
     /// What the front of `data` holds. `data` starts at the current item;
     /// between calls answered `NeedMore` it keeps its bytes and may grow.
     /// `eos`: no byte follows `data`.
     pub fn next(&mut self, data: &[u8], eos: bool) -> Scan {
+        self.next_impl::<true>(data, eos)
+    }
+
+    /// [`Scanner::next`] without the fast path: the byte-by-byte state
+    /// machine alone (the reference the fast path is tested against).
+    #[cfg(test)]
+    pub(crate) fn next_reference(&mut self, data: &[u8], eos: bool) -> Scan {
+        self.next_impl::<false>(data, eos)
+    }
+
+    fn next_impl<const FAST: bool>(&mut self, data: &[u8], eos: bool) -> Scan {
+        self.verified = None;
         if self.at_item_start() {
             if self.lx == Lx::Recovery {
                 let n = data.iter().take_while(|&&b| !ends_recovery(b)).count();
@@ -184,172 +342,19 @@ impl Scanner {
             }
         }
         let mut i = self.pos;
-        while i < data.len() {
-            let b = data[i];
-            match self.lx {
-                Lx::Start | Lx::Recovery => {
-                    if is_ws(b) {
-                        if b == b'\n' && self.prev_cr {
-                            self.crlf = true;
-                        }
-                        self.prev_cr = b == b'\r';
-                        i += 1;
-                        continue;
-                    }
-                    self.prev_cr = false;
-                    self.tok_start = i;
-                    self.in_value = true;
-                    match b {
-                        b'{' | b'}' | b'[' | b']' | b':' | b',' => {
-                            match b {
-                                b'{' => self.brace += 1,
-                                b'}' => self.brace -= 1,
-                                b'[' => self.bracket += 1,
-                                b']' => self.bracket -= 1,
-                                _ => {}
-                            }
-                            i += 1;
-                            if let Some(s) = self.token_done(i) {
-                                return s;
-                            }
-                            continue;
-                        }
-                        b'"' => self.lx = Lx::Dq,
-                        b'\'' if self.client => self.lx = Lx::Sq,
-                        b'0' => self.lx = Lx::Zero,
-                        b'1'..=b'9' => self.lx = Lx::Digits,
-                        b'-' => self.lx = Lx::Sign,
-                        b'a'..=b'z' => self.lx = Lx::Keyword,
-                        _ => return self.error(data, i),
-                    }
-                    i += 1;
+        loop {
+            if FAST && matches!(self.lx, Lx::Start | Lx::Recovery) {
+                if let Some(s) = self.fast(data, &mut i) {
+                    return s;
                 }
-                Lx::Dq | Lx::Sq => {
-                    let quote = if self.lx == Lx::Dq { b'"' } else { b'\'' };
-                    // Fast path through ordinary string bytes.
-                    let rest = &data[i..];
-                    let n = rest
-                        .iter()
-                        .position(|&c| c == quote || c == b'\\' || !(0x20..=0xFD).contains(&c))
-                        .unwrap_or(rest.len());
-                    i += n;
-                    let Some(&c) = data.get(i) else { break };
-                    if c == quote {
-                        i += 1;
-                        self.lx = Lx::Start;
-                        if let Some(s) = self.token_done(i) {
-                            return s;
-                        }
-                    } else if c == b'\\' {
-                        self.lx = if self.lx == Lx::Dq {
-                            Lx::DqEsc
-                        } else {
-                            Lx::SqEsc
-                        };
-                        i += 1;
-                    } else {
-                        return self.error(data, i);
-                    }
+                if matches!(self.lx, Lx::Start | Lx::Recovery) {
+                    // Out of bytes.
+                    break;
                 }
-                Lx::DqEsc | Lx::SqEsc => {
-                    if !(0x20..=0xFD).contains(&b) {
-                        return self.error(data, i);
-                    }
-                    self.lx = if self.lx == Lx::DqEsc { Lx::Dq } else { Lx::Sq };
-                    i += 1;
-                }
-                Lx::Zero => match b {
-                    b'0'..=b'9' => return self.error(data, i),
-                    b'.' => {
-                        self.lx = Lx::Mantissa;
-                        i += 1;
-                    }
-                    _ => {
-                        if let Some(s) = self.terminal(i) {
-                            return s;
-                        }
-                    }
-                },
-                Lx::Digits => match b {
-                    b'0'..=b'9' => i += 1,
-                    b'e' | b'E' => {
-                        self.lx = Lx::ExpE;
-                        i += 1;
-                    }
-                    b'.' => {
-                        self.lx = Lx::Mantissa;
-                        i += 1;
-                    }
-                    _ => {
-                        if let Some(s) = self.terminal(i) {
-                            return s;
-                        }
-                    }
-                },
-                Lx::Sign => match b {
-                    b'0' => {
-                        self.lx = Lx::Zero;
-                        i += 1;
-                    }
-                    b'1'..=b'9' => {
-                        self.lx = Lx::Digits;
-                        i += 1;
-                    }
-                    _ => return self.error(data, i),
-                },
-                Lx::Mantissa => match b {
-                    b'0'..=b'9' => {
-                        self.lx = Lx::MantissaDigits;
-                        i += 1;
-                    }
-                    _ => return self.error(data, i),
-                },
-                Lx::MantissaDigits => match b {
-                    b'0'..=b'9' => i += 1,
-                    b'e' | b'E' => {
-                        self.lx = Lx::ExpE;
-                        i += 1;
-                    }
-                    _ => {
-                        if let Some(s) = self.terminal(i) {
-                            return s;
-                        }
-                    }
-                },
-                Lx::ExpE => match b {
-                    b'+' | b'-' => {
-                        self.lx = Lx::ExpSign;
-                        i += 1;
-                    }
-                    b'0'..=b'9' => {
-                        self.lx = Lx::ExpDigits;
-                        i += 1;
-                    }
-                    _ => return self.error(data, i),
-                },
-                Lx::ExpSign => match b {
-                    b'0'..=b'9' => {
-                        self.lx = Lx::ExpDigits;
-                        i += 1;
-                    }
-                    _ => return self.error(data, i),
-                },
-                Lx::ExpDigits => match b {
-                    b'0'..=b'9' => i += 1,
-                    _ => {
-                        if let Some(s) = self.terminal(i) {
-                            return s;
-                        }
-                    }
-                },
-                Lx::Keyword => match b {
-                    b'a'..=b'z' => i += 1,
-                    _ => {
-                        if let Some(s) = self.terminal(i) {
-                            return s;
-                        }
-                    }
-                },
+            }
+            let Some(&b) = data.get(i) else { break };
+            if let Some(s) = self.step(data, b, &mut i) {
+                return s;
             }
         }
         self.pos = i;
@@ -361,24 +366,324 @@ impl Scanner {
                 Lx::Zero | Lx::Digits | Lx::MantissaDigits | Lx::ExpDigits | Lx::Keyword
             )
         {
-            if let Some(s) = self.terminal(data.len()) {
+            if let Some(s) = self.terminal(data, data.len()) {
                 return s;
             }
         }
         Scan::NeedMore
     }
 
+    /// The fast path of the `Start` state: whitespace, punctuation, strings
+    /// up to their first escape, integers and keywords, with the state in
+    /// locals. Returns when an item is complete, when the bytes run out
+    /// (state `Start` kept), or at a byte the general state machine must
+    /// handle (the state it is in is set; `pos` is at that byte).
+    #[inline(always)]
+    fn fast(&mut self, data: &[u8], pos: &mut usize) -> Option<Scan> {
+        let client = self.client;
+        let mut i = *pos;
+        let mut brace = self.brace;
+        let mut bracket = self.bracket;
+        let mut tokens = self.tokens;
+        let mut crlf = self.crlf;
+        let mut prev_cr = self.prev_cr;
+        let mut tok_start = self.tok_start;
+        let mut in_value = self.in_value;
+        let mut lx = self.lx;
+        // Whether the value stays open after a token that is not a bracket.
+        let mut open = (brace > 0 || bracket > 0) && brace >= 0 && bracket >= 0;
+        let done = loop {
+            let Some(&b) = data.get(i) else { break None };
+            let k = class(b);
+            if k == K_WS {
+                if b == b'\n' && prev_cr {
+                    crlf = true;
+                }
+                prev_cr = b == b'\r';
+                i += 1;
+                continue;
+            }
+            prev_cr = false;
+            tok_start = i;
+            in_value = true;
+            match k {
+                K_LBRACE | K_RBRACE | K_LBRACK | K_RBRACK => {
+                    match k {
+                        K_LBRACE => brace += 1,
+                        K_RBRACE => brace -= 1,
+                        K_LBRACK => bracket += 1,
+                        _ => bracket -= 1,
+                    }
+                    open = (brace > 0 || bracket > 0) && brace >= 0 && bracket >= 0;
+                    i += 1;
+                    match k {
+                        K_LBRACE => self.verifier.open(true, tok_start),
+                        K_LBRACK => self.verifier.open(false, tok_start),
+                        _ => self.verifier.close(data, k == K_RBRACE, i),
+                    }
+                }
+                K_PUNCT => {
+                    i += 1;
+                    self.verifier.punct(b == b':');
+                }
+                K_DQ => {
+                    // Server strings are checked for bytes above 0x7F on
+                    // the way, for the verifier.
+                    let verify = self.verifier.ok();
+                    let mut plain = true;
+                    if verify {
+                        i = string_end::<true>(data, i + 1, b'"');
+                        while data.get(i).is_some_and(|c| (0x80..=0xFD).contains(c)) {
+                            plain = false;
+                            i = string_end::<true>(data, i + 1, b'"');
+                        }
+                    } else {
+                        i = string_end::<false>(data, i + 1, b'"');
+                    }
+                    if data.get(i) != Some(&b'"') {
+                        lx = Lx::Dq;
+                        break None;
+                    }
+                    i += 1;
+                    if verify {
+                        self.verifier.string(data, tok_start, i, plain);
+                    }
+                }
+                K_SQ if client => {
+                    i = string_end::<false>(data, i + 1, b'\'');
+                    if data.get(i) != Some(&b'\'') {
+                        lx = Lx::Sq;
+                        break None;
+                    }
+                    i += 1;
+                }
+                K_DIGIT => {
+                    i += 1;
+                    while data.get(i).is_some_and(u8::is_ascii_digit) {
+                        i += 1;
+                    }
+                    if matches!(data.get(i), None | Some(b'.' | b'e' | b'E')) {
+                        lx = Lx::Digits;
+                        break None;
+                    }
+                    self.verifier.scalar(data, tok_start, i);
+                }
+                K_ZERO => {
+                    i += 1;
+                    if matches!(data.get(i), None | Some(b'0'..=b'9' | b'.')) {
+                        lx = Lx::Zero;
+                        break None;
+                    }
+                    self.verifier.scalar(data, tok_start, i);
+                }
+                K_LOWER => {
+                    i += 1;
+                    while data.get(i).is_some_and(u8::is_ascii_lowercase) {
+                        i += 1;
+                    }
+                    if i >= data.len() {
+                        lx = Lx::Keyword;
+                        break None;
+                    }
+                    self.verifier.scalar(data, tok_start, i);
+                }
+                K_MINUS => {
+                    i += 1;
+                    lx = Lx::Sign;
+                    break None;
+                }
+                _ => break Some(self.error(data, i)),
+            }
+            // A token ended at `i` (QEMU's streamer; only the client side has
+            // limits, and only it counts tokens here).
+            if client {
+                tokens += 1;
+                let what = if tokens > MAX_TOKEN_COUNT {
+                    Some("JSON token count limit exceeded")
+                } else if brace + bracket > MAX_NESTING {
+                    Some("JSON nesting depth limit exceeded")
+                } else {
+                    None
+                };
+                if let Some(what) = what {
+                    self.end_item(Lx::Start);
+                    break Some(Scan::Limit { len: i, what });
+                }
+            }
+            if open {
+                continue;
+            }
+            self.verified = self.verifier.finish();
+            self.end_item(Lx::Start);
+            break Some(Scan::Value { len: i, crlf });
+        };
+        if done.is_none() {
+            self.lx = lx;
+            self.brace = brace;
+            self.bracket = bracket;
+            self.tokens = tokens;
+            self.crlf = crlf;
+            self.prev_cr = prev_cr;
+            self.tok_start = tok_start;
+            self.in_value = in_value;
+            *pos = i;
+        }
+        done
+    }
+
+    /// One byte `b` at `*i` through the state machine (QEMU's lexer).
+    fn step(&mut self, data: &[u8], b: u8, i: &mut usize) -> Option<Scan> {
+        match self.lx {
+            Lx::Start | Lx::Recovery => {
+                if is_ws(b) {
+                    if b == b'\n' && self.prev_cr {
+                        self.crlf = true;
+                    }
+                    self.prev_cr = b == b'\r';
+                    *i += 1;
+                    return None;
+                }
+                self.prev_cr = false;
+                self.tok_start = *i;
+                self.in_value = true;
+                match b {
+                    b'{' | b'}' | b'[' | b']' | b':' | b',' => {
+                        match b {
+                            b'{' => self.brace += 1,
+                            b'}' => self.brace -= 1,
+                            b'[' => self.bracket += 1,
+                            b']' => self.bracket -= 1,
+                            _ => {}
+                        }
+                        *i += 1;
+                        return self.token_done(data, *i);
+                    }
+                    b'"' => self.lx = Lx::Dq,
+                    b'\'' if self.client => self.lx = Lx::Sq,
+                    b'0' => self.lx = Lx::Zero,
+                    b'1'..=b'9' => self.lx = Lx::Digits,
+                    b'-' => self.lx = Lx::Sign,
+                    b'a'..=b'z' => self.lx = Lx::Keyword,
+                    _ => return Some(self.error(data, *i)),
+                }
+                *i += 1;
+            }
+            Lx::Dq | Lx::Sq => {
+                let quote = if self.lx == Lx::Dq { b'"' } else { b'\'' };
+                *i = string_end::<false>(data, *i, quote);
+                let &c = data.get(*i)?;
+                if c == quote {
+                    *i += 1;
+                    self.lx = Lx::Start;
+                    return self.token_done(data, *i);
+                } else if c == b'\\' {
+                    self.lx = if self.lx == Lx::Dq {
+                        Lx::DqEsc
+                    } else {
+                        Lx::SqEsc
+                    };
+                    *i += 1;
+                } else {
+                    return Some(self.error(data, *i));
+                }
+            }
+            Lx::DqEsc | Lx::SqEsc => {
+                if !(0x20..=0xFD).contains(&b) {
+                    return Some(self.error(data, *i));
+                }
+                self.lx = if self.lx == Lx::DqEsc { Lx::Dq } else { Lx::Sq };
+                *i += 1;
+            }
+            Lx::Zero => match b {
+                b'0'..=b'9' => return Some(self.error(data, *i)),
+                b'.' => {
+                    self.lx = Lx::Mantissa;
+                    *i += 1;
+                }
+                _ => return self.terminal(data, *i),
+            },
+            Lx::Digits => match b {
+                b'0'..=b'9' => *i += 1,
+                b'e' | b'E' => {
+                    self.lx = Lx::ExpE;
+                    *i += 1;
+                }
+                b'.' => {
+                    self.lx = Lx::Mantissa;
+                    *i += 1;
+                }
+                _ => return self.terminal(data, *i),
+            },
+            Lx::Sign => match b {
+                b'0' => {
+                    self.lx = Lx::Zero;
+                    *i += 1;
+                }
+                b'1'..=b'9' => {
+                    self.lx = Lx::Digits;
+                    *i += 1;
+                }
+                _ => return Some(self.error(data, *i)),
+            },
+            Lx::Mantissa => match b {
+                b'0'..=b'9' => {
+                    self.lx = Lx::MantissaDigits;
+                    *i += 1;
+                }
+                _ => return Some(self.error(data, *i)),
+            },
+            Lx::MantissaDigits => match b {
+                b'0'..=b'9' => *i += 1,
+                b'e' | b'E' => {
+                    self.lx = Lx::ExpE;
+                    *i += 1;
+                }
+                _ => return self.terminal(data, *i),
+            },
+            Lx::ExpE => match b {
+                b'+' | b'-' => {
+                    self.lx = Lx::ExpSign;
+                    *i += 1;
+                }
+                b'0'..=b'9' => {
+                    self.lx = Lx::ExpDigits;
+                    *i += 1;
+                }
+                _ => return Some(self.error(data, *i)),
+            },
+            Lx::ExpSign => match b {
+                b'0'..=b'9' => {
+                    self.lx = Lx::ExpDigits;
+                    *i += 1;
+                }
+                _ => return Some(self.error(data, *i)),
+            },
+            Lx::ExpDigits => match b {
+                b'0'..=b'9' => *i += 1,
+                _ => return self.terminal(data, *i),
+            },
+            Lx::Keyword => match b {
+                b'a'..=b'z' => *i += 1,
+                _ => return self.terminal(data, *i),
+            },
+        }
+        None
+    }
+
     /// A number or keyword ended before `end` (lookahead, not consumed).
-    fn terminal(&mut self, end: usize) -> Option<Scan> {
+    fn terminal(&mut self, data: &[u8], end: usize) -> Option<Scan> {
         self.lx = Lx::Start;
-        self.token_done(end)
+        self.token_done(data, end)
     }
 
     /// A token ended at `end`: apply the streamer's limits and completion
     /// rule. `Some` when the item is complete.
-    fn token_done(&mut self, end: usize) -> Option<Scan> {
-        self.tokens += 1;
+    fn token_done(&mut self, data: &[u8], end: usize) -> Option<Scan> {
+        if self.verifier.ok() {
+            self.verifier.token(data, self.tok_start, end);
+        }
         if self.client {
+            self.tokens += 1;
             let what = if self.tokens > MAX_TOKEN_COUNT {
                 Some("JSON token count limit exceeded")
             } else if self.brace + self.bracket > MAX_NESTING {
@@ -397,6 +702,7 @@ impl Scanner {
             return None;
         }
         let crlf = self.crlf;
+        self.verified = self.verifier.finish();
         self.end_item(Lx::Start);
         Some(Scan::Value { len: end, crlf })
     }

@@ -1187,3 +1187,335 @@ fn summaries_are_single_lines() {
     assert_eq!(token_text(b"\"query-st\x01"), "\"query-st\\u0001");
     assert_eq!(token_text(b"\xff"), "\u{FFFD}");
 }
+
+/// The fast paths (the scanner's fast loop, the fast parser, the verifier
+/// and the parse that trusts it) agree with the straightforward reference
+/// implementations on random and mutated input.
+mod fast_paths {
+    use std::ops::Range;
+
+    use super::json::{self, Mat};
+    use super::scan::{Scan, Scanner};
+    use super::{CAPS_OOB, GREETING, RET_EMPTY, SERVER_KEYS};
+
+    /// xorshift64: reproducible without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+        fn pick<'a>(&mut self, v: &[&'a [u8]]) -> &'a [u8] {
+            v[self.below(v.len())]
+        }
+    }
+
+    /// Fragments that exercise the grammar's corners.
+    const PIECES: &[&[u8]] = &[
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b":",
+        b",",
+        b"\"",
+        b"'",
+        b"\\",
+        b"\\u",
+        b"\\ud800",
+        b"\\udc00",
+        b"\\ud83d\\ude00",
+        b"\\u0041",
+        b"\\uFFFF",
+        b"\\'",
+        b"\\\"",
+        b"\\n",
+        b"\\x",
+        b"\xC0\x80",
+        b"\xC3\xA9",
+        b"\xED\xA0\x80",
+        b"\xEF\xB7\x90",
+        b"\xF0\x9F\x98\x80",
+        b"\xC3",
+        b"\x80",
+        b"\xFF",
+        b"\xFE",
+        b"\x01",
+        b"\t",
+        b"\r\n",
+        b"\n",
+        b" ",
+        b"0",
+        b"01",
+        b"-",
+        b"1.5",
+        b"1e5",
+        b"0e5",
+        b"0E5",
+        b"-0e+1",
+        b"1.",
+        b"-0",
+        b"true",
+        b"false",
+        b"null",
+        b"nul",
+        b"True",
+        b"\"a\"",
+        b"\"a\":1",
+        b"'a'",
+        b"\"execute\"",
+        b"\"id\"",
+        b"\"return\"",
+        b"\"error\"",
+        b"\"QMP\"",
+        b"\"event\"",
+        b"\"data\"",
+        b"\x7f",
+        b"%",
+        b"\xEF\xBB\xBF",
+    ];
+
+    const KEYS: &[&[u8]] = &[
+        b"return",
+        b"id",
+        b"error",
+        b"event",
+        b"data",
+        b"QMP",
+        b"a",
+        b"\\u0061",
+        b"b",
+        b"k1",
+        b"k2",
+        b"name",
+        b"meta-type",
+        b"arg-type",
+        b"\xC3\xA9",
+        b"a\\nb",
+    ];
+
+    fn random_value(r: &mut Rng, depth: usize, out: &mut Vec<u8>) {
+        match r.below(if depth > 5 { 6 } else { 10 }) {
+            0 => out.extend_from_slice(r.pick(&[b"null", b"true", b"false"])),
+            1 => out.extend_from_slice(r.pick(&[
+                b"0", b"-1", b"42", b"1.5e3", b"-0.25", b"7E2", b"0.5", b"10",
+            ])),
+            2..=4 => {
+                let q = if r.below(10) == 0 { b'\'' } else { b'"' };
+                out.push(q);
+                for _ in 0..r.below(12) {
+                    match r.below(8) {
+                        0 => out.extend_from_slice(r.pick(PIECES)),
+                        1 => out.extend_from_slice(b"\\u00e9"),
+                        2 => out.extend_from_slice("é€😀".as_bytes()),
+                        _ => out.push(b'a' + r.below(26) as u8),
+                    }
+                }
+                out.push(q);
+            }
+            5..=7 => {
+                out.push(b'{');
+                // Sometimes more keys than the small-object path takes.
+                let n = if depth < 3 && r.below(12) == 0 {
+                    17 + r.below(12)
+                } else {
+                    r.below(6 - depth.min(4))
+                };
+                for k in 0..n {
+                    if k > 0 {
+                        out.extend_from_slice(r.pick(&[b",", b", ", b",\r\n  "]));
+                    }
+                    out.push(b'"');
+                    if n > 16 {
+                        out.extend_from_slice(format!("k{}", r.below(60)).as_bytes());
+                    } else {
+                        out.extend_from_slice(r.pick(KEYS));
+                    }
+                    out.extend_from_slice(r.pick(&[b"\":", b"\": ", b"\" : "]));
+                    random_value(r, depth + 1, out);
+                }
+                out.push(b'}');
+            }
+            _ => {
+                out.push(b'[');
+                for k in 0..r.below(6 - depth.min(4)) {
+                    if k > 0 {
+                        out.extend_from_slice(r.pick(&[b",", b", "]));
+                    }
+                    random_value(r, depth + 1, out);
+                }
+                out.push(b']');
+            }
+        }
+    }
+
+    fn mutate(r: &mut Rng, base: &[u8]) -> Vec<u8> {
+        let mut v = base.to_vec();
+        for _ in 0..1 + r.below(4) {
+            let at = r.below(v.len() + 1);
+            match r.below(3) {
+                0 if at < v.len() => {
+                    let end = (at + 1 + r.below(6)).min(v.len());
+                    v.drain(at..end);
+                }
+                1 if at < v.len() => v[at] = r.next() as u8,
+                _ => {
+                    let p = r.pick(PIECES);
+                    v.splice(at..at, p.iter().copied());
+                }
+            }
+        }
+        v
+    }
+
+    /// Server-like values: a reply wrapping a random value, events,
+    /// greetings; sometimes mutated.
+    fn inputs(seed: u64, n: usize) -> Vec<Vec<u8>> {
+        let mut r = Rng(seed);
+        let mut out = vec![
+            GREETING.to_vec(),
+            RET_EMPTY.to_vec(),
+            CAPS_OOB.to_vec(),
+            b"{\"return\": [{\"name\": \"query-status\", \"ret-type\": \"1\", \"meta-type\": \"command\", \"arg-type\": \"0\"}], \"id\": \"__qmp#00001\"}".to_vec(),
+            b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error, stray '\\\\uFFFD'\"}}".to_vec(),
+            b"{\"timestamp\": {\"seconds\": 1700000000, \"microseconds\": 5}, \"event\": \"STOP\"}".to_vec(),
+            b"{\r\n    \"return\": {\r\n        \"a\": [\r\n        ]\r\n    }\r\n}\r\n".to_vec(),
+        ];
+        while out.len() < n {
+            let mut v = Vec::new();
+            random_value(&mut r, 1, &mut v);
+            let mut w = match r.below(4) {
+                0 => v,
+                1 => [b"{\"event\": \"X\", \"data\": ".as_slice(), &v, b"}"].concat(),
+                _ => {
+                    let mut extra = Vec::new();
+                    random_value(&mut r, 1, &mut extra);
+                    [
+                        b"{\"return\": ".as_slice(),
+                        &v,
+                        b", \"id\": ",
+                        &extra,
+                        b", \"data\": [",
+                        &v,
+                        b"]}",
+                    ]
+                    .concat()
+                }
+            };
+            if r.below(2) == 0 {
+                w = mutate(&mut r, &w);
+            }
+            if w.len() <= 4096 {
+                out.push(w);
+            }
+        }
+        out
+    }
+
+    type Items = Vec<(usize, Scan, Option<Vec<Range<usize>>>)>;
+
+    /// Scans `data` fed `chunk` bytes at a time (the front stays until an
+    /// item is reported, as the driver does).
+    fn scan(mut sc: Scanner, data: &[u8], chunk: usize, reference: bool) -> Items {
+        let mut out = Vec::new();
+        let (mut front, mut avail) = (0, chunk.min(data.len()));
+        while front < data.len() {
+            let eos = avail == data.len();
+            let buf = &data[front..avail];
+            let s = if reference {
+                sc.next_reference(buf, eos)
+            } else {
+                sc.next(buf, eos)
+            };
+            let len = match &s {
+                Scan::NeedMore if eos => break,
+                Scan::NeedMore => {
+                    avail = (avail + chunk).min(data.len());
+                    continue;
+                }
+                Scan::Whitespace(n) | Scan::Recovery(n) => *n,
+                Scan::Value { len, .. }
+                | Scan::LexError { len, .. }
+                | Scan::Cut { len }
+                | Scan::Limit { len, .. } => *len,
+                Scan::Delimiter => 1,
+            };
+            out.push((front, s, sc.take_verified()));
+            front += len;
+            avail = avail.max(front);
+        }
+        out
+    }
+
+    #[test]
+    fn scanner_fast_path_matches_reference() {
+        for (k, v) in inputs(0x5eed_0001, 2500).iter().enumerate() {
+            for client in [true, false] {
+                let chunk = [1, 3, 7, 64, usize::MAX][k % 5].min(v.len().max(1));
+                let reference = scan(Scanner::new(client), v, chunk, true);
+                let fast = scan(Scanner::new(client), v, chunk, false);
+                assert_eq!(fast, reference, "{:?}", String::from_utf8_lossy(v));
+                // Verifying changes what is reported about values only.
+                let verifying = scan(Scanner::verifying(client), v, chunk, false);
+                let strip = |x: Items| -> Vec<(usize, Scan)> {
+                    x.into_iter().map(|(o, s, _)| (o, s)).collect()
+                };
+                assert_eq!(strip(verifying), strip(fast));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_parser_matches_exact_parser() {
+        let lists: [&[&str]; 3] = [SERVER_KEYS, &["return", "data"], &[]];
+        for v in inputs(0x5eed_0002, 5000) {
+            let text = v.trim_ascii_end();
+            for mat in [
+                Mat::All,
+                Mat::Top(lists[0]),
+                Mat::Top(lists[1]),
+                Mat::Top(lists[2]),
+            ] {
+                assert_eq!(
+                    json::parse(text, mat),
+                    json::parse_exact(text, mat),
+                    "{:?}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn verified_values_parse_the_same() {
+        let lists: [&[&str]; 3] = [SERVER_KEYS, &["return", "data"], &[]];
+        let mut verified = 0;
+        for (k, v) in inputs(0x5eed_0003, 5000).iter().enumerate() {
+            let chunk = [2, 5, 300, usize::MAX][k % 4].min(v.len().max(1));
+            for (front, s, known) in scan(Scanner::verifying(false), v, chunk, false) {
+                let (Scan::Value { len, .. }, Some(known)) = (s, known) else {
+                    continue;
+                };
+                verified += 1;
+                let text = &v[front..front + len];
+                for keys in lists {
+                    let exact = json::parse_exact(text, Mat::Top(keys));
+                    assert!(exact.as_ref().is_ok_and(|p| p.strict));
+                    assert_eq!(
+                        json::parse_known(text, Mat::Top(keys), &known),
+                        exact,
+                        "{:?}",
+                        String::from_utf8_lossy(text)
+                    );
+                }
+            }
+        }
+        assert!(verified > 500, "{verified} values verified");
+    }
+}
