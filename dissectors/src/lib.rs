@@ -17,6 +17,7 @@ pub mod driver;
 pub mod fuzzing;
 pub mod model;
 pub mod mqserver;
+pub mod names;
 pub mod qm;
 pub mod qmp;
 pub mod qps;

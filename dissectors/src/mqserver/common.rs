@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use crate::names::CodeNames;
 use crate::{Field, Kind, Note, Value};
 
 /// The four wire forms (mqserver.md section 1).
@@ -50,50 +51,43 @@ pub const SENDTOQUEUE: i64 = 15;
 pub const GETFROMQUEUE: i64 = 16;
 pub const MSGFROMQUEUE: i64 = 17;
 
-/// Message type names, numbers 1..=19 (section 3).
-pub const NAMES: [&str; 19] = [
-    "ACK",
-    "ERROR",
-    "SRVCAP",
-    "AUTH",
-    "CLNTCAP",
-    "APPID",
-    "NOTIFY",
-    "FINDQUEUE",
-    "PRESENCE",
-    "JOINQUEUE",
-    "PARTQUEUE",
-    "CREATEQUEUE",
-    "QUEUEINFO",
-    "ALTERQUEUE",
-    "SENDTOQUEUE",
-    "GETFROMQUEUE",
-    "MSGFROMQUEUE",
-    "SENDTOCLNT",
-    "MSGFROMCLNT",
-];
+/// Message type names, numbers 1..=19 (section 3), with the aliases form
+/// TEXT accepts (D15).
+pub static TYPES: CodeNames = CodeNames {
+    what: "MQServer message type",
+    optional_prefix: "",
+    aliases: &[(19, "MSGFRCLNT"), (18, "SENTTOCLNT")],
+    entries: &[
+        (1, "ACK"),
+        (2, "ERROR"),
+        (3, "SRVCAP"),
+        (4, "AUTH"),
+        (5, "CLNTCAP"),
+        (6, "APPID"),
+        (7, "NOTIFY"),
+        (8, "FINDQUEUE"),
+        (9, "PRESENCE"),
+        (10, "JOINQUEUE"),
+        (11, "PARTQUEUE"),
+        (12, "CREATEQUEUE"),
+        (13, "QUEUEINFO"),
+        (14, "ALTERQUEUE"),
+        (15, "SENDTOQUEUE"),
+        (16, "GETFROMQUEUE"),
+        (17, "MSGFROMQUEUE"),
+        (18, "SENDTOCLNT"),
+        (19, "MSGFROMCLNT"),
+    ],
+};
 
 /// The name of message type `t`, if it is one of the 19.
 pub fn type_name(t: i64) -> Option<&'static str> {
-    usize::try_from(t)
-        .ok()
-        .and_then(|t| t.checked_sub(1))
-        .and_then(|i| NAMES.get(i))
-        .copied()
+    TYPES.name_of(t)
 }
 
 /// A type given by name in form TEXT (case-insensitive; D15 aliases).
 pub fn type_from_name(s: &str) -> Option<i64> {
-    let u = s.to_ascii_uppercase();
-    let u = match u.as_str() {
-        "MSGFRCLNT" => "MSGFROMCLNT",
-        "SENTTOCLNT" => "SENDTOCLNT",
-        other => other,
-    };
-    NAMES
-        .iter()
-        .position(|n| *n == u)
-        .and_then(|i| i64::try_from(i + 1).ok())
+    TYPES.code_of(s)
 }
 
 /// Who initiates a message type (section 3, D13).

@@ -3,56 +3,62 @@
 
 use std::borrow::Cow;
 
-/// Names of the 46 function codes (index = code; 0 is illegal).
-const FUNCTIONS: [&str; 47] = [
-    "",
-    "Quit",
-    "GetError",
-    "Account",
-    "Open",
-    "Close",
-    "Read",
-    "Readl",
-    "Readlw",
-    "Readu",
-    "Readuw",
-    "Select",
-    "ReadNext",
-    "ClearSelect",
-    "ReadList",
-    "Release",
-    "Write",
-    "Writeu",
-    "Delete",
-    "Deleteu",
-    "Call",
-    "Execute",
-    "Respond",
-    "EndCommand",
-    "Login",
-    "LocalLogin",
-    "SelectIndex",
-    "EnterPackage",
-    "ExitPackage",
-    "OpenQMNet",
-    "LockRecord",
-    "Clearfile",
-    "Filelock",
-    "Fileunlock",
-    "Recordlocked",
-    "Indices1",
-    "Indices2",
-    "SelectList",
-    "SelectIndexv",
-    "SelectIndexk",
-    "Fileinfo",
-    "Readv",
-    "SetLeft",
-    "SetRight",
-    "SelectLeft",
-    "SelectRight",
-    "MarkMapping",
-];
+use crate::names::CodeNames;
+
+/// Names of the 46 function codes (0 is illegal), as in `qm.md` section 4.
+pub static FUNCTIONS: CodeNames = CodeNames {
+    what: "QM function",
+    optional_prefix: "",
+    aliases: &[],
+    entries: &[
+        (1, "Quit"),
+        (2, "GetError"),
+        (3, "Account"),
+        (4, "Open"),
+        (5, "Close"),
+        (6, "Read"),
+        (7, "Readl"),
+        (8, "Readlw"),
+        (9, "Readu"),
+        (10, "Readuw"),
+        (11, "Select"),
+        (12, "ReadNext"),
+        (13, "ClearSelect"),
+        (14, "ReadList"),
+        (15, "Release"),
+        (16, "Write"),
+        (17, "Writeu"),
+        (18, "Delete"),
+        (19, "Deleteu"),
+        (20, "Call"),
+        (21, "Execute"),
+        (22, "Respond"),
+        (23, "EndCommand"),
+        (24, "Login"),
+        (25, "LocalLogin"),
+        (26, "SelectIndex"),
+        (27, "EnterPackage"),
+        (28, "ExitPackage"),
+        (29, "OpenQMNet"),
+        (30, "LockRecord"),
+        (31, "Clearfile"),
+        (32, "Filelock"),
+        (33, "Fileunlock"),
+        (34, "Recordlocked"),
+        (35, "Indices1"),
+        (36, "Indices2"),
+        (37, "SelectList"),
+        (38, "SelectIndexv"),
+        (39, "SelectIndexk"),
+        (40, "Fileinfo"),
+        (41, "Readv"),
+        (42, "SetLeft"),
+        (43, "SetRight"),
+        (44, "SelectLeft"),
+        (45, "SelectRight"),
+        (46, "MarkMapping"),
+    ],
+};
 
 pub const QUIT: i16 = 1;
 pub const GET_ERROR: i16 = 2;
@@ -81,8 +87,8 @@ pub fn is_known(code: i16) -> bool {
 /// The function's name; codes outside 1..=46 are named as such
 /// (DECISIONs 9 and 20).
 pub fn function_name(code: i16) -> Cow<'static, str> {
-    match usize::try_from(code).ok().and_then(|i| FUNCTIONS.get(i)) {
-        Some(n) if !n.is_empty() => Cow::Borrowed(n),
+    match FUNCTIONS.name_of(i64::from(code)) {
+        Some(n) => Cow::Borrowed(n),
         _ if code > MAX_CODE => Cow::Owned(format!("unknown function {code}")),
         _ => Cow::Owned(format!("illegal function {code}")),
     }
@@ -96,23 +102,37 @@ pub const SV_ERROR: i16 = 3;
 pub const SV_LOCKED: i16 = 4;
 pub const SV_PROMPT: i16 = 5;
 
+/// Outcome names (section 3.1); the `SV_` prefix may be left out, and
+/// the BASIC spellings (`SV$OK`, ...) are accepted as aliases.
+pub static OUTCOMES: CodeNames = CodeNames {
+    what: "QM outcome",
+    optional_prefix: "SV_",
+    aliases: &[
+        (0, "SV$OK"),
+        (1, "SV$ON.ERROR"),
+        (2, "SV$ELSE"),
+        (3, "SV$ERROR"),
+        (4, "SV$LOCKED"),
+    ],
+    entries: &[
+        (0, "SV_OK"),
+        (1, "SV_ON_ERROR"),
+        (2, "SV_ELSE"),
+        (3, "SV_ERROR"),
+        (4, "SV_LOCKED"),
+        (5, "SV_PROMPT"),
+    ],
+};
+
 /// `SV_OK` ... `SV_PROMPT`, or `None` for undefined values.
 pub fn outcome_name(o: i16) -> Option<&'static str> {
-    Some(match o {
-        SV_OK => "SV_OK",
-        SV_ON_ERROR => "SV_ON_ERROR",
-        SV_ELSE => "SV_ELSE",
-        SV_ERROR => "SV_ERROR",
-        SV_LOCKED => "SV_LOCKED",
-        SV_PROMPT => "SV_PROMPT",
-        _ => return None,
-    })
+    OUTCOMES.name_of(i64::from(o))
 }
 
 /// The short form used in summaries (`OK`, `ON_ERROR`, ...).
 pub fn outcome_short(o: i16) -> Cow<'static, str> {
     match outcome_name(o) {
-        Some(n) => Cow::Borrowed(n.trim_start_matches("SV_")),
+        Some(n) => Cow::Borrowed(n.trim_start_matches(OUTCOMES.optional_prefix)),
         None => Cow::Owned(format!("outcome {o}")),
     }
 }

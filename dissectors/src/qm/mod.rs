@@ -42,6 +42,7 @@ use mv::quoted;
 use request::{Files, ReqInfo};
 use response::Answers;
 
+pub use codes::{FUNCTIONS, OUTCOMES};
 pub use probe::probe;
 
 const GREETING_REASON: &str = "QM greeting (0x06)";

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use nom::number::streaming::{be_u16, be_u32};
 use nom::{IResult, Parser};
 
+use crate::names::CodeNames;
 use crate::{
     Ctx, Dir, Dissector, Field, Kind, Message, MsgRef, Note, Options, SessionStart, Severity, Step,
     Value,
@@ -57,25 +58,32 @@ pub(crate) const GET_SEARCH_RESULTS: u16 = 0x43;
 pub(crate) const GET_HEADERS: u16 = 0x4A;
 pub(crate) const GET_PUBLICATIONS: u16 = 0x66;
 
+/// Request type names (section 3).
+pub static REQUESTS: CodeNames = CodeNames {
+    what: "QPS request",
+    optional_prefix: "",
+    aliases: &[],
+    entries: &[
+        (SIGNON as i64, "Signon"),
+        (CLOSE as i64, "Close"),
+        (OPEN_HEADER as i64, "OpenHeader"),
+        (READ_HEADER as i64, "ReadHeader"),
+        (SAVE_HEADER as i64, "SaveHeader"),
+        (CLOSE_HEADER as i64, "CloseHeader"),
+        (SEARCH as i64, "Search"),
+        (SIGN_OFF as i64, "SignOff"),
+        (GET_STATUSES as i64, "GetStatuses"),
+        (GET_REPOSITORIES as i64, "GetRepositories"),
+        (SEARCH_COUNT as i64, "SearchCount"),
+        (GET_SEARCH_RESULTS as i64, "GetSearchResults"),
+        (GET_HEADERS as i64, "GetHeaders"),
+        (GET_PUBLICATIONS as i64, "GetPublications"),
+    ],
+};
+
 /// The name of a request code (section 3).
 pub(crate) fn code_name(code: u16) -> Option<&'static str> {
-    Some(match code {
-        SIGNON => "Signon",
-        CLOSE => "Close",
-        OPEN_HEADER => "OpenHeader",
-        READ_HEADER => "ReadHeader",
-        SAVE_HEADER => "SaveHeader",
-        CLOSE_HEADER => "CloseHeader",
-        SEARCH => "Search",
-        SIGN_OFF => "SignOff",
-        GET_STATUSES => "GetStatuses",
-        GET_REPOSITORIES => "GetRepositories",
-        SEARCH_COUNT => "SearchCount",
-        GET_SEARCH_RESULTS => "GetSearchResults",
-        GET_HEADERS => "GetHeaders",
-        GET_PUBLICATIONS => "GetPublications",
-        _ => return None,
-    })
+    REQUESTS.name_of(i64::from(code))
 }
 
 fn request_name(code: u16) -> String {
