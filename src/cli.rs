@@ -1,20 +1,30 @@
 //! Command-line interface: argument parsing and the subcommands.
 
+mod follow;
+mod report;
+
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use qscope_dissectors::{Options, Proto};
 
+use crate::capture::writer::PcapWriter;
 use crate::capture::{FileSource, Source};
 use crate::engine::{analyze, AnalyzeError, Config};
+use crate::filter::Filter;
+use crate::layers::{self, Decoded};
+use crate::sink::ek::EkWriter;
 use crate::sink::json::{JsonDocWriter, JsonlWriter};
+use crate::sink::select::Select;
 use crate::sink::text::TextPrinter;
 use crate::sink::{Record, Sink};
-use crate::stats::Summary;
+use crate::stats::{Collector, Summary};
 
 const ABOUT: &str =
     "Dissector and traffic analyzer for QMP (QEMU Machine Protocol and guest agent), \
@@ -24,8 +34,15 @@ const AFTER: &str = "Examples:
   qscope print capture.pcap              one line per message
   qscope print -V capture.pcap           ... with every decoded field
   qscope export capture.pcap -o out.jsonl
+  qscope print capture.pcap -Y 'qmp.execute == \"query-status\" && latency > 10ms'
+  qscope export capture.pcap --format ek > bulk.ndjson   Elasticsearch/OpenSearch bulk
+  qscope stats capture.pcap --slowest 5 --expert
+  qscope follow capture.pcap s1 --raw --dir c2s > client.bin
+  qscope print capture.pcap -Y 'qm.function == Login' -w logins.pcap
   qscope print -i lo                     live, on the loopback interface (feature `live`)
-  qscope export -i any -f 'tcp port 4444' --format jsonl | jq .";
+  qscope export -i any -f 'tcp port 4444' --format jsonl | jq .
+
+Display filter fields and operators: docs/filters.md.";
 
 #[derive(Parser, Debug)]
 #[command(name = "qscope", version, about = ABOUT, after_help = AFTER, args_conflicts_with_subcommands = true)]
@@ -48,6 +65,12 @@ pub enum Command {
     /// Print a timeline: one line per message (time, session, direction,
     /// protocol, name, summary, latency).
     Print(PrintArgs),
+    /// Statistics per protocol and command: counts, errors, replies
+    /// missing, latency percentiles, slowest replies, sessions; with
+    /// --expert, expert notes and security findings.
+    Stats(StatsArgs),
+    /// Print the reassembled byte stream of one session.
+    Follow(FollowArgs),
 }
 
 /// Where packets come from, and how they are decoded.
@@ -75,7 +98,13 @@ pub struct Common {
     /// Stop live capture after SECS seconds.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// Live capture: also write every captured packet to FILE (pcap).
+    /// Display filter: only messages matching EXPR are output (see
+    /// docs/filters.md), e.g. 'qmp.execute == "quit" || error'.
+    #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
+    pub display_filter: Option<String>,
+    /// Write packets to FILE (pcap). Live capture: every captured packet.
+    /// Capture file: every packet of the sessions that have an output
+    /// message (with -Y: a message matching the filter).
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
     /// With -w: start a new file every MB megabytes (FILE, FILE.1, ...).
@@ -103,6 +132,69 @@ pub enum Format {
     Jsonl,
     /// One JSON document with the records grouped by session.
     Json,
+    /// Elasticsearch/OpenSearch bulk lines: an index action and a document
+    /// per message (like tshark -T ek).
+    Ek,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    /// Aligned tables for terminals.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Output format.
+    #[arg(long, short = 'F', value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
+    /// List the N slowest replies.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub slowest: usize,
+    /// Also list expert notes (grouped by severity and text) and security
+    /// findings (clear-text credentials, unauthenticated logins).
+    #[arg(long)]
+    pub expert: bool,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DirArg {
+    /// Client to server.
+    C2s,
+    /// Server to client.
+    S2c,
+}
+
+#[derive(Args, Debug)]
+pub struct FollowArgs {
+    /// Capture file (pcap or pcapng).
+    pub capture: PathBuf,
+    /// The session: its id in print/export ("s1"), or CLIENT-SERVER
+    /// addresses ("127.0.0.1:45828-127.0.0.1:4444", either order).
+    pub session: String,
+    /// Hex dump with stream offsets.
+    #[arg(long, conflicts_with = "raw")]
+    pub hex: bool,
+    /// The exact bytes of one direction (needs --dir), no markers.
+    #[arg(long, requires = "dir")]
+    pub raw: bool,
+    /// Only this direction.
+    #[arg(long, value_enum)]
+    pub dir: Option<DirArg>,
+    /// With --raw: write the bytes around gaps instead of refusing.
+    #[arg(long, requires = "raw")]
+    pub allow_gaps: bool,
+    /// Decode sessions on PORT as PROTO (as for print/export; it changes
+    /// the session numbering the same way).
+    #[arg(long = "decode-as", value_name = "PORT=PROTO", value_parser = parse_decode_as)]
+    pub decode_as: Vec<(u16, Proto)>,
 }
 
 #[derive(Args, Debug)]
@@ -184,6 +276,17 @@ impl Common {
     fn is_live(&self) -> bool {
         self.capture.is_none()
     }
+
+    /// The compiled `-Y` expression; a mistake is reported as the
+    /// expression with a caret under it.
+    pub fn filter(&self) -> Result<Option<Filter>, Failure> {
+        let Some(expr) = &self.display_filter else {
+            return Ok(None);
+        };
+        Filter::parse(expr).map(Some).map_err(|e| {
+            Failure::usage(format!("invalid display filter (-Y):\n{}", e.render(expr)))
+        })
+    }
 }
 
 /// An opened input: a file or a live interface.
@@ -200,10 +303,24 @@ pub struct Input {
 /// signal handlers and gives up root rights taken through sudo).
 pub fn open_input(common: &Common) -> Result<Input, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
+    if common.write.is_some()
+        && common
+            .capture
+            .as_deref()
+            .is_some_and(|p| p == Path::new("-"))
+    {
+        return Err(Failure::usage(
+            "-w with a capture file reads the file twice: give a file name, not - (standard input)",
+        ));
+    }
+    if common.ring_size.is_some() && !common.is_live() {
+        return Err(Failure::usage(
+            "--ring-size applies to live capture only (-i IFACE)",
+        ));
+    }
     for (what, given) in [
         ("-f", common.capture_filter.is_some()),
         ("--duration", common.duration.is_some()),
-        ("-w", common.write.is_some()),
     ] {
         if given && !common.is_live() {
             return Err(Failure::usage(format!(
@@ -312,17 +429,125 @@ fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>, Failure> {
     })
 }
 
+/// Passes every record on, and remembers the sessions (client, server,
+/// start) that had a message passed on, for `-w` on a capture file.
+struct Track<'a> {
+    inner: &'a mut dyn Sink,
+    sessions: HashSet<(SocketAddr, SocketAddr)>,
+}
+
+impl Sink for Track<'_> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+        if let Record::Message(m) = rec {
+            if !self
+                .sessions
+                .contains(&(m.session.client, m.session.server))
+            {
+                self.sessions.insert((m.session.client, m.session.server));
+            }
+        }
+        self.inner.record(rec)
+    }
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        self.inner.finish(summary)
+    }
+}
+
+/// `-w OUT` for a capture file: reads it again and writes every TCP packet
+/// between the endpoints of a selected session (a 4-tuple reused by
+/// another connection in the same file is written too).
+fn write_sessions(
+    capture: &Path,
+    out: &Path,
+    sessions: &HashSet<(SocketAddr, SocketAddr)>,
+) -> Result<(), Failure> {
+    let mut source = FileSource::open(capture).map_err(|e| Failure::usage(e.to_string()))?;
+    let mut writer: Option<PcapWriter> = None;
+    let mut other_links = 0u64;
+    let werr = |e: io::Error| Failure::usage(format!("cannot write {}: {e}", out.display()));
+    loop {
+        let pkt = match source.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // Already reported by the analysis; write what was read.
+            Err(_) => break,
+        };
+        let Ok(Decoded::Tcp(seg)) = layers::decode(pkt.link, pkt.data, pkt.orig_len) else {
+            continue;
+        };
+        if !sessions.contains(&(seg.src, seg.dst)) && !sessions.contains(&(seg.dst, seg.src)) {
+            continue;
+        }
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(PcapWriter::create(out, pkt.link, pkt.ts.nano).map_err(werr)?),
+        };
+        match w.write(&pkt) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => other_links += 1,
+            Err(e) => return Err(werr(e)),
+        }
+    }
+    match &mut writer {
+        Some(w) => w.flush().map_err(werr)?,
+        // Nothing selected: still a valid (empty) pcap.
+        None => {
+            PcapWriter::create(out, crate::capture::LinkType::ETHERNET, false)
+                .and_then(|mut w| w.flush())
+                .map_err(werr)?;
+        }
+    }
+    if other_links > 0 {
+        eprintln!(
+            "qscope: warning: the capture mixes link types; {other_links} packet(s) of another \
+             link type than the first written one were left out of {} (a pcap file has one link type)",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<(), Failure> {
+    let filter = common.filter()?;
     let Input {
-        mut source, stop, ..
+        mut source,
+        stop,
+        live,
+        ..
     } = input;
     let cfg = common.config(&stop);
-    let mut limited = Limit {
+    let write_out = common
+        .write
+        .as_ref()
+        .filter(|_| !live)
+        .zip(common.capture.as_ref());
+    let mut track = Track {
         inner: sink,
+        sessions: HashSet::new(),
+    };
+    let tracked: &mut dyn Sink = if write_out.is_some() {
+        &mut track
+    } else {
+        track.inner
+    };
+    let mut limited = Limit {
+        inner: tracked,
         remaining: common.count,
         stop,
     };
-    match analyze(&mut source, cfg, &mut limited) {
+    let mut selected;
+    let top: &mut dyn Sink = match filter {
+        Some(f) => {
+            selected = Select::new(&mut limited, f);
+            &mut selected
+        }
+        None => &mut limited,
+    };
+    let result = analyze(&mut source, cfg, top);
+    if let (Some((out, capture)), Ok(_)) = (write_out, &result) {
+        write_sessions(capture, out, &track.sessions)?;
+    }
+    match result {
         Ok(summary) => {
             if let Some(first) = summary.malformed_examples.first() {
                 // Not fatal: say so once, on stderr, away from the output.
@@ -392,6 +617,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     run_analysis(&a.common, input, &mut w)
                 }
                 Format::Json => run_analysis(&a.common, input, &mut JsonDocWriter::new(out)),
+                Format::Ek => {
+                    let mut w = EkWriter::new(out);
+                    w.flush_each = live;
+                    run_analysis(&a.common, input, &mut w)
+                }
             }
         }
         Command::Print(a) => {
@@ -400,6 +630,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             p.flush_each = input.live || io::stdout().is_terminal();
             run_analysis(&a.common, input, &mut p)
         }
+        Command::Stats(a) => run_stats(&a),
+        Command::Follow(a) => follow::run(&a),
     }
 }
 
@@ -418,4 +650,39 @@ fn run_ui(common: &Common) -> Result<(), Failure> {
     };
     crate::tui::run_with(input.source, cfg, input.name, opts)
         .map_err(|e| Failure::usage(format!("terminal UI: {e}")))
+}
+
+/// `qscope stats`: one analysis into a detailed [`Collector`]; the filter
+/// is applied by the collector itself so that replies to selected requests
+/// are counted with them.
+fn run_stats(a: &StatsArgs) -> Result<(), Failure> {
+    // Checked before opening the input (a mistake must not start a capture).
+    let filter = a.common.filter()?;
+    let input = open_input(&a.common)?;
+    let mut out = open_output(&a.output)?;
+    let mut collector = Collector::detailed(filter, a.slowest);
+    // The collector applies -Y itself: run without a Select wrapper.
+    let common = Common {
+        display_filter: None,
+        ..a.common.clone()
+    };
+    run_analysis(&common, input, &mut collector)?;
+    let Some(mut detail) = collector.detail.take() else {
+        return Ok(());
+    };
+    detail.finish();
+    let text = match a.format {
+        StatsFormat::Json => {
+            let mut s = report::json(&detail, a.common.display_filter.as_deref()).to_string();
+            s.push('\n');
+            s
+        }
+        StatsFormat::Table => report::table(&detail, a.expert),
+    };
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure::usage(format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
+    }
 }

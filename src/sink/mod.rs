@@ -2,8 +2,10 @@
 //! the JSONL and JSON exporters, the text printer, the statistics collector
 //! and tests are all sinks.
 
+pub mod ek;
 pub mod json;
 pub mod record;
+pub mod select;
 pub mod text;
 
 use std::io;

@@ -308,6 +308,9 @@ pub fn push_summary(out: &mut Vec<u8>, s: &Summary) {
         Some(e) => push_str(out, e),
         None => out.extend_from_slice(b"null"),
     }
+    if let Some(m) = s.matched {
+        let _ = write!(out, ",\"matched\":{m}");
+    }
     out.push(b'}');
 }
 

@@ -341,6 +341,9 @@ impl<W: Write> Sink for TextPrinter<W> {
         if let Some(d) = s.dropped {
             let _ = write!(line, ", {d} dropped by the kernel");
         }
+        if let Some(m) = s.matched {
+            let _ = write!(line, ", {m} matching the filter");
+        }
         line.push('\n');
         self.out.write_all(line.as_bytes())?;
         self.out.flush()

@@ -1,0 +1,620 @@
+//! The analysis commands on the shared captures: `-Y` on print/export,
+//! `stats` (checked against values computed here from the export),
+//! `follow` (checked against the `*.c2s.bin`/`*.s2c.bin` bytes), `-w`
+//! (re-read with the same filter), expert notes and security findings,
+//! and `--format ek`.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+
+use common::{export, of_type, qscope, read_pcap, scratch, shared, write_pcap};
+use serde_json::Value;
+
+const ALL: &[&str] = &[
+    "qmp/qmp-basic",
+    "qmp/qmp-events",
+    "qmp/qmp-hmp",
+    "qmp/qmp-oob",
+    "qmp/qmp-qga",
+    "qm/qm-1-fileops-qmclilib",
+    "qm/qm-2-prompt-call-qmclilib",
+    "qm/qm-4-extra-codes-rawclient",
+    "qps/qps-1-happy",
+    "qps/qps-2-signon-fail",
+    "mqserver/mq-binary",
+    "mqserver/mq-text",
+    "mqserver/mq-xml",
+];
+
+fn pcap(name: &str) -> String {
+    shared(&format!("{name}.pcap"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// Filtered export: only matching messages, a session record right before
+/// the first message of each written session, no session without a match,
+/// summary with the whole analysis plus `matched`.
+#[test]
+fn display_filter_on_export_keeps_matching_messages_only() {
+    type Case = (&'static str, &'static str, fn(&Value) -> bool);
+    let cases: &[Case] = &[
+        // A reply carries its command's name, so both match.
+        ("qmp/qmp-basic", r#"qmp.execute == "query-status""#, |m| {
+            m["name"] == "query-status"
+        }),
+        ("qm/qm-1-fileops-qmclilib", "error", |m| m["error"] == true),
+        ("qps/qps-1-happy", "dir == s2c && latency > 100us", |m| {
+            m["dir"] == "s2c" && m["latency_us"].as_i64().is_some_and(|l| l > 100)
+        }),
+        ("mqserver/mq-xml", "proto == qm", |_| false),
+    ];
+    for (name, expr, pred) in cases {
+        let (all, _) = export(&shared(&format!("{name}.pcap")), &[]);
+        let (sel, out) = export(&shared(&format!("{name}.pcap")), &["-Y", expr]);
+        assert!(out.status.success(), "{name} {expr}");
+        let want: Vec<&Value> = of_type(&all, "message")
+            .into_iter()
+            .filter(|m| pred(m))
+            .collect();
+        let got = of_type(&sel, "message");
+        assert_eq!(got, want, "{name} -Y {expr}");
+        // A session record before the first message of its session, and
+        // only for sessions with a message.
+        let mut seen = Vec::new();
+        for r in &sel {
+            match r["type"].as_str().unwrap() {
+                "session" => seen.push(r["id"].clone()),
+                "message" | "gap" | "undecoded" | "session_end" => {
+                    assert!(
+                        seen.contains(&r["session"]),
+                        "{name}: {r} before its session"
+                    )
+                }
+                _ => {}
+            }
+        }
+        for id in &seen {
+            assert!(
+                got.iter().any(|m| m["session"] == *id),
+                "{name}: {id} has no message"
+            );
+        }
+        let sum_all = all.last().unwrap();
+        let sum = sel.last().unwrap();
+        assert_eq!(sum["type"], "summary");
+        assert_eq!(
+            sum["messages"], sum_all["messages"],
+            "{name}: whole-run counts"
+        );
+        assert_eq!(sum["matched"], got.len() as u64, "{name}");
+        assert!(sum_all.get("matched").is_none());
+    }
+}
+
+#[test]
+fn display_filter_on_print_and_json() {
+    let p = pcap("qmp/qmp-basic");
+    let text = stdout(&qscope(&[
+        "print",
+        &p,
+        "-Y",
+        r#"qmp.execute == "query-status""#,
+    ]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("# s1 qmp"), "{text}");
+    let msgs: Vec<&&str> = lines.iter().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(msgs.len(), 4, "{text}");
+    assert!(msgs.iter().all(|l| l.contains("query-status")), "{text}");
+    assert!(
+        lines.last().unwrap().ends_with("4 matching the filter"),
+        "{text}"
+    );
+
+    let doc: Value = serde_json::from_str(&stdout(&qscope(&[
+        "export", &p, "--format", "json", "-Y", "error",
+    ])))
+    .unwrap();
+    let sessions = doc["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1);
+    let msgs = sessions[0]["messages"].as_array().unwrap();
+    assert!(!msgs.is_empty() && msgs.iter().all(|m| m["error"] == true));
+    assert_eq!(doc["summary"]["matched"], msgs.len() as u64);
+
+    // No match at all: no session, still a summary.
+    let (recs, _) = export(&shared("qmp/qmp-basic.pcap"), &["-Y", "proto == qps"]);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["matched"], 0);
+}
+
+#[test]
+fn bad_display_filter_is_a_two_line_caret_error() {
+    let p = pcap("qmp/qmp-basic");
+    for cmd in ["print", "export", "stats"] {
+        let out = qscope(&[cmd, &p, "-Y", "qmp.execute =="]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert!(out.stdout.is_empty(), "{cmd}: nothing written");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            err,
+            "qscope: invalid display filter (-Y):\nqmp.execute ==\n              ^ expected a value after '=='\n",
+            "{cmd}"
+        );
+    }
+    let out = qscope(&["export", &p, "-Y", "nosuch.field == 1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\n^ "));
+}
+
+/// Nearest rank, as documented: the value at rank ceil(p/100 * n).
+fn nearest_rank(v: &mut [i64], p: f64) -> i64 {
+    v.sort_unstable();
+    let r = (p / 100.0 * v.len() as f64).ceil() as usize;
+    v[r.clamp(1, v.len()) - 1]
+}
+
+#[derive(Default, Debug)]
+struct Expect {
+    messages: u64,
+    requests: u64,
+    replies: u64,
+    errors: u64,
+    missing: u64,
+    lat: Vec<i64>,
+}
+
+/// Per (proto, name) from the export, independently of qscope's stats:
+/// a reply counts under the name its request counts under.
+fn expected_stats(recs: &[Value]) -> BTreeMap<(String, String), Expect> {
+    let msgs = of_type(recs, "message");
+    let mut key_of: HashMap<(String, u64), String> = HashMap::new();
+    let mut answered: HashMap<(String, u64), bool> = HashMap::new();
+    let mut out: BTreeMap<(String, String), Expect> = BTreeMap::new();
+    for m in &msgs {
+        let s = m["session"].as_str().unwrap().to_string();
+        let i = m["index"].as_u64().unwrap();
+        let key = match m["reply_to"].as_u64() {
+            Some(r) => {
+                answered.insert((s.clone(), r), true);
+                key_of[&(s.clone(), r)].clone()
+            }
+            None => m["name"].as_str().unwrap().to_string(),
+        };
+        key_of.insert((s.clone(), i), key.clone());
+        let e = out
+            .entry((m["proto"].as_str().unwrap().to_string(), key))
+            .or_default();
+        e.messages += 1;
+        if m["kind"] == "request" {
+            e.requests += 1;
+        }
+        if !m["reply_to"].is_null() {
+            e.replies += 1;
+            e.lat.push(m["latency_us"].as_i64().unwrap());
+        }
+        if m["error"] == true {
+            e.errors += 1;
+        }
+    }
+    for m in &msgs {
+        let s = m["session"].as_str().unwrap().to_string();
+        let i = m["index"].as_u64().unwrap();
+        if m["kind"] == "request" && !answered.contains_key(&(s.clone(), i)) {
+            let key = key_of[&(s, i)].clone();
+            out.get_mut(&(m["proto"].as_str().unwrap().to_string(), key))
+                .unwrap()
+                .missing += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn stats_match_values_computed_from_the_export() {
+    for name in ALL {
+        let (recs, _) = export(&shared(&format!("{name}.pcap")), &[]);
+        let want = expected_stats(&recs);
+        let st: Value = serde_json::from_str(&stdout(&qscope(&[
+            "stats",
+            &pcap(name),
+            "--format",
+            "json",
+        ])))
+        .unwrap();
+        let mut seen = 0;
+        for ((proto, n), mut e) in want {
+            let got = &st["protocols"][&proto]["by_name"][&n];
+            assert!(got.is_object(), "{name}: {proto} {n} missing in {st}");
+            seen += 1;
+            for (k, v) in [
+                ("messages", e.messages),
+                ("requests", e.requests),
+                ("replies", e.replies),
+                ("errors", e.errors),
+                ("missing", e.missing),
+            ] {
+                assert_eq!(got[k], v, "{name}: {proto} {n} {k}");
+            }
+            let l = &got["latency_us"];
+            if e.lat.is_empty() {
+                assert!(l.is_null(), "{name}: {n}");
+                continue;
+            }
+            assert_eq!(l["count"], e.lat.len() as u64, "{name}: {n}");
+            assert_eq!(l["min"], *e.lat.iter().min().unwrap(), "{name}: {n}");
+            assert_eq!(l["max"], *e.lat.iter().max().unwrap(), "{name}: {n}");
+            for (k, p) in [("p50", 50.0), ("p95", 95.0), ("p99", 99.0)] {
+                assert_eq!(l[k], nearest_rank(&mut e.lat, p), "{name}: {n} {k}");
+            }
+        }
+        let total: usize = st["protocols"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p["by_name"].as_object().unwrap().len())
+            .sum();
+        assert_eq!(total, seen, "{name}: no extra names");
+        // Sessions: one per exported session, message counts agree.
+        let sessions = st["sessions"].as_array().unwrap();
+        assert_eq!(sessions.len(), of_type(&recs, "session").len(), "{name}");
+        for s in sessions {
+            let n = of_type(&recs, "message")
+                .iter()
+                .filter(|m| m["session"] == s["id"])
+                .count();
+            assert_eq!(s["messages"], n as u64, "{name}: {}", s["id"]);
+        }
+        // The slowest replies are the largest latencies, slowest first.
+        let mut lats: Vec<i64> = of_type(&recs, "message")
+            .iter()
+            .filter_map(|m| m["latency_us"].as_i64())
+            .collect();
+        lats.sort_unstable_by(|a, b| b.cmp(a));
+        lats.truncate(10);
+        let slow: Vec<i64> = st["slowest"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["latency_us"].as_i64().unwrap())
+            .collect();
+        assert_eq!(slow, lats, "{name}");
+    }
+}
+
+#[test]
+fn stats_table_and_filter() {
+    let p = pcap("qm/qm-1-fileops-qmclilib");
+    let t = stdout(&qscope(&["stats", &p, "--slowest", "2"]));
+    assert!(t.contains("PROTO  NAME"), "{t}");
+    assert!(t.lines().any(|l| l.starts_with("qm     Login ")), "{t}");
+    assert!(
+        t.contains("# Slowest replies") && t.contains("# Sessions"),
+        "{t}"
+    );
+    assert!(!t.contains("# Expert notes"), "{t}");
+    // With -Y, replies to selected requests are counted with them.
+    let st: Value = serde_json::from_str(&stdout(&qscope(&[
+        "stats",
+        &p,
+        "-Y",
+        "qm.function == Read && dir == c2s",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    let by_name = st["protocols"]["qm"]["by_name"].as_object().unwrap();
+    assert_eq!(by_name.keys().collect::<Vec<_>>(), ["Read"]);
+    assert_eq!(by_name["Read"]["requests"], 4);
+    assert_eq!(by_name["Read"]["replies"], 4);
+    assert_eq!(by_name["Read"]["missing"], 0);
+    assert_eq!(st["filter"], "qm.function == Read && dir == c2s");
+}
+
+fn qmp_captures() -> Vec<&'static str> {
+    ALL.iter()
+        .copied()
+        .filter(|n| n.starts_with("qmp/"))
+        .collect()
+}
+
+#[test]
+fn follow_raw_equals_the_stream_files() {
+    for name in qmp_captures() {
+        for dir in ["c2s", "s2c"] {
+            let out = qscope(&["follow", &pcap(name), "s1", "--raw", "--dir", dir]);
+            assert!(out.status.success(), "{name}");
+            let want = std::fs::read(shared(&format!("{name}.{dir}.bin"))).unwrap();
+            assert!(out.stdout == want, "{name} {dir}: follow --raw differs");
+        }
+    }
+}
+
+#[test]
+fn follow_text_hex_and_addresses() {
+    let p = pcap("qmp/qmp-basic");
+    let (recs, _) = export(&shared("qmp/qmp-basic.pcap"), &[]);
+    let s = of_type(&recs, "session")[0];
+    let by_addr = format!(
+        "{}-{}",
+        s["server"].as_str().unwrap(),
+        s["client"].as_str().unwrap()
+    );
+    let text = stdout(&qscope(&["follow", &p, &by_addr]));
+    assert_eq!(text, stdout(&qscope(&["follow", &p, "s1"])));
+    assert!(text.starts_with("# s1 qmp "), "{text}");
+    assert!(text
+        .lines()
+        .skip(1)
+        .all(|l| l.starts_with("-> ") || l.starts_with("<- ")));
+    assert!(
+        text.contains("-> {\"execute\":\"qmp_capabilities\""),
+        "{text}"
+    );
+    assert!(text.contains("<- {\"QMP\": {"), "{text}");
+    let hex = stdout(&qscope(&["follow", &p, "s1", "--hex", "--dir", "c2s"]));
+    let c2s = std::fs::read(shared("qmp/qmp-basic.c2s.bin")).unwrap();
+    // The dump's bytes, in order, are the direction's bytes.
+    let mut dumped = Vec::new();
+    for l in hex.lines().skip(1) {
+        assert!(l.starts_with("-> "), "{l}");
+        let hexpart = &l[13..l.find(" |").unwrap()];
+        dumped.extend(
+            hexpart
+                .split_whitespace()
+                .map(|h| u8::from_str_radix(h, 16).unwrap()),
+        );
+    }
+    assert!(dumped == c2s, "hex dump differs from the c2s bytes");
+    assert!(hex.contains("-> 00000000  7b 22 65 78"), "{hex}");
+    let bad = qscope(&["follow", &p, "s9"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no session 's9'"));
+}
+
+#[test]
+fn follow_shows_gaps_and_raw_refuses_them() {
+    // Drop the client's second data segment.
+    let mut pkts = read_pcap(&shared("qmp/qmp-basic.pcap"));
+    let (recs, _) = export(&shared("qmp/qmp-basic.pcap"), &[]);
+    let server_port: u16 = of_type(&recs, "session")[0]["server"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let data: Vec<usize> = pkts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            let t = common::tcp(&p.frame);
+            t.dport == server_port && t.payload_len > 0
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let dropped = common::tcp(&pkts[data[1]].frame).payload_len;
+    pkts.remove(data[1]);
+    let path = scratch("analysis").join("gap.pcap");
+    write_pcap(&path, &pkts);
+    let p = path.to_str().unwrap();
+    let text = stdout(&qscope(&["follow", p, "s1", "--dir", "c2s"]));
+    assert!(
+        text.contains(&format!("-> [gap: {dropped} bytes at offset ")),
+        "{text}"
+    );
+    let out = qscope(&["follow", p, "s1", "--raw", "--dir", "c2s"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-gaps"));
+    let out = qscope(&["follow", p, "s1", "--raw", "--dir", "c2s", "--allow-gaps"]);
+    let full = std::fs::read(shared("qmp/qmp-basic.c2s.bin")).unwrap();
+    assert_eq!(stdout(&out).len(), full.len() - dropped);
+}
+
+fn messages_of(recs: &[Value]) -> Vec<Value> {
+    of_type(recs, "message").into_iter().cloned().collect()
+}
+
+#[test]
+fn write_out_rereads_to_the_filtered_messages() {
+    let dir = scratch("analysis");
+    let cases = [
+        ("qm/qm-1-fileops-qmclilib", "qm.function == Read"),
+        ("qmp/qmp-basic", "error"),
+        ("qps/qps-1-happy", "name == Signon"),
+        ("mqserver/mq-xml", "dir == s2c"),
+        ("qmp/qmp-events", "proto == qm"),
+    ];
+    for (i, (name, expr)) in cases.iter().enumerate() {
+        let out = dir.join(format!("w{i}.pcap"));
+        let o = out.to_str().unwrap();
+        let (first, st) = export(&shared(&format!("{name}.pcap")), &["-Y", expr, "-w", o]);
+        assert!(
+            st.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        // A valid pcap (magic, version 2.4), read back by qscope.
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(&bytes[..8], &[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0], "{name}");
+        let (again, st) = export(&out, &["-Y", expr]);
+        assert!(st.status.success(), "{name}");
+        assert_eq!(messages_of(&again), messages_of(&first), "{name} -Y {expr}");
+        // Fewer packets than the input unless everything was selected.
+        if messages_of(&first).is_empty() {
+            assert_eq!(bytes.len(), 24, "{name}: empty pcap");
+        }
+    }
+    // -w on standard input is refused.
+    let out = qscope(&["export", "-", "-w", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn expert_notes_and_security_findings() {
+    let st = |name: &str, extra: &[&str]| -> Value {
+        let p = pcap(name);
+        let mut args = vec!["stats", p.as_str(), "--format", "json", "--expert"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&stdout(&qscope(&args))).unwrap()
+    };
+    let qm = st("qm/qm-1-fileops-qmclilib", &[]);
+    let f = &qm["security"].as_array().unwrap()[0];
+    assert_eq!(f["finding"], "clear-text credentials (QM Login)");
+    assert_eq!(
+        (f["user"].as_str(), f["session"].as_str()),
+        (Some("qmtest"), Some("s1"))
+    );
+    assert_eq!(f["index"], 0);
+    assert_eq!(f["password"], "<redacted>");
+    let shown = st("qm/qm-1-fileops-qmclilib", &["--show-secrets"]);
+    assert_ne!(shown["security"][0]["password"], "<redacted>");
+    assert!(shown["security"][0]["password"].is_string());
+    let expert = qm["expert"].as_array().unwrap();
+    let texts: Vec<&str> = expert.iter().map(|g| g["text"].as_str().unwrap()).collect();
+    assert!(texts.contains(&"request never answered: Quit"), "{texts:?}");
+    assert!(texts.contains(&"error reply to Read"), "{texts:?}");
+    // Grouped: errors, then warnings, then info.
+    let sev: Vec<&str> = expert
+        .iter()
+        .map(|g| g["severity"].as_str().unwrap())
+        .collect();
+    let rank = |s: &str| {
+        ["error", "warn", "info"]
+            .iter()
+            .position(|x| *x == s)
+            .unwrap()
+    };
+    assert!(sev.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "{sev:?}");
+    for g in expert {
+        assert_eq!(g["count"], g["at"].as_array().unwrap().len() as u64);
+    }
+
+    let qps = st("qps/qps-1-happy", &[]);
+    let f = &qps["security"][0];
+    assert_eq!(f["finding"], "clear-text credentials (QPS Signon)");
+    assert_eq!(f["user"], "editor");
+    assert_ne!(f["password"], Value::Null);
+    assert!(f["password"].as_str().unwrap().contains("redacted"));
+
+    let mq = st("mqserver/mq-xml", &[]);
+    let f = &mq["security"][0];
+    assert_eq!(f["finding"], "clear-text credentials (MQServer AUTH)");
+    assert!(f["user"].is_string());
+    assert_eq!(f["index"], 3);
+
+    let t = stdout(&qscope(&[
+        "stats",
+        &pcap("qm/qm-1-fileops-qmclilib"),
+        "--expert",
+    ]));
+    assert!(
+        t.contains("# Expert notes") && t.contains("# Security findings"),
+        "{t}"
+    );
+    assert!(t.contains("user=\"qmtest\" password=\"<redacted>\""), "{t}");
+}
+
+#[test]
+fn unauthenticated_local_login_and_timeouts() {
+    // A QM LocalLogin over TCP, answered after 31 s.
+    let mut c = common::Conv::new(40000, 4243);
+    let mut req = Vec::new();
+    req.extend_from_slice(&6u32.to_le_bytes());
+    req.extend_from_slice(&25u16.to_le_bytes());
+    c.s2c(&[0x06]).c2s(&req);
+    let ts = c.pkts.last().unwrap().ts_us;
+    let mut resp = Vec::new();
+    resp.extend_from_slice(&10u32.to_le_bytes());
+    resp.extend_from_slice(&0u16.to_le_bytes());
+    resp.extend_from_slice(&0i32.to_le_bytes());
+    c.s2c(&resp).close();
+    let n = c.pkts.len();
+    for p in &mut c.pkts[n - 5..] {
+        p.ts_us += 31_000_000;
+    }
+    assert!(c.pkts[n - 5].ts_us > ts);
+    let path = scratch("analysis").join("locallogin.pcap");
+    c.write(&path);
+    let p = path.to_str().unwrap();
+    let st: Value = serde_json::from_str(&stdout(&qscope(&[
+        "stats", p, "--format", "json", "--expert",
+    ])))
+    .unwrap();
+    let f = &st["security"].as_array().unwrap();
+    assert!(
+        f.iter().any(|f| f["finding"]
+            .as_str()
+            .unwrap()
+            .starts_with("unauthenticated QM LocalLogin over TCP")),
+        "{st}"
+    );
+    let texts: Vec<&str> = st["expert"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("reply after more than 30 s")),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn ek_bulk_lines_alternate_and_parse() {
+    for name in [
+        "qmp/qmp-basic",
+        "qm/qm-1-fileops-qmclilib",
+        "mqserver/mq-xml",
+    ] {
+        let (recs, _) = export(&shared(&format!("{name}.pcap")), &[]);
+        let msgs = of_type(&recs, "message");
+        let text = stdout(&qscope(&["export", &pcap(name), "--format", "ek"]));
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect();
+        assert_eq!(lines.len(), 2 * msgs.len(), "{name}");
+        for (pair, m) in lines.chunks(2).zip(&msgs) {
+            let index = pair[0]["index"]["_index"].as_str().unwrap();
+            let day = m["ts"].as_str().unwrap()[..10].replace('-', ".");
+            assert_eq!(index, format!("qscope-{day}"));
+            assert_eq!(pair[0].as_object().unwrap().len(), 1);
+            let doc = &pair[1];
+            assert_eq!(doc["@timestamp"], m["ts"]);
+            assert_eq!(doc["client"], of_type(&recs, "session")[0]["client"]);
+            for (k, v) in m.as_object().unwrap() {
+                assert_eq!(&doc[k], v, "{name}: {k}");
+            }
+        }
+    }
+    // With -Y: only the selected messages.
+    let text = stdout(&qscope(&[
+        "export",
+        &pcap("qmp/qmp-basic"),
+        "--format",
+        "ek",
+        "-Y",
+        "error",
+    ]));
+    assert!(text.lines().count() >= 2);
+    for l in text.lines().skip(1).step_by(2) {
+        assert!(l.contains("\"error\":true"));
+    }
+}
