@@ -35,6 +35,84 @@ pub enum Item {
     Attr(&'static str, String),
 }
 
+impl Item {
+    /// The message, if this item is one.
+    pub fn as_message(&self) -> Option<&Message> {
+        match self {
+            Item::Message(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Direction, offset and length of a message, undecoded range or gap.
+    pub fn span(&self) -> Option<(Dir, u64, u64)> {
+        match self {
+            Item::Message(m) => Some((m.dir, m.offset, m.len as u64)),
+            Item::Undecoded {
+                dir, offset, len, ..
+            }
+            | Item::Gap { dir, offset, len } => Some((*dir, *offset, *len)),
+            _ => None,
+        }
+    }
+}
+
+/// The messages among `items`.
+pub fn messages(items: &[Item]) -> Vec<&Message> {
+    items.iter().filter_map(Item::as_message).collect()
+}
+
+/// The undecoded ranges among `items`: (dir, offset, len, reason, severity).
+pub fn undecoded(items: &[Item]) -> Vec<(Dir, u64, u64, String, Severity)> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Undecoded {
+                dir,
+                offset,
+                len,
+                reason,
+                severity,
+            } => Some((*dir, *offset, *len, reason.to_string(), *severity)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The session notes among `items`.
+pub fn session_notes(items: &[Item]) -> Vec<&Note> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Item::SessionNote(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks the driver's promise: the messages, undecoded ranges and gaps of
+/// each direction tile `0..len[dir]` in order, with no hole, no overlap and
+/// no empty range.
+pub fn check_coverage(items: &[Item], len: [u64; 2]) -> Result<(), String> {
+    let mut at = [0u64; 2];
+    for (dir, offset, n) in items.iter().filter_map(Item::span) {
+        if offset != at[dir.idx()] {
+            return Err(format!(
+                "{dir:?}: range at {offset}, expected {}",
+                at[dir.idx()]
+            ));
+        }
+        if n == 0 {
+            return Err(format!("{dir:?}: empty range at {offset}"));
+        }
+        at[dir.idx()] += n;
+    }
+    if at != len {
+        return Err(format!("covered {at:?} of {len:?} bytes"));
+    }
+    Ok(())
+}
+
 /// Limits the driver enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

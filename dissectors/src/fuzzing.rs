@@ -8,7 +8,7 @@
 //! in the direction of the previous chunk. The chunks go through the real
 //! [`Driver`] in order, then the session is closed.
 
-use crate::driver::{Driver, Item, Limits};
+use crate::driver::{check_coverage, Driver, Item, Limits};
 use crate::{new_dissector, probe, Dir, Options, Proto, SessionStart};
 
 /// Feeds `data` (in the format above) to `proto`'s dissector; also probes
@@ -53,33 +53,9 @@ pub fn run(proto: Proto, data: &[u8], mid_stream: bool) -> Vec<Item> {
     }
     driver.close(&mut |it| items.push(it));
     let _ = probe(proto, &prefix[0], &prefix[1], start);
-    check_coverage(&items, next);
+    let covered = check_coverage(&items, next);
+    assert!(covered.is_ok(), "driver coverage broken: {covered:?}");
     items
-}
-
-/// Panics unless the messages, undecoded ranges and gaps of each direction
-/// tile `0..len` exactly.
-fn check_coverage(items: &[Item], len: [u64; 2]) {
-    let mut at = [0u64; 2];
-    for item in items {
-        let (dir, offset, n) = match item {
-            Item::Message(m) => (m.dir, m.offset, m.len as u64),
-            Item::Undecoded {
-                dir, offset, len, ..
-            } => (*dir, *offset, *len),
-            Item::Gap { dir, offset, len } => (*dir, *offset, *len),
-            _ => continue,
-        };
-        assert_eq!(
-            offset,
-            at[dir.idx()],
-            "{dir:?}: range at {offset}, expected {}",
-            at[dir.idx()]
-        );
-        assert!(n > 0, "{dir:?}: empty range at {offset}");
-        at[dir.idx()] += n;
-    }
-    assert_eq!(at, len, "every byte covered");
 }
 
 /// Encodes two streams as one fuzz input: `schedule` lists (direction,

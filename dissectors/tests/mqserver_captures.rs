@@ -4,9 +4,10 @@
 //! resegmented, cut by gaps and picked up mid-stream: every byte covered,
 //! nothing invented.
 
+use qscope_dissectors::driver::messages as msgs;
 use qscope_dissectors::mqserver::{probe, MqServer};
 use qscope_dissectors::{
-    Dir, Driver, Item, Limits, Message, Options, SessionStart, Severity, Value, Verdict,
+    Dir, Driver, Item, Limits, Options, SessionStart, Severity, Value, Verdict,
 };
 use serde_json::Value as Jv;
 
@@ -109,16 +110,6 @@ fn in_capture_order(segs: &[(Dir, Vec<u8>)], skip: &[usize]) -> Vec<Item> {
     feed(false, &pieces)
 }
 
-fn msgs(items: &[Item]) -> Vec<&Message> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
-
 fn ids(items: &[Item], dir: Dir) -> Vec<(i64, i64, String)> {
     msgs(items)
         .into_iter()
@@ -138,18 +129,11 @@ fn ids(items: &[Item], dir: Dir) -> Vec<(i64, i64, String)> {
 /// Messages, undecoded ranges and gaps tile each direction from 0.
 fn covered(items: &[Item]) -> [u64; 2] {
     let mut at = [0u64; 2];
-    for it in items {
-        let (d, o, n) = match it {
-            Item::Message(m) => (m.dir, m.offset, m.len as u64),
-            Item::Undecoded {
-                dir, offset, len, ..
-            } => (*dir, *offset, *len),
-            Item::Gap { dir, offset, len } => (*dir, *offset, *len),
-            _ => continue,
-        };
-        assert_eq!(o, at[d.idx()], "{d:?}: hole or overlap at {o}");
+    for (d, _, n) in items.iter().filter_map(Item::span) {
         at[d.idx()] += n;
     }
+    let r = qscope_dissectors::driver::check_coverage(items, at);
+    assert!(r.is_ok(), "{r:?}");
     at
 }
 

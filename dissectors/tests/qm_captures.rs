@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use qscope_dissectors::driver::messages;
 use qscope_dissectors::driver::run_schedule;
 use qscope_dissectors::{
     new_dissector, probe, Dir, Item, Kind, Message, Options, Proto, SessionStart, Severity, Value,
@@ -78,16 +79,6 @@ fn decode(sched: &[(Dir, Vec<u8>)], chunk: usize, mid_stream: bool) -> Vec<Item>
     let d = new_dissector(Proto::Qm, SessionStart { mid_stream }, Options::default()).unwrap();
     let parts: Vec<(Dir, &[u8])> = sched.iter().map(|(d, b)| (*d, b.as_slice())).collect();
     run_schedule(d, &parts, chunk)
-}
-
-fn messages(items: &[Item]) -> Vec<&Message> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
 }
 
 fn int(m: &Message, name: &str) -> i64 {

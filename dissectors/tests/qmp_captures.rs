@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use qscope_dissectors::driver::messages;
 use qscope_dissectors::driver::run_schedule;
 use qscope_dissectors::{
     probe, Dir, Driver, Item, Kind, Limits, Message, Options, Proto, SessionStart, Severity, Value,
@@ -105,16 +106,6 @@ fn value_of(m: &Message) -> Jv {
     }
 }
 
-fn messages(items: &[Item]) -> Vec<&Message> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Compares decoded values with the truth per direction: all match, none
 /// extra. Returns (matched, expected) per direction.
 fn compare(name: &str, items: &[Item]) -> [(usize, usize); 2] {
@@ -140,27 +131,8 @@ fn compare(name: &str, items: &[Item]) -> [(usize, usize); 2] {
 
 /// Every byte of each direction is covered exactly once.
 fn check_coverage(name: &str, items: &[Item], lens: [usize; 2]) {
-    let mut spans: [Vec<(u64, u64)>; 2] = [Vec::new(), Vec::new()];
-    for i in items {
-        match i {
-            Item::Message(m) => spans[m.dir.idx()].push((m.offset, m.len as u64)),
-            Item::Undecoded {
-                dir, offset, len, ..
-            }
-            | Item::Gap { dir, offset, len } => spans[dir.idx()].push((*offset, *len)),
-            _ => {}
-        }
-    }
-    for d in 0..2 {
-        let mut s = spans[d].clone();
-        s.sort();
-        let mut at = 0;
-        for (o, l) in s {
-            assert_eq!(o, at, "{name} dir {d}: hole or overlap at {at}");
-            at = o + l;
-        }
-        assert_eq!(at, lens[d] as u64, "{name} dir {d}: coverage");
-    }
+    let r = qscope_dissectors::driver::check_coverage(items, lens.map(|l| l as u64));
+    assert!(r.is_ok(), "{name}: {r:?}");
 }
 
 fn run_pcap(name: &str) -> Vec<Item> {

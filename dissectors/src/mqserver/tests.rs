@@ -4,6 +4,7 @@
 //! encoders (there is no XDR capture).
 
 use super::*;
+use crate::driver::{messages as msgs, session_notes, undecoded};
 use crate::driver::{run_schedule, Driver, Item, Limits};
 use crate::{Kind, Message};
 
@@ -161,42 +162,6 @@ fn check_cover(items: &[Item], lens: [u64; 2]) {
         at[d.idx()] += n;
     }
     assert_eq!(at, lens, "every byte covered");
-}
-
-fn msgs(items: &[Item]) -> Vec<&Message> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
-
-fn undecoded(items: &[Item]) -> Vec<(Dir, u64, u64, String, Severity)> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Undecoded {
-                dir,
-                offset,
-                len,
-                reason,
-                severity,
-            } => Some((*dir, *offset, *len, reason.to_string(), *severity)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn session_notes(items: &[Item]) -> Vec<&Note> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::SessionNote(n) => Some(n),
-            _ => None,
-        })
-        .collect()
 }
 
 fn get<'a>(m: &'a Message, name: &str) -> &'a Value {

@@ -3,6 +3,7 @@
 //! greeting handling, mid-stream resynchronisation, gaps and the probe.
 
 use super::*;
+use crate::driver::{messages as msgs, session_notes, undecoded};
 use crate::driver::{run_schedule, Driver, Item, Limits};
 use crate::Verdict;
 
@@ -88,42 +89,6 @@ impl Conv {
     fn run(&self) -> Vec<Item> {
         self.run_with(false, Options::default())
     }
-}
-
-fn msgs(items: &[Item]) -> Vec<&Message> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
-
-fn undecoded(items: &[Item]) -> Vec<(Dir, u64, u64, String, Severity)> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Undecoded {
-                dir,
-                offset,
-                len,
-                reason,
-                severity,
-            } => Some((*dir, *offset, *len, reason.to_string(), *severity)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn session_notes(items: &[Item]) -> Vec<&Note> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::SessionNote(n) => Some(n),
-            _ => None,
-        })
-        .collect()
 }
 
 fn f<'a>(m: &'a Message, name: &str) -> &'a Value {

@@ -35,17 +35,8 @@ fn session(steps: &[(Dir, &[u8])]) -> Vec<Item> {
     run(&all)
 }
 
+use crate::driver::messages as msgs;
 use Dir::{C2S, S2C};
-
-fn msgs(items: &[Item]) -> Vec<&Message> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
 
 fn dir_msgs(items: &[Item], dir: Dir) -> Vec<&Message> {
     msgs(items).into_iter().filter(|m| m.dir == dir).collect()
@@ -117,30 +108,8 @@ fn reply(m: &Message) -> Option<u64> {
 
 /// Every byte covered exactly once per direction.
 fn assert_covered(items: &[Item], lens: [u64; 2]) {
-    for d in [C2S, S2C] {
-        let mut spans: Vec<(u64, u64)> = items
-            .iter()
-            .filter_map(|i| match i {
-                Item::Message(m) if m.dir == d => Some((m.offset, m.len as u64)),
-                Item::Undecoded {
-                    dir, offset, len, ..
-                }
-                | Item::Gap { dir, offset, len }
-                    if *dir == d =>
-                {
-                    Some((*offset, *len))
-                }
-                _ => None,
-            })
-            .collect();
-        spans.sort();
-        let mut at = 0;
-        for (o, l) in spans {
-            assert_eq!(o, at, "{d:?}");
-            at += l;
-        }
-        assert_eq!(at, lens[d.idx()], "{d:?}");
-    }
+    let r = crate::driver::check_coverage(items, lens);
+    assert!(r.is_ok(), "{r:?}");
 }
 
 // --- messages and fields --------------------------------------------------

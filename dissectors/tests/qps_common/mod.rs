@@ -3,9 +3,11 @@
 //! lookups. Independent of the dissector's own code.
 #![allow(dead_code)]
 
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use qscope_dissectors::driver::{messages as msgs, session_notes, undecoded};
 use qscope_dissectors::driver::{Driver, Item, Limits};
 use qscope_dissectors::qps::Qps;
-use qscope_dissectors::{Dir, Field, Message, Note, Options, SessionStart, Severity, Value};
+use qscope_dissectors::{Dir, Field, Message, Options, SessionStart, Severity, Value};
 
 pub const V: [u8; 4] = [0x00, 0x3F, 0x00, 0x3F];
 
@@ -296,44 +298,8 @@ pub fn run(steps: &[(Dir, Vec<u8>)]) -> Vec<Item> {
     )
 }
 
-pub fn msgs(items: &[Item]) -> Vec<&Message> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
-
 pub fn dir_msgs(items: &[Item], dir: Dir) -> Vec<&Message> {
     msgs(items).into_iter().filter(|m| m.dir == dir).collect()
-}
-
-pub fn undecoded(items: &[Item]) -> Vec<(Dir, u64, u64, String, Severity)> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Undecoded {
-                dir,
-                offset,
-                len,
-                reason,
-                severity,
-            } => Some((*dir, *offset, *len, reason.to_string(), *severity)),
-            _ => None,
-        })
-        .collect()
-}
-
-pub fn session_notes(items: &[Item]) -> Vec<&Note> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Item::SessionNote(n) => Some(n),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A field by path: names separated by '.', a number picks the n-th child
