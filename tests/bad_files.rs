@@ -67,26 +67,7 @@ fn truncated_capture_keeps_messages_decoded_before_the_fault() {
 
 /// RFC 3339 of a µs timestamp, in the export's form (for ordering only).
 fn rfc3339_us(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // civil from days (Howard Hinnant's algorithm)
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z.rem_euclid(146097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        us.rem_euclid(1_000_000)
-    )
+    qscope::capture::Timestamp::from_micros(us).rfc3339()
 }
 
 #[test]
