@@ -36,6 +36,8 @@ const HMP_REASON: &str = "HMP text (not QMP)";
 const HMP_VERDICT: &str = "QEMU human monitor (HMP), not QMP";
 /// Most "unanswered at close" notes reported one by one.
 const MAX_UNANSWERED_NOTES: usize = 20;
+/// Most requests kept pending for pairing (see `Qmp::push_pending`).
+const MAX_PENDING: usize = 1024;
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
@@ -490,6 +492,8 @@ pub struct Qmp {
     /// Pairing and negotiation state are uncertain (mid-stream start or a
     /// gap): unmatched replies are info, no ordering/negotiation flags.
     relaxed: bool,
+    /// The pending list overflowed once (noted).
+    pending_overflow_noted: bool,
     dirs: [DirState; 2],
     hmp: bool,
     telnet: bool,
@@ -523,6 +527,7 @@ impl Qmp {
             opts,
             mid_stream: start.mid_stream,
             relaxed: start.mid_stream,
+            pending_overflow_noted: false,
             dirs: [
                 DirState::new(true, start.mid_stream),
                 DirState::new(false, start.mid_stream),
@@ -860,16 +865,19 @@ impl Qmp {
         }
         if !matches!(p.root.v, J::Obj(_)) {
             let from_malformed = self.after_malformed;
-            self.pending.push(Pending {
-                offset,
-                name: "non-object".into(),
-                kind: PKind::NonObject,
-                id: None,
-                oob: false,
-                from_malformed,
-                caps_oob: false,
-                sync_id: None,
-            });
+            self.push_pending(
+                Pending {
+                    offset,
+                    name: "non-object".into(),
+                    kind: PKind::NonObject,
+                    id: None,
+                    oob: false,
+                    from_malformed,
+                    caps_oob: false,
+                    sync_id: None,
+                },
+                ctx,
+            );
             notes.push(Note::warn(
                 "not a JSON object: QEMU answers \"QMP input must be a JSON object\"",
             ));
@@ -1052,16 +1060,19 @@ impl Qmp {
         m.summary = one_line(&summary, SUMMARY_MAX);
         m.notes = notes;
 
-        self.pending.push(Pending {
-            offset,
-            name,
-            kind: PKind::Command,
-            id,
-            oob,
-            from_malformed: false,
-            caps_oob,
-            sync_id,
-        });
+        self.push_pending(
+            Pending {
+                offset,
+                name,
+                kind: PKind::Command,
+                id,
+                oob,
+                from_malformed: false,
+                caps_oob,
+                sync_id,
+            },
+            ctx,
+        );
         Step::Message(m)
     }
 
@@ -1333,6 +1344,24 @@ impl Qmp {
 
     // -- pairing (section 4.3) --------------------------------------------
 
+    /// Adds a request to the pending list, which is bounded: real clients
+    /// have a handful in flight (QEMU queues at most 8 with OOB), so beyond
+    /// [`MAX_PENDING`] the oldest is forgotten (noted once) rather than
+    /// letting a flood of unanswered requests make every reply scan them.
+    fn push_pending(&mut self, p: Pending, ctx: &mut Ctx) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.remove(0);
+            if !self.pending_overflow_noted {
+                self.pending_overflow_noted = true;
+                ctx.note(Note::warn(format!(
+                    "more than {MAX_PENDING} requests pending at once: the oldest are no longer paired \
+                     (their replies, if any, show as unmatched)"
+                )));
+            }
+        }
+        self.pending.push(p);
+    }
+
     fn take(&mut self, i: usize) -> Option<Pending> {
         if i >= self.pending.len() {
             return None;
@@ -1401,7 +1430,30 @@ impl Qmp {
                             "response out of order: an older in-band request is still unanswered",
                         ));
                     }
-                    self.take(i)
+                    if inband && older_inband && self.relaxed {
+                        // In-band replies come in order: after a gap (or a
+                        // mid-stream start), older in-band requests still
+                        // pending lost their replies in the capture.
+                        let before = self.pending.len();
+                        let mut k = 0;
+                        self.pending.retain(|q| {
+                            let lost = k < i && q.kind == PKind::Command && !q.oob;
+                            k += 1;
+                            !lost
+                        });
+                        let lost = before - self.pending.len();
+                        out.notes.push(Note::info(format!(
+                            "{lost} earlier request(s) got no reply in the capture (lost in a gap)"
+                        )));
+                        // The matched request is now the first in-band one.
+                        let j = self.pending.iter().position(|p| {
+                            p.kind == PKind::Command
+                                && p.id.as_ref().is_some_and(|pid| json::json_eq(pid, id))
+                        });
+                        j.and_then(|j| self.take(j))
+                    } else {
+                        self.take(i)
+                    }
                 }
                 None => {
                     out.notes

@@ -1488,3 +1488,81 @@ mod fast_paths {
         assert!(verified > 500, "{verified} values verified");
     }
 }
+
+#[test]
+fn a_flood_of_unanswered_requests_is_bounded_and_noted_once() {
+    let mut flood = Vec::new();
+    for i in 0..(MAX_PENDING + 500) {
+        flood.extend_from_slice(format!("{{\"execute\":\"query-status\",\"id\":{i}}}").as_bytes());
+    }
+    let last = MAX_PENDING + 499;
+    let first_reply = b"{\"return\": {}, \"id\": 0}\r\n".to_vec();
+    let last_reply = format!("{{\"return\": {{}}, \"id\": {last}}}\r\n").into_bytes();
+    let items = session(&[(C2S, &flood), (S2C, &first_reply), (S2C, &last_reply)]);
+    let notes = session_notes(&items);
+    let overflow: Vec<&String> = notes
+        .iter()
+        .filter(|n| n.contains("requests pending at once"))
+        .collect();
+    assert_eq!(overflow.len(), 1, "{notes:?}");
+    let replies = dir_msgs(&items, S2C);
+    let (r0, rlast) = (replies[replies.len() - 2], replies[replies.len() - 1]);
+    // id 0 was forgotten (the oldest), the newest still pairs.
+    assert_eq!(reply(r0), None);
+    assert!(r0.notes.iter().any(|n| n.text.contains("unmatched")));
+    assert!(reply(rlast).is_some());
+    assert_covered(
+        &items,
+        [
+            flood.len() as u64 + CAPS_OOB.len() as u64,
+            (GREETING.len() + RET_EMPTY.len() + first_reply.len() + last_reply.len()) as u64,
+        ],
+    );
+}
+
+#[test]
+fn after_a_server_gap_older_in_band_requests_are_closed_by_a_later_reply() {
+    let mut d = Driver::new(
+        Box::new(Qmp::new(SessionStart::default(), Options::default())),
+        Limits::default(),
+    );
+    let mut items = Vec::new();
+    let mut out = |i| items.push(i);
+    d.data(S2C, 0, GREETING, &mut out);
+    d.data(C2S, 0, CAPS, &mut out);
+    d.data(S2C, GREETING.len() as u64, RET_EMPTY, &mut out);
+    let mut c = CAPS.len() as u64;
+    for i in 1..=10 {
+        let cmd = format!("{{\"execute\":\"query-status\",\"id\":{i}}}");
+        d.data(C2S, c, cmd.as_bytes(), &mut out);
+        c += cmd.len() as u64;
+    }
+    // The replies to 1..=7 are lost in a gap of the server's stream.
+    let s = (GREETING.len() + RET_EMPTY.len()) as u64;
+    d.gap(S2C, s, 500, &mut out);
+    let mut at = s + 500;
+    for i in 8..=10 {
+        let r = format!("{{\"return\": {{}}, \"id\": {i}}}\r\n");
+        d.data(S2C, at, r.as_bytes(), &mut out);
+        at += r.len() as u64;
+    }
+    d.close(&mut out);
+    let replies: Vec<&Message> = dir_msgs(&items, S2C).into_iter().skip(2).collect();
+    assert_eq!(replies.len(), 3);
+    assert!(
+        replies.iter().all(|m| reply(m).is_some()),
+        "8, 9 and 10 pair after the gap"
+    );
+    assert!(has_note(
+        replies[0],
+        "7 earlier request(s) got no reply in the capture"
+    ));
+    // Nothing is reported unanswered at close: the lost ones were closed.
+    assert!(
+        !session_notes(&items)
+            .iter()
+            .any(|n| n.contains("unanswered")),
+        "{:?}",
+        session_notes(&items)
+    );
+}
