@@ -231,11 +231,15 @@ impl Source for LiveSource {
 }
 
 /// Raises `stop` on SIGINT and SIGTERM; a second signal ends the process
-/// at once (the terminal is not held hostage by a stuck capture).
+/// at once (the terminal is not held hostage by a stuck capture). "Second"
+/// counts signals only: `stop` may already be raised by `-c COUNT`, and a
+/// Ctrl-C then must still let the output be finished.
 pub fn stop_on_signals(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
+    let signalled = Arc::new(AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
+        signal_hook::flag::register_conditional_shutdown(sig, 130, signalled.clone())?;
+        signal_hook::flag::register(sig, signalled.clone())?;
         signal_hook::flag::register(sig, stop.clone())?;
     }
     Ok(())
@@ -279,4 +283,23 @@ pub fn drop_privileges() -> Result<Option<(u32, u32)>, String> {
         }
     }
     Ok(Some((uid, gid)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `-c COUNT` raises the stop flag itself; one Ctrl-C after that must
+    /// only stop (so the output is finished), not end the process. (Were
+    /// the signal counted as the second one, this test binary would exit
+    /// with status 130 here.)
+    #[test]
+    fn one_signal_after_the_count_stopped_the_capture_does_not_exit() {
+        let stop = Arc::new(AtomicBool::new(true));
+        stop_on_signals(&stop).unwrap();
+        // SAFETY: raising a signal whose handler was just installed.
+        assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(stop.load(Ordering::Relaxed));
+    }
 }
