@@ -361,22 +361,3 @@ fn captures_picked_up_mid_stream() {
         }
     }
 }
-
-#[test]
-#[ignore]
-fn dump() {
-    let name = std::env::var("QMP_DUMP").unwrap_or_else(|_| "qmp-qga".into());
-    for i in run_pcap(&name) {
-        match i {
-            Item::Message(m) => println!(
-                "{} @{} len={} {:?} name={} err={} reply_to={:?}\n   summary: {}\n   fields: {:?}\n   notes: {:?}",
-                m.dir.as_str(), m.offset, m.len, m.kind, m.name, m.is_error,
-                m.reply_to.map(|r| r.offset), m.summary,
-                m.fields.iter().filter(|f| f.name != "value").map(|f| (f.name.to_string(), f.range.clone(), format!("{:?}", f.value).chars().take(80).collect::<String>())).collect::<Vec<_>>(),
-                m.notes.iter().map(|n| format!("{}: {}", n.severity.as_str(), n.text)).collect::<Vec<_>>()),
-            Item::Undecoded { dir, offset, len, reason, severity } if reason != "whitespace" => println!("{} @{offset} len={len} UNDECODED {}: {reason}", dir.as_str(), severity.as_str()),
-            Item::Undecoded { .. } => {}
-            other => println!("{other:?}"),
-        }
-    }
-}
