@@ -140,7 +140,13 @@ impl Sink for Collector {
                 if m.msg.is_error {
                     p.errors += 1;
                 }
-                let n = p.by_name.entry(m.msg.name.clone()).or_default();
+                // Look up before inserting: no String allocated per message.
+                if !p.by_name.contains_key(&m.msg.name) {
+                    p.by_name.insert(m.msg.name.clone(), NameStats::default());
+                }
+                let Some(n) = p.by_name.get_mut(&m.msg.name) else {
+                    return Ok(());
+                };
                 match m.msg.kind {
                     Kind::Request => n.requests += 1,
                     Kind::Response => n.responses += 1,
