@@ -42,24 +42,10 @@ impl Timestamp {
     ///
     /// Never panics: years outside 0000..=9999 (absurd or negative seconds)
     /// are written with an explicit sign, e.g. `-0001-12-31T23:59:59.000000Z`.
+    ///
+    /// The `Display` form is the same text, written without allocating.
     pub fn rfc3339(&self) -> String {
-        let days = self.secs.div_euclid(86_400);
-        let sod = self.secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        let (h, m, s) = (sod / 3600, (sod / 60) % 60, sod % 60);
-        let year = if (0..=9999).contains(&year) {
-            format!("{year:04}")
-        } else {
-            format!("{year:+05}")
-        };
-        // Clamp defensively: a hand-built Timestamp may break the invariant.
-        let nanos = self.nanos.min(999_999_999);
-        let frac = if self.nano {
-            format!("{nanos:09}")
-        } else {
-            format!("{:06}", nanos / 1000)
-        };
-        format!("{year}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{frac}Z")
+        self.to_string()
     }
 
     /// Microseconds from `earlier` to `self`: negative when `self` is
@@ -85,8 +71,25 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    /// RFC 3339, as [`Timestamp::rfc3339`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.rfc3339())
+        let days = self.secs.div_euclid(86_400);
+        let sod = self.secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let (h, m, s) = (sod / 3600, (sod / 60) % 60, sod % 60);
+        if (0..=9999).contains(&year) {
+            write!(f, "{year:04}")?;
+        } else {
+            write!(f, "{year:+05}")?;
+        }
+        write!(f, "-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.")?;
+        // Clamp defensively: a hand-built Timestamp may break the invariant.
+        let nanos = self.nanos.min(999_999_999);
+        if self.nano {
+            write!(f, "{nanos:09}Z")
+        } else {
+            write!(f, "{:06}Z", nanos / 1000)
+        }
     }
 }
 

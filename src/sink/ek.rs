@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 
-use super::record::{push_record, push_str};
+use super::record::{push_record, push_str, push_ts};
 use super::{Record, Sink};
 use crate::stats::Summary;
 
@@ -49,7 +49,7 @@ impl<W: Write> Sink for EkWriter<W> {
         self.buf.extend_from_slice(b",\"server\":");
         push_str(&mut self.buf, &m.session.server.to_string());
         self.buf.extend_from_slice(b",\"session_start\":");
-        push_str(&mut self.buf, &m.session.start.rfc3339());
+        push_ts(&mut self.buf, &m.session.start);
         let _ = write!(self.buf, ",\"mid_stream\":{},", m.session.mid_stream);
         self.rec.clear();
         push_record(&mut self.rec, rec);

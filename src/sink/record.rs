@@ -27,6 +27,12 @@ fn push_key(out: &mut Vec<u8>, first: &mut bool, key: &str) {
     out.push(b':');
 }
 
+/// Appends a timestamp as a JSON string (RFC 3339 is plain ASCII: nothing
+/// to escape), without an intermediate String.
+pub fn push_ts(out: &mut Vec<u8>, ts: &crate::capture::Timestamp) {
+    let _ = write!(out, "\"{ts}\"");
+}
+
 fn push_u64(out: &mut Vec<u8>, v: u64) {
     let _ = write!(out, "{v}");
 }
@@ -131,7 +137,7 @@ fn push_session(out: &mut Vec<u8>, s: &SessionInfo) {
     out.extend_from_slice(b",\"server\":");
     push_str(out, &s.server.to_string());
     out.extend_from_slice(b",\"start\":");
-    push_str(out, &s.start.rfc3339());
+    push_ts(out, &s.start);
     let _ = write!(out, ",\"mid_stream\":{}}}", s.mid_stream);
 }
 
@@ -144,7 +150,7 @@ fn push_message(out: &mut Vec<u8>, m: &MessageRecord<'_>) {
     out.extend_from_slice(b",\"dir\":");
     push_str(out, msg.dir.as_str());
     out.extend_from_slice(b",\"ts\":");
-    push_str(out, &m.ts.rfc3339());
+    push_ts(out, &m.ts);
     let _ = write!(
         out,
         ",\"offset\":{},\"len\":{},\"kind\":",
@@ -188,7 +194,7 @@ fn push_range(out: &mut Vec<u8>, ty: &str, r: &RangeRecord<'_>) {
     out.extend_from_slice(b",\"dir\":");
     push_str(out, r.dir.as_str());
     let _ = write!(out, ",\"offset\":{},\"len\":{},\"ts\":", r.offset, r.len);
-    push_str(out, &r.ts.rfc3339());
+    push_ts(out, &r.ts);
     if let Some(reason) = r.reason {
         out.extend_from_slice(b",\"reason\":");
         push_str(out, reason);
@@ -202,7 +208,7 @@ fn push_session_end(out: &mut Vec<u8>, e: &SessionEnd<'_>) {
     out.extend_from_slice(b"{\"type\":\"session_end\",\"session\":");
     push_str(out, &e.session.id);
     out.extend_from_slice(b",\"end\":");
-    push_str(out, &e.end.rfc3339());
+    push_ts(out, &e.end);
     let _ = write!(out, ",\"messages\":{},\"attrs\":{{", e.messages);
     let mut first = true;
     for (k, v) in e.attrs {
