@@ -3,43 +3,11 @@
 //! captured, encoded for `qscope_dissectors::fuzzing`. Run on demand:
 //! `cargo test --test fuzz_seeds -- --ignored`.
 
-use std::collections::HashMap;
+mod common;
+
 use std::path::Path;
 
-use qscope::capture::{FileSource, Source};
-use qscope::layers::{decode, Decoded};
-use qscope::reassembly::{Config, Event, Reassembler};
 use qscope_dissectors::{fuzzing, Dir};
-
-/// Per connection (in order of appearance): its data in capture order.
-fn schedules(path: &Path) -> Vec<Vec<(Dir, Vec<u8>)>> {
-    let mut src = FileSource::open(path).unwrap();
-    let mut r = Reassembler::new(Config::default());
-    let mut out: Vec<Vec<(Dir, Vec<u8>)>> = Vec::new();
-    let mut index = HashMap::new();
-    let mut on = |ev: Event<'_>| {
-        if let Event::Data {
-            conn, dir, bytes, ..
-        } = ev
-        {
-            let n = index.len();
-            let i = *index.entry(conn).or_insert(n);
-            if i == out.len() {
-                out.push(Vec::new());
-            }
-            out[i].push((dir, bytes.to_vec()));
-        }
-    };
-    let mut last = Default::default();
-    while let Some(p) = src.next_packet().unwrap() {
-        last = p.ts;
-        if let Ok(Decoded::Tcp(seg)) = decode(p.link, p.data, p.orig_len) {
-            r.segment(p.ts, &seg, &mut on);
-        }
-    }
-    r.finish(last, &mut on);
-    out
-}
 
 #[test]
 #[ignore = "writes fuzz/corpus; run on demand"]
@@ -59,7 +27,7 @@ fn write_seed_corpora() {
             if p.extension().is_none_or(|x| x != "pcap") {
                 continue;
             }
-            for (c, sched) in schedules(&p).iter().enumerate() {
+            for (c, sched) in common::conversations(&p).iter().enumerate() {
                 // Keep seeds small: the first 16 KiB of the conversation.
                 let mut budget = 16 << 10;
                 let mut parts: Vec<(Dir, &[u8])> = Vec::new();

@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use qscope_dissectors::Dir;
 use serde_json::Value;
 
 /// Live tests need root (CAP_NET_RAW). In CI they must run; elsewhere they
@@ -230,46 +231,13 @@ fn real_qemu_session_is_decoded_live_in_order_with_pairing() {
     assert_eq!(summary["dropped"], 0, "no kernel drops");
 }
 
-/// One connection's bytes in capture order, from a shared capture.
-fn conversations(pcap: &Path) -> Vec<Vec<(bool, Vec<u8>)>> {
-    use qscope::capture::{FileSource, Source};
-    use qscope::layers::{decode, Decoded};
-    use qscope::reassembly::{Config, Event, Reassembler};
-    let mut src = FileSource::open(pcap).unwrap();
-    let mut r = Reassembler::new(Config::default());
-    let mut out: Vec<Vec<(bool, Vec<u8>)>> = Vec::new();
-    let mut index = std::collections::HashMap::new();
-    let mut on = |ev: Event<'_>| {
-        if let Event::Data {
-            conn, dir, bytes, ..
-        } = ev
-        {
-            let n = index.len();
-            let i = *index.entry(conn).or_insert(n);
-            if i == out.len() {
-                out.push(Vec::new());
-            }
-            out[i].push((dir == qscope_dissectors::Dir::C2S, bytes.to_vec()));
-        }
-    };
-    let mut last = Default::default();
-    while let Some(p) = src.next_packet().unwrap() {
-        last = p.ts;
-        if let Ok(Decoded::Tcp(seg)) = decode(p.link, p.data, p.orig_len) {
-            r.segment(p.ts, &seg, &mut on);
-        }
-    }
-    r.finish(last, &mut on);
-    out
-}
-
 /// Replays a conversation over a real loopback connection: each side sends
 /// its chunks in order, after reading everything the peer sent before.
-fn replay(port: u16, conv: &[(bool, Vec<u8>)]) {
+fn replay(port: u16, conv: &[(Dir, Vec<u8>)]) {
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let side = |mut s: TcpStream, client: bool, conv: Vec<(bool, Vec<u8>)>| {
-        for (from_client, bytes) in conv {
-            if from_client == client {
+    let side = |mut s: TcpStream, mine: Dir, conv: Vec<(Dir, Vec<u8>)>| {
+        for (dir, bytes) in conv {
+            if dir == mine {
                 s.write_all(&bytes).unwrap();
             } else {
                 let mut buf = vec![0; bytes.len()];
@@ -280,10 +248,10 @@ fn replay(port: u16, conv: &[(bool, Vec<u8>)]) {
     let c = conv.to_vec();
     let server = std::thread::spawn(move || {
         let (s, _) = listener.accept().unwrap();
-        side(s, false, c);
+        side(s, Dir::S2C, c);
     });
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    side(s, true, conv.to_vec());
+    side(s, Dir::C2S, conv.to_vec());
     server.join().unwrap();
 }
 

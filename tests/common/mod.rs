@@ -348,3 +348,39 @@ impl Conv {
         write_pcap(path, &self.pkts);
     }
 }
+
+/// The TCP conversations of a capture, reassembled by qscope itself: per
+/// connection (in order of appearance), each delivered chunk with its
+/// direction, in capture order. For replaying real conversations and
+/// making fuzz seeds (not for judging reassembly: see reassembly_exact).
+pub fn conversations(path: &Path) -> Vec<Vec<(qscope_dissectors::Dir, Vec<u8>)>> {
+    use qscope::capture::{FileSource, Source};
+    use qscope::layers::{decode, Decoded};
+    use qscope::reassembly::{Config, Event, Reassembler};
+    let mut src = FileSource::open(path).unwrap();
+    let mut r = Reassembler::new(Config::default());
+    let mut out: Vec<Vec<(qscope_dissectors::Dir, Vec<u8>)>> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    let mut on = |ev: Event<'_>| {
+        if let Event::Data {
+            conn, dir, bytes, ..
+        } = ev
+        {
+            let n = index.len();
+            let i = *index.entry(conn).or_insert(n);
+            if i == out.len() {
+                out.push(Vec::new());
+            }
+            out[i].push((dir, bytes.to_vec()));
+        }
+    };
+    let mut last = Default::default();
+    while let Some(p) = src.next_packet().unwrap() {
+        last = p.ts;
+        if let Ok(Decoded::Tcp(seg)) = decode(p.link, p.data, p.orig_len) {
+            r.segment(p.ts, &seg, &mut on);
+        }
+    }
+    r.finish(last, &mut on);
+    out
+}
