@@ -494,7 +494,7 @@ impl Table<'_> {
                 ts,
             });
             let full = prefix.iter().any(|p| p.len() >= probe_bytes);
-            self.detect(conn, full, ts);
+            self.detect(conn, full);
             return;
         }
         let dir = if s.swapped { dir.flip() } else { dir };
@@ -554,7 +554,7 @@ impl Table<'_> {
             held.push(Held::End { dir, ts });
             let both = prefix_done.iter().all(|d| *d);
             if both {
-                self.detect(conn, true, ts);
+                self.detect(conn, true);
             }
             return;
         }
@@ -567,7 +567,7 @@ impl Table<'_> {
             self.sessions.get(&conn).map(|s| &s.state),
             Some(State::Detecting { .. })
         ) {
-            self.detect(conn, true, ts);
+            self.detect(conn, true);
         }
         self.feed(conn, ts, |d, out| d.close(out), |_, _| ());
         let Some(mut s) = self.sessions.remove(&conn) else {
@@ -590,7 +590,7 @@ impl Table<'_> {
 
     /// Decides the protocol of a detecting session if the bytes allow it (or
     /// `force`), then replays the held events through the decoder.
-    fn detect(&mut self, conn: ConnId, force: bool, ts: Timestamp) {
+    fn detect(&mut self, conn: ConnId, force: bool) {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
@@ -693,7 +693,6 @@ impl Table<'_> {
                 Held::End { dir, ts } => self.end(conn, dir, ts),
             }
         }
-        let _ = ts;
     }
 
     /// Runs `f` on the session's driver (decoding sessions), or `g` with
