@@ -33,10 +33,9 @@ impl Sink for Count {
 }
 
 fn build_capture(copies: u32, out: &Path) -> usize {
-    let src = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures/qmp/qmp-basic.pcap"),
-    )
-    .expect("../shared/captures/qmp/qmp-basic.pcap");
+    let src =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/qmp/qmp-basic.pcap"))
+            .expect("captures/qmp/qmp-basic.pcap");
     let mut recs = Vec::new();
     let mut pos = 24;
     while pos + 16 <= src.len() {

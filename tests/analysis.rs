@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
-use common::{export, of_type, qscope, read_pcap, scratch, shared, write_pcap};
+use common::{bundled, export, of_type, qscope, read_pcap, scratch, write_pcap};
 use serde_json::Value;
 
 const ALL: &[&str] = &[
@@ -28,7 +28,7 @@ const ALL: &[&str] = &[
 ];
 
 fn pcap(name: &str) -> String {
-    shared(&format!("{name}.pcap"))
+    bundled(&format!("{name}.pcap"))
         .to_str()
         .unwrap()
         .to_string()
@@ -62,8 +62,8 @@ fn display_filter_on_export_keeps_matching_messages_only() {
         ("mqserver/mq-xml", "proto == qm", |_| false),
     ];
     for (name, expr, pred) in cases {
-        let (all, _) = export(&shared(&format!("{name}.pcap")), &[]);
-        let (sel, out) = export(&shared(&format!("{name}.pcap")), &["-Y", expr]);
+        let (all, _) = export(&bundled(&format!("{name}.pcap")), &[]);
+        let (sel, out) = export(&bundled(&format!("{name}.pcap")), &["-Y", expr]);
         assert!(out.status.success(), "{name} {expr}");
         let want: Vec<&Value> = of_type(&all, "message")
             .into_iter()
@@ -134,7 +134,7 @@ fn display_filter_on_print_and_json() {
     assert_eq!(doc["summary"]["matched"], msgs.len() as u64);
 
     // No match at all: no session, still a summary.
-    let (recs, _) = export(&shared("qmp/qmp-basic.pcap"), &["-Y", "proto == qps"]);
+    let (recs, _) = export(&bundled("qmp/qmp-basic.pcap"), &["-Y", "proto == qps"]);
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0]["matched"], 0);
 }
@@ -224,7 +224,7 @@ fn expected_stats(recs: &[Value]) -> BTreeMap<(String, String), Expect> {
 #[test]
 fn stats_match_values_computed_from_the_export() {
     for name in ALL {
-        let (recs, _) = export(&shared(&format!("{name}.pcap")), &[]);
+        let (recs, _) = export(&bundled(&format!("{name}.pcap")), &[]);
         let want = expected_stats(&recs);
         let st: Value = serde_json::from_str(&stdout(&qscope(&[
             "stats",
@@ -335,7 +335,7 @@ fn follow_raw_equals_the_stream_files() {
         for dir in ["c2s", "s2c"] {
             let out = qscope(&["follow", &pcap(name), "s1", "--raw", "--dir", dir]);
             assert!(out.status.success(), "{name}");
-            let want = std::fs::read(shared(&format!("{name}.{dir}.bin"))).unwrap();
+            let want = std::fs::read(bundled(&format!("{name}.{dir}.bin"))).unwrap();
             assert!(out.stdout == want, "{name} {dir}: follow --raw differs");
         }
     }
@@ -344,7 +344,7 @@ fn follow_raw_equals_the_stream_files() {
 #[test]
 fn follow_text_hex_and_addresses() {
     let p = pcap("qmp/qmp-basic");
-    let (recs, _) = export(&shared("qmp/qmp-basic.pcap"), &[]);
+    let (recs, _) = export(&bundled("qmp/qmp-basic.pcap"), &[]);
     let s = of_type(&recs, "session")[0];
     let by_addr = format!(
         "{}-{}",
@@ -364,7 +364,7 @@ fn follow_text_hex_and_addresses() {
     );
     assert!(text.contains("<- {\"QMP\": {"), "{text}");
     let hex = stdout(&qscope(&["follow", &p, "s1", "--hex", "--dir", "c2s"]));
-    let c2s = std::fs::read(shared("qmp/qmp-basic.c2s.bin")).unwrap();
+    let c2s = std::fs::read(bundled("qmp/qmp-basic.c2s.bin")).unwrap();
     // The dump's bytes, in order, are the direction's bytes.
     let mut dumped = Vec::new();
     for l in hex.lines().skip(1) {
@@ -386,8 +386,8 @@ fn follow_text_hex_and_addresses() {
 #[test]
 fn follow_shows_gaps_and_raw_refuses_them() {
     // Drop the client's second data segment.
-    let mut pkts = read_pcap(&shared("qmp/qmp-basic.pcap"));
-    let (recs, _) = export(&shared("qmp/qmp-basic.pcap"), &[]);
+    let mut pkts = read_pcap(&bundled("qmp/qmp-basic.pcap"));
+    let (recs, _) = export(&bundled("qmp/qmp-basic.pcap"), &[]);
     let server_port: u16 = of_type(&recs, "session")[0]["server"]
         .as_str()
         .unwrap()
@@ -420,7 +420,7 @@ fn follow_shows_gaps_and_raw_refuses_them() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-gaps"));
     let out = qscope(&["follow", p, "s1", "--raw", "--dir", "c2s", "--allow-gaps"]);
-    let full = std::fs::read(shared("qmp/qmp-basic.c2s.bin")).unwrap();
+    let full = std::fs::read(bundled("qmp/qmp-basic.c2s.bin")).unwrap();
     assert_eq!(stdout(&out).len(), full.len() - dropped);
 }
 
@@ -441,7 +441,7 @@ fn write_out_rereads_to_the_filtered_messages() {
     for (i, (name, expr)) in cases.iter().enumerate() {
         let out = dir.join(format!("w{i}.pcap"));
         let o = out.to_str().unwrap();
-        let (first, st) = export(&shared(&format!("{name}.pcap")), &["-Y", expr, "-w", o]);
+        let (first, st) = export(&bundled(&format!("{name}.pcap")), &["-Y", expr, "-w", o]);
         assert!(
             st.status.success(),
             "{name}: {}",
@@ -583,7 +583,7 @@ fn ek_bulk_lines_alternate_and_parse() {
         "qm/qm-1-fileops-qmclilib",
         "mqserver/mq-xml",
     ] {
-        let (recs, _) = export(&shared(&format!("{name}.pcap")), &[]);
+        let (recs, _) = export(&bundled(&format!("{name}.pcap")), &[]);
         let msgs = of_type(&recs, "message");
         let text = stdout(&qscope(&["export", &pcap(name), "--format", "ek"]));
         let lines: Vec<Value> = text

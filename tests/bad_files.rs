@@ -19,7 +19,7 @@ fn one_line_reason(out: &std::process::Output) -> String {
 
 #[test]
 fn truncated_capture_keeps_messages_decoded_before_the_fault() {
-    let full_path = shared("qmp/qmp-events.pcap");
+    let full_path = bundled("qmp/qmp-events.pcap");
     let (full, out) = export(&full_path, &[]);
     assert!(out.status.success());
     let bytes = std::fs::read(&full_path).unwrap();
@@ -96,7 +96,7 @@ fn empty_and_missing_files_are_refused_with_a_reason() {
 
 #[test]
 fn garbage_after_valid_packets_keeps_the_packets() {
-    let full_path = shared("qmp/qmp-hmp.pcap");
+    let full_path = bundled("qmp/qmp-hmp.pcap");
     let mut bytes = std::fs::read(&full_path).unwrap();
     // A record header claiming a 3 GB packet after the real ones.
     bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0xc0]);

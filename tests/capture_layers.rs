@@ -293,7 +293,7 @@ fn addr(s: &str) -> SocketAddr {
 
 macro_rules! capture {
     ($p:literal) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures/", $p)
+        concat!(env!("CARGO_MANIFEST_DIR"), "/captures/", $p)
     };
 }
 

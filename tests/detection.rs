@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn truth_values(name: &str, dir: &str) -> Vec<Value> {
-    std::fs::read_to_string(shared(&format!("{name}.truth.jsonl")))
+    std::fs::read_to_string(bundled(&format!("{name}.truth.jsonl")))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -60,7 +60,7 @@ fn human_monitor_on_the_qmp_port_is_not_decoded_as_qmp() {
 #[test]
 fn qmp_on_any_port_is_found_by_content() {
     // The real qmp-events conversation, moved from port 4444 to 6123.
-    let pkts: Vec<Pkt> = read_pcap(&shared("qmp/qmp-events.pcap"))
+    let pkts: Vec<Pkt> = read_pcap(&bundled("qmp/qmp-events.pcap"))
         .into_iter()
         .map(|p| Pkt {
             ts_us: p.ts_us,
@@ -80,7 +80,7 @@ fn qmp_on_any_port_is_found_by_content() {
 
 #[test]
 fn decode_as_overrides_detection() {
-    let pcap = shared("qmp/qmp-events.pcap");
+    let pcap = bundled("qmp/qmp-events.pcap");
     // Force "unknown": nothing decoded, every byte still accounted for.
     let (recs, out) = export(&pcap, &["--decode-as", "4444=unknown"]);
     assert!(out.status.success());
@@ -113,7 +113,7 @@ fn decode_as_overrides_detection() {
 
 #[test]
 fn capture_from_standard_input() {
-    let pcap = shared("qmp/qmp-events.pcap");
+    let pcap = bundled("qmp/qmp-events.pcap");
     let (from_file, _) = export(&pcap, &[]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_qscope"))
         .args(["export", "-", "--format", "jsonl"])

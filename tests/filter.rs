@@ -1,5 +1,5 @@
 //! The display filter language: every operator and field kind on messages
-//! decoded from the real captures in ../shared (each filter checked against
+//! decoded from the real captures in captures/ (each filter checked against
 //! an independent oracle written in Rust), hand-built messages for the
 //! value kinds the captures lack, the exact text and column of every class
 //! of error, and property tests that no input makes the parser or the
@@ -47,9 +47,9 @@ fn allocations() -> usize {
     ALLOCS.with(|c| c.get())
 }
 
-fn shared(rel: &str) -> PathBuf {
+fn bundled(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/captures")
+        .join("captures")
         .join(rel)
 }
 
@@ -60,7 +60,7 @@ struct Capture {
 }
 
 fn decode(rel: &str) -> Capture {
-    let mut src = FileSource::open(&shared(rel)).unwrap();
+    let mut src = FileSource::open(&bundled(rel)).unwrap();
     let mut c = Collect::default();
     analyze(&mut src, Config::default(), &mut c).unwrap();
     assert!(!c.messages.is_empty(), "{rel}: no message decoded");
@@ -73,7 +73,7 @@ fn decode(rel: &str) -> Capture {
 fn all_captures() -> Vec<Capture> {
     let mut out = Vec::new();
     for dir in ["qmp", "qm", "qps", "mqserver"] {
-        let mut names: Vec<_> = std::fs::read_dir(shared(dir))
+        let mut names: Vec<_> = std::fs::read_dir(bundled(dir))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .filter(|n| n.ends_with(".pcap"))

@@ -1,4 +1,4 @@
-//! Writes the fuzz seed corpora from the real captures in ../shared: each
+//! Writes the fuzz seed corpora from the real captures in captures/: each
 //! capture's TCP streams, reassembled, in the order the segments were
 //! captured, encoded for `qscope_dissectors::fuzzing`. Run on demand:
 //! `cargo test --test fuzz_seeds -- --ignored`.
@@ -13,7 +13,7 @@ use qscope_dissectors::{fuzzing, Dir};
 #[ignore = "writes fuzz/corpus; run on demand"]
 fn write_seed_corpora() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shared = root.join("../shared/captures");
+    let bundled = root.join("captures");
     for (proto_dir, proto) in [
         ("qmp", "qmp"),
         ("qm", "qm"),
@@ -22,7 +22,7 @@ fn write_seed_corpora() {
     ] {
         let out = root.join("fuzz/corpus").join(proto);
         std::fs::create_dir_all(&out).unwrap();
-        for e in std::fs::read_dir(shared.join(proto_dir)).unwrap() {
+        for e in std::fs::read_dir(bundled.join(proto_dir)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_none_or(|x| x != "pcap") {
                 continue;

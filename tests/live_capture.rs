@@ -259,7 +259,7 @@ fn replay(port: u16, conv: &[(Dir, Vec<u8>)]) {
 /// checks the live export against the capture's ground truth per session
 /// and direction.
 fn replay_and_check(name: &str, port: u16) {
-    let pcap = shared(&format!("{name}.pcap"));
+    let pcap = bundled(&format!("{name}.pcap"));
     let filter = format!("tcp port {port}");
     let cap = Capture::start(
         &["export", "-i", "lo", "-f", &filter, "--format", "jsonl"],
@@ -273,7 +273,7 @@ fn replay_and_check(name: &str, port: u16) {
     let (recs, status, stderr) = cap.stop();
     assert!(status.success(), "{stderr:?}");
     // The capture's sessions in order of their first message, and ours.
-    let truth: Vec<Value> = std::fs::read_to_string(shared(&format!("{name}.truth.jsonl")))
+    let truth: Vec<Value> = std::fs::read_to_string(bundled(&format!("{name}.truth.jsonl")))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -378,7 +378,7 @@ fn live_capture_errors_are_clear() {
         "{err}"
     );
     // Options that only make sense live are refused for files.
-    let pcap = shared("qmp/qmp-events.pcap");
+    let pcap = bundled("qmp/qmp-events.pcap");
     let err = live_error(&["print", pcap.to_str().unwrap(), "-f", "tcp"], false);
     assert!(err.contains("live capture only"), "{err}");
     // -D lists interfaces, loopback among them.
@@ -452,7 +452,7 @@ fn write_option_saves_what_was_captured() {
         ],
         &[],
     );
-    let conv = &conversations(&shared("qps/qps-2-signon-fail.pcap"))[0];
+    let conv = &conversations(&bundled("qps/qps-2-signon-fail.pcap"))[0];
     replay(port, conv);
     let (live, status, _) = cap.stop();
     assert!(status.success());

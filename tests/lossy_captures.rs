@@ -10,7 +10,7 @@ use common::*;
 use serde_json::Value;
 
 fn truth_values(name: &str, dir: &str) -> Vec<Value> {
-    std::fs::read_to_string(shared(&format!("qmp/{name}.truth.jsonl")))
+    std::fs::read_to_string(bundled(&format!("qmp/{name}.truth.jsonl")))
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -54,7 +54,7 @@ fn server_data(pkts: &[Pkt]) -> Vec<usize> {
 
 #[test]
 fn reordered_duplicated_and_resegmented_segments_change_nothing() {
-    let mut pkts = read_pcap(&shared("qmp/qmp-basic.pcap"));
+    let mut pkts = read_pcap(&bundled("qmp/qmp-basic.pcap"));
     let data = server_data(&pkts);
     // The schema reply spans dozens of server segments in a row: play with them.
     let a = data[data.len() / 2];
@@ -131,7 +131,7 @@ fn reordered_duplicated_and_resegmented_segments_change_nothing() {
 
 #[test]
 fn missing_segment_is_a_gap_with_offset_and_length_and_decoding_resumes() {
-    let mut pkts = read_pcap(&shared("qmp/qmp-basic.pcap"));
+    let mut pkts = read_pcap(&bundled("qmp/qmp-basic.pcap"));
     let syn_ack = pkts
         .iter()
         .map(|p| tcp(&p.frame))
@@ -200,7 +200,7 @@ fn missing_segment_is_a_gap_with_offset_and_length_and_decoding_resumes() {
 
 #[test]
 fn capture_picked_up_mid_stream_recovers_following_messages() {
-    let pkts = read_pcap(&shared("qmp/qmp-basic.pcap"));
+    let pkts = read_pcap(&bundled("qmp/qmp-basic.pcap"));
     let data = server_data(&pkts);
     // Start the capture in the middle of the schema reply: no handshake, both
     // directions start inside the conversation.

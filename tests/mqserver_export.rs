@@ -1,7 +1,7 @@
 //! End to end on the MQServer captures (XML from the real server and
 //! client library, the EARLY binary and TEXT forms from simulators): every
 //! capture exported by the real binary scores 100 % with no extra message
-//! against its ground truth (../shared/tools/check-export.py); every byte
+//! against its ground truth (by the rules of check-export.py); every byte
 //! is accounted for; replies carry their request's index; passwords stay
 //! redacted; lossy and mid-stream variants recover without inventing
 //! messages.
@@ -34,7 +34,7 @@ fn mq_text_scores_100_percent() {
 
 /// `(mid, msgtype)` of the ground truth, per direction.
 fn truth(name: &str, dir: &str) -> Vec<(i64, i64)> {
-    std::fs::read_to_string(shared(&format!("mqserver/{name}.truth.jsonl")))
+    std::fs::read_to_string(bundled(&format!("mqserver/{name}.truth.jsonl")))
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -76,7 +76,7 @@ fn export_ok(path: &std::path::Path, extra: &[&str]) -> Vec<Value> {
 #[test]
 fn every_stream_byte_is_accounted_for() {
     for (name, encoding) in CAPTURES {
-        let pcap = shared(&format!("mqserver/{name}.pcap"));
+        let pcap = bundled(&format!("mqserver/{name}.pcap"));
         let recs = export_ok(&pcap, &[]);
         let covered = assert_coverage(&recs);
         // The tiles add up to every payload byte of the capture.
@@ -106,7 +106,7 @@ fn every_stream_byte_is_accounted_for() {
 #[test]
 fn replies_carry_their_request_index_and_latency() {
     for (name, _) in CAPTURES {
-        let recs = export_ok(&shared(&format!("mqserver/{name}.pcap")), &[]);
+        let recs = export_ok(&bundled(&format!("mqserver/{name}.pcap")), &[]);
         let msgs = of_type(&recs, "message");
         for (i, m) in msgs.iter().enumerate() {
             assert_eq!(m["index"], i as u64);
@@ -129,7 +129,7 @@ fn replies_carry_their_request_index_and_latency() {
         assert!(paired >= 4, "{name}: {paired}");
     }
     // The observed XML session: ACK bodies name the CLNTCAP and the AUTH.
-    let recs = export_ok(&shared("mqserver/mq-xml.pcap"), &[]);
+    let recs = export_ok(&bundled("mqserver/mq-xml.pcap"), &[]);
     let msgs = of_type(&recs, "message");
     let acks: Vec<&&Value> = msgs.iter().filter(|m| m["name"] == "ACK").collect();
     let targets: Vec<&str> = acks
@@ -156,7 +156,7 @@ fn replies_carry_their_request_index_and_latency() {
 #[test]
 fn passwords_are_redacted_unless_asked() {
     for (name, _) in CAPTURES {
-        let pcap = shared(&format!("mqserver/{name}.pcap"));
+        let pcap = bundled(&format!("mqserver/{name}.pcap"));
         let secret = if name == "mq-xml" {
             "haha"
         } else {
@@ -183,7 +183,7 @@ fn passwords_are_redacted_unless_asked() {
 #[test]
 fn picked_up_mid_stream_recovers_a_tail_of_the_conversation() {
     for (name, _) in CAPTURES {
-        let pkts = read_pcap(&shared(&format!("mqserver/{name}.pcap")));
+        let pkts = read_pcap(&bundled(&format!("mqserver/{name}.pcap")));
         // Drop the handshake and the first data segments.
         let first_data: Vec<usize> = (0..pkts.len())
             .filter(|&i| tcp(&pkts[i].frame).payload_len > 0)
@@ -212,7 +212,7 @@ fn picked_up_mid_stream_recovers_a_tail_of_the_conversation() {
 #[test]
 fn a_missing_segment_is_a_gap_and_decoding_resumes() {
     for (name, _) in CAPTURES {
-        let mut pkts = read_pcap(&shared(&format!("mqserver/{name}.pcap")));
+        let mut pkts = read_pcap(&bundled(&format!("mqserver/{name}.pcap")));
         let data: Vec<usize> = (0..pkts.len())
             .filter(|&i| tcp(&pkts[i].frame).payload_len > 0)
             .collect();

@@ -1,6 +1,6 @@
 //! End to end on real ScarletDME traffic: every shared QM capture exported
 //! by the real binary scores 100 % with no extra message against its ground
-//! truth (../shared/tools/check-export.py); every stream byte is accounted
+//! truth (by the rules of check-export.py); every stream byte is accounted
 //! for; the 200 kB record is exported whole; passwords are redacted;
 //! replies, prompt dialogues and GetError texts are linked to their
 //! requests; captures picked up inside the 200 kB frames recover.
@@ -64,7 +64,7 @@ fn field_bytes(v: &Value) -> Vec<u8> {
 #[test]
 fn every_stream_byte_is_accounted_for() {
     for name in CAPTURES {
-        let path = shared(&format!("qm/{name}.pcap"));
+        let path = bundled(&format!("qm/{name}.pcap"));
         let recs = export_ok(&path, &[]);
         let covered = assert_coverage(&recs);
         // TCP payload per direction (no retransmission in these captures).
@@ -97,7 +97,7 @@ fn every_stream_byte_is_accounted_for() {
 
 #[test]
 fn the_200k_record_is_exported_whole() {
-    let recs = export_ok(&shared("qm/qm-2-prompt-call-qmclilib.pcap"), &[]);
+    let recs = export_ok(&bundled("qm/qm-2-prompt-call-qmclilib.pcap"), &[]);
     let msgs = messages(&recs);
     let write = msgs
         .iter()
@@ -138,7 +138,7 @@ fn the_200k_record_is_exported_whole() {
 #[test]
 fn passwords_are_redacted_unless_asked() {
     for name in CAPTURES {
-        let path = shared(&format!("qm/{name}.pcap"));
+        let path = bundled(&format!("qm/{name}.pcap"));
         let out = qscope(&["export", path.to_str().unwrap(), "--format", "jsonl"]);
         let text = String::from_utf8(out.stdout).unwrap();
         for pw in ["qmpass", "secret1", "wrongpw"] {
@@ -152,7 +152,7 @@ fn passwords_are_redacted_unless_asked() {
         assert!(text.contains("user: \"qmtest\"") || text.contains("user: \"qmodd\""));
     }
     let recs = export_ok(
-        &shared("qm/qm-2-prompt-call-qmclilib.pcap"),
+        &bundled("qm/qm-2-prompt-call-qmclilib.pcap"),
         &["--show-secrets"],
     );
     let logins: Vec<_> = messages(&recs)
@@ -166,7 +166,7 @@ fn passwords_are_redacted_unless_asked() {
 #[test]
 fn replies_errors_and_prompts_are_linked() {
     for name in CAPTURES {
-        let recs = export_ok(&shared(&format!("qm/{name}.pcap")), &[]);
+        let recs = export_ok(&bundled(&format!("qm/{name}.pcap")), &[]);
         let msgs = messages(&recs);
         for m in &msgs {
             if m["dir"] == "s2c" {
@@ -189,7 +189,7 @@ fn replies_errors_and_prompts_are_linked() {
         }
     }
     // qm-1: Read with a bad file number → SV_ERROR → GetError text.
-    let recs = export_ok(&shared("qm/qm-1-fileops-qmclilib.pcap"), &[]);
+    let recs = export_ok(&bundled("qm/qm-1-fileops-qmclilib.pcap"), &[]);
     let msgs = messages(&recs);
     let failing = msgs
         .iter()
@@ -209,7 +209,7 @@ fn replies_errors_and_prompts_are_linked() {
     );
 
     // qm-2: two prompts, answered, then the final output.
-    let recs = export_ok(&shared("qm/qm-2-prompt-call-qmclilib.pcap"), &[]);
+    let recs = export_ok(&bundled("qm/qm-2-prompt-call-qmclilib.pcap"), &[]);
     let msgs = messages(&recs);
     let exec = msgs
         .iter()
@@ -250,7 +250,7 @@ fn replies_errors_and_prompts_are_linked() {
 
 #[test]
 fn session_notes_flag_credentials() {
-    let recs = export_ok(&shared("qm/qm-4-extra-codes-rawclient.pcap"), &[]);
+    let recs = export_ok(&bundled("qm/qm-4-extra-codes-rawclient.pcap"), &[]);
     let ends = of_type(&recs, "session_end");
     let notes: Vec<String> = ends
         .iter()
@@ -269,7 +269,7 @@ fn session_notes_flag_credentials() {
     assert!(msgs
         .iter()
         .any(|m| m["name"] == "unknown function 47" && m["fields"]["code"] == 47));
-    let recs = export_ok(&shared("qm/qm-2-prompt-call-qmclilib.pcap"), &[]);
+    let recs = export_ok(&bundled("qm/qm-2-prompt-call-qmclilib.pcap"), &[]);
     let ends = of_type(&recs, "session_end");
     assert_eq!(ends[0]["attrs"]["login"], "failed");
     assert_eq!(ends[1]["attrs"]["user"], "qmodd");
@@ -279,7 +279,7 @@ fn session_notes_flag_credentials() {
 /// The packets of the qm-2 session on client port 46488 from packet
 /// `from` on (no handshake: picked up mid-stream).
 fn qm2_from(pick: impl Fn(&[Pkt], &[usize]) -> usize, file: &str) -> std::path::PathBuf {
-    let pkts: Vec<Pkt> = read_pcap(&shared("qm/qm-2-prompt-call-qmclilib.pcap"))
+    let pkts: Vec<Pkt> = read_pcap(&bundled("qm/qm-2-prompt-call-qmclilib.pcap"))
         .into_iter()
         .filter(|p| {
             let t = tcp(&p.frame);

@@ -27,7 +27,7 @@ fn print(args: &[&str]) -> String {
 
 #[test]
 fn qm_2_verbose_print_matches_golden() {
-    let pcap = shared("qm/qm-2-prompt-call-qmclilib.pcap");
+    let pcap = bundled("qm/qm-2-prompt-call-qmclilib.pcap");
     let got = print(&["print", "-V", pcap.to_str().unwrap()]);
     let path = golden("qm-2-prompt-call.txt");
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
@@ -54,7 +54,7 @@ fn qm_2_verbose_print_matches_golden() {
 
 #[test]
 fn qm_2_verbose_print_shows_what_matters() {
-    let pcap = shared("qm/qm-2-prompt-call-qmclilib.pcap");
+    let pcap = bundled("qm/qm-2-prompt-call-qmclilib.pcap");
     let out = print(&["print", "-V", pcap.to_str().unwrap()]);
     for want in [
         // The failed login, with its error text.
@@ -90,7 +90,7 @@ fn qm_2_verbose_print_shows_what_matters() {
 
 #[test]
 fn qm_4_timeline_flags_the_risky_sessions() {
-    let pcap = shared("qm/qm-4-extra-codes-rawclient.pcap");
+    let pcap = bundled("qm/qm-4-extra-codes-rawclient.pcap");
     let out = print(&["print", pcap.to_str().unwrap()]);
     for want in [
         "warn: request before login",

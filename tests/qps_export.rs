@@ -1,6 +1,6 @@
 //! End to end on the QPS 3.5 simulator captures: every capture exported by
 //! the real binary scores 100 % with no extra message against its ground
-//! truth (../shared/tools/check-export.py); every byte is accounted for;
+//! truth (by the rules of check-export.py); every byte is accounted for;
 //! replies, pushes and links are exported; the password stays redacted;
 //! detection works by content on any port, by --decode-as, and mid-stream.
 
@@ -44,7 +44,7 @@ fn payload_bytes(pkts: &[Pkt]) -> (u64, u64) {
 #[test]
 fn every_stream_byte_is_accounted_for() {
     for name in CAPTURES {
-        let path = shared(&format!("qps/{name}.pcap"));
+        let path = bundled(&format!("qps/{name}.pcap"));
         let (recs, out) = export(&path, &[]);
         assert!(
             out.status.success(),
@@ -74,7 +74,7 @@ fn every_stream_byte_is_accounted_for() {
 
 #[test]
 fn replies_pushes_and_links_are_exported() {
-    let (recs, _) = export(&shared("qps/qps-1-happy.pcap"), &[]);
+    let (recs, _) = export(&bundled("qps/qps-1-happy.pcap"), &[]);
     let msgs = of_type(&recs, "message");
     let by_index = |i: u64| msgs.iter().find(|m| m["index"] == i).unwrap();
     let search = msgs
@@ -130,7 +130,7 @@ fn replies_pushes_and_links_are_exported() {
 
 #[test]
 fn password_is_redacted_unless_asked() {
-    let path = shared("qps/qps-2-signon-fail.pcap");
+    let path = bundled("qps/qps-2-signon-fail.pcap");
     let p = path.to_str().unwrap();
     let out = qscope(&["export", p, "--format", "jsonl"]);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -154,7 +154,7 @@ fn password_is_redacted_unless_asked() {
 
 #[test]
 fn decode_as_gives_the_same_messages() {
-    let path = shared("qps/qps-1-happy.pcap");
+    let path = bundled("qps/qps-1-happy.pcap");
     let (plain, _) = export(&path, &[]);
     let (forced, out) = export(&path, &["--decode-as", "7070=qps"]);
     assert!(out.status.success());
@@ -167,8 +167,8 @@ fn decode_as_gives_the_same_messages() {
 
 #[test]
 fn capture_picked_up_mid_stream_recovers_the_following_messages() {
-    let pkts = read_pcap(&shared("qps/qps-1-happy.pcap"));
-    let truth: Vec<Value> = std::fs::read_to_string(shared("qps/qps-1-happy.truth.jsonl"))
+    let pkts = read_pcap(&bundled("qps/qps-1-happy.pcap"));
+    let truth: Vec<Value> = std::fs::read_to_string(bundled("qps/qps-1-happy.truth.jsonl"))
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty())

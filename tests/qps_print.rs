@@ -16,7 +16,7 @@ fn golden_path(name: &str) -> PathBuf {
 }
 
 fn print_verbose(capture: &str) -> String {
-    let path = shared(capture);
+    let path = bundled(capture);
     let out = qscope(&["print", "-V", path.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -88,7 +88,7 @@ fn verbose_print_names_what_the_server_lists() {
 
 #[test]
 fn plain_print_shows_the_failed_signon() {
-    let path = shared("qps/qps-2-signon-fail.pcap");
+    let path = bundled("qps/qps-2-signon-fail.pcap");
     let out = qscope(&["print", path.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(

@@ -23,7 +23,7 @@ fn assert_clean(out: &[u8], what: &str) {
 
 #[test]
 fn escape_sequences_in_packets_are_shown_escaped() {
-    let mut pkts = read_pcap(&shared("qmp/qmp-events.pcap"));
+    let mut pkts = read_pcap(&bundled("qmp/qmp-events.pcap"));
     // The client's first command (qmp_capabilities) becomes hostile, same length.
     let i = pkts
         .iter()

@@ -9,10 +9,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const CAPTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/captures/qmp/qmp-basic.pcap"
-);
+const CAPTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/qmp/qmp-basic.pcap");
 
 struct Tmux {
     socket: String,

@@ -11,7 +11,7 @@ use qscope::stats::Percentiles;
 use qscope::tui::state::Action;
 use qscope::tui::Harness;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures/");
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/");
 
 fn capture(rel: &str) -> PathBuf {
     PathBuf::from(format!("{SHARED}{rel}"))

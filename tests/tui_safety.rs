@@ -48,7 +48,7 @@ fn replace_client_segment(pkts: &mut [Pkt], n: usize, payload: &[u8]) {
 
 #[test]
 fn escape_sequences_in_packets_are_shown_escaped() {
-    let mut pkts = read_pcap(&shared("qmp/qmp-events.pcap"));
+    let mut pkts = read_pcap(&bundled("qmp/qmp-events.pcap"));
     // Raw control bytes (not valid JSON): they reach the stream and hex views.
     let mut raw =
         b"{\"execute\":\"x\x1b[2J\x1b]0;pwned\x07\", \"id\":\"\xc2\x9b31m\xe2\x80\xae\"}".to_vec();
@@ -104,7 +104,7 @@ fn escape_sequences_in_packets_are_shown_escaped() {
 
 #[test]
 fn hostile_names_are_escaped_in_the_index() {
-    let mut pkts = read_pcap(&shared("qmp/qmp-events.pcap"));
+    let mut pkts = read_pcap(&bundled("qmp/qmp-events.pcap"));
     replace_client_segment(&mut pkts, 1, b"{\"execute\":\"\\u202e\\u001b[31mred\"}");
     let path = scratch("tui_safety").join("hostile-name.pcap");
     write_pcap(&path, &pkts);

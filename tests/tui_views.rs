@@ -10,7 +10,7 @@ use std::path::Path;
 
 use qscope::tui::Harness;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures/");
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/");
 
 fn open(rel: &str, w: u16, h: u16) -> Harness {
     let path = format!("{SHARED}{rel}");

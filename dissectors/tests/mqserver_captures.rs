@@ -11,10 +11,7 @@ use qscope_dissectors::{
 };
 use serde_json::Value as Jv;
 
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/captures/mqserver/"
-);
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../captures/mqserver/");
 const NAMES: [&str; 3] = ["mq-xml", "mq-binary", "mq-text"];
 
 fn read(name: &str, ext: &str) -> Vec<u8> {

@@ -14,7 +14,7 @@ use qscope_dissectors::{
 };
 use serde_json::Value as Jv;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/captures/qm/");
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../captures/qm/");
 const NAMES: [&str; 3] = [
     "qm-1-fileops-qmclilib",
     "qm-2-prompt-call-qmclilib",
@@ -249,12 +249,12 @@ fn probe_recognises_every_connection() {
 fn other_protocols_are_not_qm() {
     let qmp = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/captures/qmp/qmp-basic.c2s.bin"
+        "/../captures/qmp/qmp-basic.c2s.bin"
     ))
     .unwrap();
     let qmp_s = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/captures/qmp/qmp-basic.s2c.bin"
+        "/../captures/qmp/qmp-basic.s2c.bin"
     ))
     .unwrap();
     assert_eq!(

@@ -16,7 +16,7 @@ use qscope_dissectors::{
 };
 use serde_json::Value as Jv;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/captures/qmp/");
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../captures/qmp/");
 const NAMES: [&str; 5] = ["qmp-basic", "qmp-events", "qmp-hmp", "qmp-oob", "qmp-qga"];
 
 fn read(name: &str, ext: &str) -> Vec<u8> {

@@ -11,7 +11,7 @@ use qscope_dissectors::qps::{probe, Qps};
 use qscope_dissectors::{Dir, Kind, Message, Options, SessionStart, Verdict};
 use serde_json::Value as Jv;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/captures/qps/");
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../captures/qps/");
 const NAMES: [&str; 2] = ["qps-1-happy", "qps-2-signon-fail"];
 
 fn read(name: &str, ext: &str) -> Vec<u8> {

@@ -1,16 +1,16 @@
 //! Test support: a deliberately tiny, independent pcap reader/writer and
 //! TCP segment rewriter (Ethernet/IPv4/TCP only), used to derive lossy,
-//! reordered and mid-stream captures from the real ones in ../shared; and
+//! reordered and mid-stream captures from the real ones in captures/; and
 //! helpers to run the real `qscope` binary.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `../shared/captures/<rel>`.
-pub fn shared(rel: &str) -> PathBuf {
+/// `captures/<rel>`: the captures bundled with the repository.
+pub fn bundled(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/captures")
+        .join("captures")
         .join(rel)
 }
 
@@ -196,40 +196,140 @@ pub fn assert_coverage(
     covered
 }
 
-/// Runs ../shared/tools/check-export.py on the export of `../shared/captures/NAME.pcap`
-/// (NAME like "qmp/qmp-basic") and asserts 100 % matched with 0 extra.
+/// Scores the export of `captures/NAME.pcap` (NAME like "qmp/qmp-basic")
+/// against its ground truth `captures/NAME.truth.jsonl` by the rules of the
+/// project's reference checker (`check-export.py`, kept beside the shared
+/// captures): per session and direction, each truth line's `check` keys
+/// (projected onto the union of the keys expected in that direction, an
+/// absent key standing for itself) must equal the message's `fields`, with
+/// integral floats compared as integers. Asserts 100 % matched and 0 extra,
+/// which is the same as the two projected sequences being equal.
 pub fn check_export(name: &str) {
-    let pcap = shared(&format!("{name}.pcap"));
-    let truth = shared(&format!("{name}.truth.jsonl"));
-    let tool = shared("../tools/check-export.py");
-    let run = format!(
-        "{} export {} --format jsonl",
-        env!("CARGO_BIN_EXE_qscope"),
-        pcap.display()
-    );
-    let out = std::process::Command::new("python3")
-        .arg(&tool)
-        .arg(&truth)
-        .args(["--run", &run, "--max-extra", "0"])
-        .output()
-        .expect("python3 runs check-export.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let expected = std::fs::read_to_string(&truth)
+    check_export_with(name, &[]);
+}
+
+/// [`check_export`] with extra `qscope export` arguments.
+pub fn check_export_with(name: &str, extra: &[&str]) {
+    use serde_json::Value;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn norm(v: &Value) -> Value {
+        match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                    Value::from(f as i64)
+                }
+                _ => v.clone(),
+            },
+            Value::Array(a) => Value::Array(a.iter().map(norm).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, x)| (k.clone(), norm(x))).collect())
+            }
+            _ => v.clone(),
+        }
+    }
+
+    let pcap = bundled(&format!("{name}.pcap"));
+    let truth_path = bundled(&format!("{name}.truth.jsonl"));
+    let truth: Vec<Value> = std::fs::read_to_string(&truth_path)
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .count();
-    let last = stdout.lines().last().unwrap_or("");
-    assert_eq!(
-        last,
-        format!("score: {expected}/{expected} matched, 0 extra"),
-        "{name}:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (recs, out) = export(&pcap, extra);
     assert!(
         out.status.success(),
-        "{name}: check-export exited {:?}",
+        "{name}: export exited {:?}",
         out.status
+    );
+    let mut key_of = BTreeMap::new();
+    for r in of_type(&recs, "session") {
+        key_of.insert(
+            r["id"].as_str().unwrap().to_string(),
+            format!(
+                "{}-{}",
+                r["client"].as_str().unwrap(),
+                r["server"].as_str().unwrap()
+            ),
+        );
+    }
+    let mut want: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
+    for e in &truth {
+        let k = (
+            e["session"].as_str().unwrap().to_string(),
+            e["dir"].as_str().unwrap().to_string(),
+        );
+        want.entry(k).or_default().push(e);
+    }
+    let mut got: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
+    for r in of_type(&recs, "message") {
+        let sid = r["session"].as_str().unwrap();
+        let k = key_of
+            .get(sid)
+            .cloned()
+            .unwrap_or_else(|| format!("?{sid}"));
+        got.entry((k, r["dir"].as_str().unwrap().to_string()))
+            .or_default()
+            .push(r);
+    }
+    let absent = Value::from("<absent>");
+    let mut problems = Vec::new();
+    for (key, wl) in &want {
+        let keys: BTreeSet<&str> = wl
+            .iter()
+            .flat_map(|e| e["check"].as_object().unwrap().keys().map(String::as_str))
+            .collect();
+        let project = |proto: &Value, fields: Option<&serde_json::Map<String, Value>>| {
+            let m: serde_json::Map<String, Value> = keys
+                .iter()
+                .map(|k| {
+                    let v = fields.and_then(|f| f.get(*k)).unwrap_or(&absent);
+                    (k.to_string(), norm(v))
+                })
+                .collect();
+            (proto.clone(), Value::Object(m))
+        };
+        let wt: Vec<_> = wl
+            .iter()
+            .map(|e| project(&e["proto"], e["check"].as_object()))
+            .collect();
+        let gl = got.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        let gt: Vec<_> = gl
+            .iter()
+            .map(|r| project(&r["proto"], r["fields"].as_object()))
+            .collect();
+        if wt != gt {
+            let at = wt
+                .iter()
+                .zip(&gt)
+                .position(|(a, b)| a != b)
+                .unwrap_or(wt.len().min(gt.len()));
+            problems.push(format!(
+                "{} {}: {} expected, {} exported; first difference at #{at}:\n    want {:?}\n    got  {:?}",
+                key.0,
+                key.1,
+                wt.len(),
+                gt.len(),
+                wt.get(at),
+                gt.get(at)
+            ));
+        }
+    }
+    for (key, gl) in &got {
+        if !want.contains_key(key) {
+            problems.push(format!(
+                "{} {}: {} messages not in the ground truth",
+                key.0,
+                key.1,
+                gl.len()
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{name}: export differs from its ground truth:\n{}",
+        problems.join("\n")
     );
 }
 
