@@ -149,3 +149,10 @@ fn qapi_examples_match_truth() {
     check_export_with("qmp-qapi/qapi-compact", &["--show-secrets"]);
     check_export_with("qmp-qapi/qapi-pipelined", &["--show-secrets"]);
 }
+
+/// QEMU's documentation examples sent as laid out in the docs: multi-line,
+/// indented. Every record stays on one line and the values match the truth.
+#[test]
+fn qapi_examples_as_documented_match_truth() {
+    check_export_with("qmp-qapi/qapi-asdoc", &["--show-secrets"]);
+}

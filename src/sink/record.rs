@@ -62,6 +62,45 @@ pub fn push_bytes(out: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
+/// Appends a JSON text written compact: whitespace between tokens (the
+/// newlines and indentation of pretty-printed input) is dropped; everything
+/// else (number text, string escapes, key order, duplicate keys) is copied
+/// as it is. A raw control byte inside a string (not strict JSON, but it
+/// must never break a line) is written as a `\u00XX` escape. So a record
+/// holding a JSON value is always one line.
+pub fn push_json_compact(out: &mut Vec<u8>, text: &[u8]) {
+    out.reserve(text.len());
+    let mut in_str = false;
+    let mut escaped = false;
+    // Start of the run of bytes not yet copied.
+    let mut run = 0;
+    for (i, &b) in text.iter().enumerate() {
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_str = false;
+            } else if b < 0x20 {
+                out.extend_from_slice(&text[run..i]);
+                let _ = write!(out, "\\u{b:04x}");
+                run = i + 1;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.extend_from_slice(&text[run..i]);
+                run = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.extend_from_slice(&text[run..]);
+}
+
 /// Appends a decoded value as JSON.
 pub fn push_value(out: &mut Vec<u8>, v: &Value) {
     match v {
@@ -75,7 +114,7 @@ pub fn push_value(out: &mut Vec<u8>, v: &Value) {
         Value::Float(_) => out.extend_from_slice(b"null"),
         Value::Str(s) => push_str(out, s),
         Value::Bytes(b) => push_bytes(out, b),
-        Value::Json(text) => out.extend_from_slice(text.as_bytes()),
+        Value::Json(text) => push_json_compact(out, text.as_bytes()),
         Value::Struct(fields) => push_fields(out, fields),
         Value::List(items) => {
             out.push(b'[');
@@ -349,7 +388,21 @@ mod tests {
         push_value(&mut out, &v);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"{"a":[-1],"j":{"x": [1, 2]},"f":null}"#
+            r#"{"a":[-1],"j":{"x":[1,2]},"f":null}"#
         );
+    }
+
+    #[test]
+    fn json_values_are_written_compact() {
+        let mut out = Vec::new();
+        let pretty = "{\r\n\t\"a\" :\n [ 1.50 ,\t-0e+1 ],\n \"s\": \" x\\\" \\n{ \", \"a\": {} }\n";
+        push_json_compact(&mut out, pretty.as_bytes());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":[1.50,-0e+1],"s":" x\" \n{ ","a":{}}"#
+        );
+        let mut out = Vec::new();
+        push_json_compact(&mut out, b"[\"a\nb\"]");
+        assert_eq!(out, br#"["a\u000ab"]"#);
     }
 }
