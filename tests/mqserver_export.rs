@@ -243,3 +243,22 @@ fn a_missing_segment_is_a_gap_and_decoding_resumes() {
         }
     }
 }
+
+/// `print` shows each message's name once (the summary does not repeat
+/// it, and an ERROR message is not marked "ERROR" twice).
+#[test]
+fn print_shows_the_name_once() {
+    for name in ["mq-xml", "mq-binary", "mq-text"] {
+        let path = bundled(&format!("mqserver/{name}.pcap"));
+        let out = qscope(&["print", path.to_str().unwrap()]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = 0;
+        for l in text.lines().filter(|l| l.contains(" mqserver ")) {
+            let after = l.split(" mqserver ").nth(1).unwrap();
+            let words: Vec<&str> = after.split_whitespace().collect();
+            assert_ne!(words.first(), words.get(1), "{name}: {l}");
+            lines += 1;
+        }
+        assert!(lines > 5, "{name}: {text}");
+    }
+}

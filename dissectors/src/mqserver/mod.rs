@@ -683,10 +683,11 @@ impl MqServer {
 
         // Summary.
         let detail = detail.trim();
+        // The name is shown beside the summary everywhere: not repeated here.
         let summary = if detail.is_empty() {
-            format!("{name} mid={mid}")
+            format!("mid={mid}")
         } else {
-            format!("{name} mid={mid} {detail}")
+            format!("mid={mid} {detail}")
         };
         m.summary = clip(&summary, SUMMARY_MAX);
         m.fields.append(&mut bo.fields);
