@@ -22,7 +22,7 @@ use crate::layers::{self, Decoded};
 use crate::sink::ek::EkWriter;
 use crate::sink::json::{JsonDocWriter, JsonlWriter};
 use crate::sink::select::Select;
-use crate::sink::text::TextPrinter;
+use crate::sink::text::{TextPrinter, TimeFormat};
 use crate::sink::{Record, Sink};
 use crate::stats::{Collector, Summary};
 
@@ -42,7 +42,12 @@ const AFTER: &str = "Examples:
   qscope print -i lo                     live, on the loopback interface (feature `live`)
   qscope export -i any -f 'tcp port 4444' --format jsonl | jq .
 
-Display filter fields and operators: docs/filters.md.";
+Display filter fields and operators: docs/filters.md.
+
+Exit status: 0 success; 1 the input cannot be opened or read, the output
+cannot be written, or live capture failed; 2 a usage error (bad option or
+value, invalid display filter); 3 the capture is damaged part-way
+(everything decoded before the fault is written, summary included).";
 
 #[derive(Parser, Debug)]
 #[command(name = "qscope", version, about = ABOUT, after_help = AFTER, args_conflicts_with_subcommands = true)]
@@ -216,6 +221,38 @@ pub struct PrintArgs {
     /// Also print every message's decoded fields.
     #[arg(short = 'V', long)]
     pub verbose: bool,
+    /// Time column: r = seconds since the capture's first packet, a = UTC
+    /// time of day, ad = UTC date and time, d = seconds since the previous
+    /// line, e = seconds since the Unix epoch (as tshark's -t).
+    #[arg(short = 't', long = "time-format", value_enum, default_value_t = TimeArg::R)]
+    pub time_format: TimeArg,
+}
+
+/// `print -t`: the time column's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeArg {
+    /// Relative: seconds since the capture's first packet.
+    R,
+    /// Absolute: UTC time of day.
+    A,
+    /// Absolute with date: UTC date and time (RFC 3339).
+    Ad,
+    /// Delta: seconds since the previous line.
+    D,
+    /// Epoch: seconds since 1970-01-01T00:00:00Z.
+    E,
+}
+
+impl From<TimeArg> for TimeFormat {
+    fn from(t: TimeArg) -> TimeFormat {
+        match t {
+            TimeArg::R => TimeFormat::Relative,
+            TimeArg::A => TimeFormat::Absolute,
+            TimeArg::Ad => TimeFormat::AbsoluteDate,
+            TimeArg::D => TimeFormat::Delta,
+            TimeArg::E => TimeFormat::Epoch,
+        }
+    }
 }
 
 fn parse_decode_as(s: &str) -> Result<(u16, Proto), String> {
@@ -232,6 +269,23 @@ fn parse_decode_as(s: &str) -> Result<(u16, Proto), String> {
     Ok((port, proto))
 }
 
+/// Exit statuses, distinct so that a script can tell them apart (listed in
+/// the README and in `--help`).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The input cannot be opened or read at all, the output cannot be
+    /// written, live capture failed, or a command refused to run.
+    pub const FAILURE: i32 = 1;
+    /// The command line is wrong: an unknown option, a bad value, an
+    /// invalid display filter (clap's own status for usage errors).
+    pub const USAGE: i32 = 2;
+    /// The capture is damaged part-way: everything decoded before the
+    /// fault was written (summary included) and standard error says what
+    /// and where.
+    pub const DAMAGED: i32 = 3;
+}
+
 /// A failure with its one-line reason; `code` is the exit status.
 #[derive(Debug)]
 pub struct Failure {
@@ -240,9 +294,17 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn usage(reason: impl Into<String>) -> Failure {
+    /// A mistake on the command line ([`exit::USAGE`]).
+    pub fn usage(reason: impl Into<String>) -> Failure {
         Failure {
-            code: 1,
+            code: exit::USAGE,
+            reason: reason.into(),
+        }
+    }
+    /// Anything else that stops a command ([`exit::FAILURE`]).
+    pub fn fail(reason: impl Into<String>) -> Failure {
+        Failure {
+            code: exit::FAILURE,
             reason: reason.into(),
         }
     }
@@ -330,7 +392,7 @@ pub fn open_input(common: &Common) -> Result<Input, Failure> {
     }
     match &common.capture {
         Some(path) => {
-            let source = FileSource::open(path).map_err(|e| Failure::usage(e.to_string()))?;
+            let source = FileSource::open(path).map_err(|e| Failure::fail(e.to_string()))?;
             Ok(Input {
                 source: Box::new(source),
                 live: false,
@@ -363,16 +425,16 @@ fn open_live(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> {
         ring_bytes: common.ring_size.map(|mb| mb.saturating_mul(1 << 20)),
         ring_files: common.ring_files,
     };
-    let source = LiveSource::open(&opts).map_err(|e| Failure::usage(e.to_string()))?;
+    let source = LiveSource::open(&opts).map_err(|e| Failure::fail(e.to_string()))?;
     stop_on_signals(&stop)
-        .map_err(|e| Failure::usage(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Failure::fail(format!("cannot install signal handlers: {e}")))?;
     let name = source.name().to_string();
     match drop_privileges() {
         Ok(Some((uid, gid))) => {
             eprintln!("qscope: capture open; now running as uid {uid}, gid {gid}")
         }
         Ok(None) => {}
-        Err(e) => return Err(Failure::usage(format!("cannot give up root rights: {e}"))),
+        Err(e) => return Err(Failure::fail(format!("cannot give up root rights: {e}"))),
     }
     eprintln!("qscope: capturing on {name} (filter: {})", opts.filter);
     Ok(Input {
@@ -423,7 +485,7 @@ impl Sink for Limit<'_> {
 fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>, Failure> {
     Ok(match path {
         Some(p) => Box::new(BufWriter::new(File::create(p).map_err(|e| {
-            Failure::usage(format!("cannot create {}: {e}", p.display()))
+            Failure::fail(format!("cannot create {}: {e}", p.display()))
         })?)),
         None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
     })
@@ -461,10 +523,10 @@ fn write_sessions(
     out: &Path,
     sessions: &HashSet<(SocketAddr, SocketAddr)>,
 ) -> Result<(), Failure> {
-    let mut source = FileSource::open(capture).map_err(|e| Failure::usage(e.to_string()))?;
+    let mut source = FileSource::open(capture).map_err(|e| Failure::fail(e.to_string()))?;
     let mut writer: Option<PcapWriter> = None;
     let mut other_links = 0u64;
-    let werr = |e: io::Error| Failure::usage(format!("cannot write {}: {e}", out.display()));
+    let werr = |e: io::Error| Failure::fail(format!("cannot write {}: {e}", out.display()));
     loop {
         let pkt = match source.next_packet() {
             Ok(Some(p)) => p,
@@ -566,9 +628,9 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
             Ok(())
         }
         Err(AnalyzeError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e @ AnalyzeError::Output(_)) => Err(Failure::usage(e.to_string())),
+        Err(e @ AnalyzeError::Output(_)) => Err(Failure::fail(e.to_string())),
         Err(e @ AnalyzeError::Capture(_)) => Err(Failure {
-            code: 2,
+            code: exit::DAMAGED,
             reason: e.to_string(),
         }),
     }
@@ -576,7 +638,7 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
 
 #[cfg(feature = "live")]
 fn list_interfaces() -> Result<(), Failure> {
-    let list = crate::capture::live::list_interfaces().map_err(Failure::usage)?;
+    let list = crate::capture::live::list_interfaces().map_err(Failure::fail)?;
     for (i, (name, desc)) in list.iter().enumerate() {
         match desc {
             Some(d) => println!("{}. {name} ({})", i + 1, crate::sink::text::escape(d)),
@@ -588,7 +650,7 @@ fn list_interfaces() -> Result<(), Failure> {
 
 #[cfg(not(feature = "live"))]
 fn list_interfaces() -> Result<(), Failure> {
-    Err(Failure::usage(
+    Err(Failure::fail(
         "this qscope was built without live capture (rebuild with --features live)",
     ))
 }
@@ -627,6 +689,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Print(a) => {
             let input = open_input(&a.common)?;
             let mut p = TextPrinter::new(open_output(&None)?, a.verbose);
+            p.time_format = a.time_format.into();
             p.flush_each = input.live || io::stdout().is_terminal();
             run_analysis(&a.common, input, &mut p)
         }
@@ -649,7 +712,7 @@ fn run_ui(common: &Common) -> Result<(), Failure> {
         export_dir: None,
     };
     crate::tui::run_with(input.source, cfg, input.name, opts)
-        .map_err(|e| Failure::usage(format!("terminal UI: {e}")))
+        .map_err(|e| Failure::fail(format!("terminal UI: {e}")))
 }
 
 /// `qscope stats`: one analysis into a detailed [`Collector`]; the filter
@@ -666,9 +729,14 @@ fn run_stats(a: &StatsArgs) -> Result<(), Failure> {
         display_filter: None,
         ..a.common.clone()
     };
-    run_analysis(&common, input, &mut collector)?;
+    // A capture damaged part-way still gets the tables of what came before
+    // the fault; the fault is reported after them, as print and export do.
+    let analysis = run_analysis(&common, input, &mut collector);
+    if analysis.as_ref().is_err_and(|f| f.code != exit::DAMAGED) {
+        return analysis;
+    }
     let Some(mut detail) = collector.detail.take() else {
-        return Ok(());
+        return analysis;
     };
     detail.finish();
     let text = match a.format {
@@ -681,8 +749,8 @@ fn run_stats(a: &StatsArgs) -> Result<(), Failure> {
     };
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            Err(Failure::usage(format!("cannot write output: {e}")))
+            Err(Failure::fail(format!("cannot write output: {e}")))
         }
-        _ => Ok(()),
+        _ => analysis,
     }
 }

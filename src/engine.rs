@@ -140,18 +140,27 @@ enum Held {
         dir: Dir,
         offset: u64,
         bytes: Vec<u8>,
-        ts: Timestamp,
+        at: At,
     },
     Gap {
         dir: Dir,
         offset: u64,
         len: u64,
-        ts: Timestamp,
+        at: At,
     },
     End {
         dir: Dir,
-        ts: Timestamp,
+        at: At,
     },
+}
+
+/// When something happened: the capture time and number (from 1) of the
+/// packet being analysed. Held events keep theirs, so a message decoded
+/// after detection still names the packet that completed it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct At {
+    ts: Timestamp,
+    frame: u64,
 }
 
 enum State {
@@ -174,7 +183,7 @@ struct PendingRange {
     dir: Dir,
     offset: u64,
     len: u64,
-    ts: Timestamp,
+    at: At,
     reason: Cow<'static, str>,
     severity: Severity,
 }
@@ -209,6 +218,10 @@ struct Out<'s> {
 /// separate from the sessions so a session can be written about in place.
 struct Table<'s> {
     cfg: Config,
+    /// The packet being analysed (the last one, at the end).
+    frame: u64,
+    /// Timestamp of the capture's first packet (`SessionInfo::t0`).
+    t0: Option<Timestamp>,
     sessions: HashMap<ConnId, Session>,
     out: Out<'s>,
     /// Reused buffer for the driver's items.
@@ -228,6 +241,8 @@ impl<'s> Engine<'s> {
             reasm: Reassembler::new(cfg.reassembly.clone()),
             table: Table {
                 cfg,
+                frame: 0,
+                t0: None,
                 sessions: HashMap::new(),
                 out: Out {
                     sink,
@@ -254,6 +269,8 @@ impl<'s> Engine<'s> {
             s.cut_packets += 1;
         }
         self.last_ts = self.last_ts.max(pkt.ts);
+        self.table.frame = pkt.num;
+        self.table.t0.get_or_insert(pkt.ts);
         match layers::decode(pkt.link, pkt.data, pkt.orig_len) {
             Ok(Decoded::Tcp(seg)) => {
                 self.table.out.collector.summary.tcp_segments += 1;
@@ -314,14 +331,15 @@ impl Out<'_> {
     /// Writes the session's pending undecoded range, if any.
     fn flush_pending(&mut self, s: &mut Session) {
         if let Some(p) = s.pending.take() {
-            let mut r = range(&s.info, p.dir, p.offset, p.len, p.ts, Some(&p.reason));
+            let mut r = range(&s.info, p.dir, p.offset, p.len, p.at, Some(&p.reason));
             r.severity = p.severity;
             self.emit(Record::Undecoded(r));
         }
     }
 
     /// Turns one driver item into records (or session notes/attributes).
-    fn item(&mut self, s: &mut Session, item: Item, ts: Timestamp, max_refs: usize) {
+    fn item(&mut self, s: &mut Session, item: Item, at: At, max_refs: usize) {
+        let ts = at.ts;
         if matches!(item, Item::Message(_) | Item::Gap { .. }) {
             self.flush_pending(s);
         }
@@ -351,6 +369,7 @@ impl Out<'_> {
                     session: &s.info,
                     index,
                     ts,
+                    frame: at.frame,
                     msg: &msg,
                     reply_to,
                     latency_us,
@@ -371,7 +390,7 @@ impl Out<'_> {
                         && p.severity == severity
                     {
                         p.len += len;
-                        p.ts = ts;
+                        p.at = at;
                         return;
                     }
                 }
@@ -380,13 +399,13 @@ impl Out<'_> {
                     dir,
                     offset,
                     len,
-                    ts,
+                    at,
                     reason,
                     severity,
                 });
             }
             Item::Gap { dir, offset, len } => {
-                self.emit(Record::Gap(range(&s.info, dir, offset, len, ts, None)));
+                self.emit(Record::Gap(range(&s.info, dir, offset, len, at, None)));
             }
             Item::SessionNote(n) => s.notes.push(n),
             Item::Attr(k, v) => match s.attrs.iter_mut().find(|(key, _)| *key == k) {
@@ -399,6 +418,8 @@ impl Out<'_> {
 
 impl Table<'_> {
     fn event(&mut self, ev: Event<'_>) {
+        let frame = self.frame;
+        let at = |ts| At { ts, frame };
         match ev {
             Event::Open {
                 conn,
@@ -413,6 +434,7 @@ impl Table<'_> {
                     client,
                     server,
                     start: ts,
+                    t0: self.t0.unwrap_or(ts),
                     mid_stream,
                 };
                 self.sessions.insert(
@@ -441,16 +463,16 @@ impl Table<'_> {
                 offset,
                 bytes,
                 ts,
-            } => self.data(conn, dir, offset, bytes, ts),
+            } => self.data(conn, dir, offset, bytes, at(ts)),
             Event::Gap {
                 conn,
                 dir,
                 offset,
                 len,
                 ts,
-            } => self.gap(conn, dir, offset, len, ts),
-            Event::End { conn, dir, ts, .. } => self.end(conn, dir, ts),
-            Event::Close { conn, ts, .. } => self.close(conn, ts),
+            } => self.gap(conn, dir, offset, len, at(ts)),
+            Event::End { conn, dir, ts, .. } => self.end(conn, dir, at(ts)),
+            Event::Close { conn, ts, .. } => self.close(conn, at(ts)),
             Event::Note {
                 conn,
                 dir,
@@ -470,12 +492,12 @@ impl Table<'_> {
         }
     }
 
-    fn data(&mut self, conn: ConnId, dir: Dir, offset: u64, bytes: &[u8], ts: Timestamp) {
+    fn data(&mut self, conn: ConnId, dir: Dir, offset: u64, bytes: &[u8], at: At) {
         let probe_bytes = self.cfg.probe_bytes;
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        s.last_ts = ts;
+        s.last_ts = at.ts;
         if let State::Detecting {
             held,
             prefix,
@@ -491,7 +513,7 @@ impl Table<'_> {
                 dir,
                 offset,
                 bytes: bytes.to_vec(),
-                ts,
+                at,
             });
             let full = prefix.iter().any(|p| p.len() >= probe_bytes);
             self.detect(conn, full);
@@ -500,7 +522,7 @@ impl Table<'_> {
         let dir = if s.swapped { dir.flip() } else { dir };
         self.feed(
             conn,
-            ts,
+            at,
             |d, out| d.data(dir, offset, bytes, out),
             |out, reason| {
                 out(Item::Undecoded {
@@ -514,11 +536,11 @@ impl Table<'_> {
         );
     }
 
-    fn gap(&mut self, conn: ConnId, dir: Dir, offset: u64, len: u64, ts: Timestamp) {
+    fn gap(&mut self, conn: ConnId, dir: Dir, offset: u64, len: u64, at: At) {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        s.last_ts = ts;
+        s.last_ts = at.ts;
         if let State::Detecting {
             held, prefix_done, ..
         } = &mut s.state
@@ -528,30 +550,30 @@ impl Table<'_> {
                 dir,
                 offset,
                 len,
-                ts,
+                at,
             });
             return;
         }
         let dir = if s.swapped { dir.flip() } else { dir };
         self.feed(
             conn,
-            ts,
+            at,
             |d, out| d.gap(dir, offset, len, out),
             |out, _| out(Item::Gap { dir, offset, len }),
         );
     }
 
-    fn end(&mut self, conn: ConnId, dir: Dir, ts: Timestamp) {
+    fn end(&mut self, conn: ConnId, dir: Dir, at: At) {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        s.last_ts = ts;
+        s.last_ts = at.ts;
         if let State::Detecting {
             held, prefix_done, ..
         } = &mut s.state
         {
             prefix_done[dir.idx()] = true;
-            held.push(Held::End { dir, ts });
+            held.push(Held::End { dir, at });
             let both = prefix_done.iter().all(|d| *d);
             if both {
                 self.detect(conn, true);
@@ -559,17 +581,17 @@ impl Table<'_> {
             return;
         }
         let dir = if s.swapped { dir.flip() } else { dir };
-        self.feed(conn, ts, |d, out| d.end(dir, out), |_, _| ());
+        self.feed(conn, at, |d, out| d.end(dir, out), |_, _| ());
     }
 
-    fn close(&mut self, conn: ConnId, ts: Timestamp) {
+    fn close(&mut self, conn: ConnId, at: At) {
         if matches!(
             self.sessions.get(&conn).map(|s| &s.state),
             Some(State::Detecting { .. })
         ) {
             self.detect(conn, true);
         }
-        self.feed(conn, ts, |d, out| d.close(out), |_, _| ());
+        self.feed(conn, at, |d, out| d.close(out), |_, _| ());
         let Some(mut s) = self.sessions.remove(&conn) else {
             return;
         };
@@ -580,7 +602,7 @@ impl Table<'_> {
         self.out.flush_pending(&mut s);
         let end = SessionEnd {
             session: &s.info,
-            end: s.last_ts.max(ts),
+            end: s.last_ts.max(at.ts),
             messages: s.next_index,
             notes: &s.notes,
             attrs: &s.attrs,
@@ -682,15 +704,15 @@ impl Table<'_> {
                     dir,
                     offset,
                     bytes,
-                    ts,
-                } => self.data(conn, dir, offset, &bytes, ts),
+                    at,
+                } => self.data(conn, dir, offset, &bytes, at),
                 Held::Gap {
                     dir,
                     offset,
                     len,
-                    ts,
-                } => self.gap(conn, dir, offset, len, ts),
-                Held::End { dir, ts } => self.end(conn, dir, ts),
+                    at,
+                } => self.gap(conn, dir, offset, len, at),
+                Held::End { dir, at } => self.end(conn, dir, at),
             }
         }
     }
@@ -701,7 +723,7 @@ impl Table<'_> {
     fn feed(
         &mut self,
         conn: ConnId,
-        ts: Timestamp,
+        at: At,
         f: impl FnOnce(&mut Driver, &mut dyn FnMut(Item)),
         g: impl FnOnce(&mut dyn FnMut(Item), &'static str),
     ) {
@@ -715,7 +737,7 @@ impl Table<'_> {
             State::Detecting { .. } => {}
         }
         for item in items.drain(..) {
-            self.out.item(s, item, ts, self.cfg.max_pending_refs);
+            self.out.item(s, item, at, self.cfg.max_pending_refs);
         }
         self.items = items;
     }
@@ -726,7 +748,7 @@ fn range<'a>(
     dir: Dir,
     offset: u64,
     len: u64,
-    ts: Timestamp,
+    at: At,
     reason: Option<&'a str>,
 ) -> RangeRecord<'a> {
     RangeRecord {
@@ -734,7 +756,8 @@ fn range<'a>(
         dir,
         offset,
         len,
-        ts,
+        ts: at.ts,
+        frame: at.frame,
         reason,
         severity: if reason.is_some() {
             Severity::Info

@@ -144,7 +144,7 @@ fn bad_display_filter_is_a_two_line_caret_error() {
     let p = pcap("qmp/qmp-basic");
     for cmd in ["print", "export", "stats"] {
         let out = qscope(&[cmd, &p, "-Y", "qmp.execute =="]);
-        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert_eq!(out.status.code(), Some(2), "{cmd}: a usage error");
         assert!(out.stdout.is_empty(), "{cmd}: nothing written");
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(
@@ -154,7 +154,7 @@ fn bad_display_filter_is_a_two_line_caret_error() {
         );
     }
     let out = qscope(&["export", &p, "-Y", "nosuch.field == 1"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\n^ "));
 }
 
@@ -458,9 +458,9 @@ fn write_out_rereads_to_the_filtered_messages() {
             assert_eq!(bytes.len(), 24, "{name}: empty pcap");
         }
     }
-    // -w on standard input is refused.
+    // -w on standard input is refused (a usage error).
     let out = qscope(&["export", "-", "-w", "/dev/null"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -35,7 +35,11 @@ fn truncated_capture_keeps_messages_decoded_before_the_fault() {
     std::fs::write(&path, &bytes[..pos + 16 + 10]).unwrap();
 
     let (recs, out) = export(&path, &[]);
-    assert!(!out.status.success(), "a truncated file is an error");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a damaged capture has its own status"
+    );
     let err = one_line_reason(&out);
     assert!(err.to_lowercase().contains("truncat"), "{err}");
 
@@ -63,6 +67,40 @@ fn truncated_capture_keeps_messages_decoded_before_the_fault() {
     let summary = recs.last().unwrap();
     assert_eq!(summary["type"], "summary");
     assert!(summary["error"].as_str().unwrap().contains("truncat"));
+}
+
+/// A capture cut part-way: `stats` prints the tables (and the JSON
+/// document) of what came before the fault, then reports it with the
+/// damaged-capture status, as print and export do; a usage error has a
+/// status of its own.
+#[test]
+fn stats_on_a_damaged_capture_reports_what_came_before() {
+    let full_path = bundled("qm/qm-2-prompt-call-qmclilib.pcap");
+    let bytes = std::fs::read(&full_path).unwrap();
+    let path = scratch("bad").join("stats-truncated.pcap");
+    std::fs::write(&path, &bytes[..207_630]).unwrap();
+    let p = path.to_str().unwrap();
+
+    let out = qscope(&["stats", p]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = one_line_reason(&out);
+    assert!(err.contains("truncated packet record"), "{err}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("# Per protocol and name"), "{table}");
+    assert!(table.contains("\nqm     Login "), "{table}");
+    assert!(table.contains("# Sessions"), "{table}");
+
+    let out = qscope(&["stats", p, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let login = &doc["protocols"]["qm"]["by_name"]["Login"];
+    assert!(login["requests"].as_u64().unwrap() >= 1, "{doc}");
+
+    // A usage error is told apart from a damaged capture.
+    let out = qscope(&["stats", p, "--no-such-option"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = qscope(&["stats", "/nonexistent/capture.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
 }
 
 /// RFC 3339 of a µs timestamp, in the export's form (for ordering only).

@@ -45,10 +45,7 @@ enum Chunk {
 }
 
 fn fail(reason: impl Into<String>) -> Failure {
-    Failure {
-        code: 1,
-        reason: reason.into(),
-    }
+    Failure::fail(reason)
 }
 
 fn find(sessions: &[SessionInfo], want: &str) -> Result<SessionInfo, Failure> {

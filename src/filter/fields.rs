@@ -76,6 +76,8 @@ pub(crate) enum Acc {
     TcpSrcPort,
     TcpDstPort,
     FrameTime,
+    FrameNumber,
+    FrameRelative,
     Elapsed,
     MidStream,
     Note,
@@ -186,6 +188,10 @@ pub(crate) static SPECS: &[Spec] = &[
         "Receiver's TCP port."),
     spec!("frame.time", "time", Ty::Time, Base::Acc(|| Acc::FrameTime),
         "Capture time of the packet that completed the message; compare with an RFC 3339 time (\"2026-11-22T02:26:09Z\", UTC unless an offset is given) or Unix seconds."),
+    spec!("frame.number", "integer", Ty::Int, Base::Acc(|| Acc::FrameNumber),
+        "Number of the packet that completed the message in the capture, from 1 (as Wireshark and tshark number frames)."),
+    spec!("frame.time_relative", "duration", Ty::Dur, Base::Acc(|| Acc::FrameRelative),
+        "Time of the packet that completed the message since the capture's first packet (the time print shows)."),
     spec!("session.elapsed", "duration", Ty::Dur, Base::Acc(|| Acc::Elapsed),
         "Time since the first packet of the message's session."),
     Spec {
@@ -383,6 +389,10 @@ impl Acc {
             Acc::TcpSrcPort => f(&V::Int(i128::from(src_dst().0.port()))),
             Acc::TcpDstPort => f(&V::Int(i128::from(src_dst().1.port()))),
             Acc::FrameTime => f(&V::Time(time_ns(r.ts.secs, r.ts.nanos))),
+            Acc::FrameNumber => f(&V::Int(i128::from(r.frame))),
+            Acc::FrameRelative => f(&V::Dur(
+                time_ns(r.ts.secs, r.ts.nanos) - time_ns(s.t0.secs, s.t0.nanos),
+            )),
             Acc::Elapsed => f(&V::Dur(
                 time_ns(r.ts.secs, r.ts.nanos) - time_ns(s.start.secs, s.start.nanos),
             )),

@@ -26,6 +26,10 @@ pub struct SessionInfo {
     pub server: SocketAddr,
     /// Timestamp of the session's first packet.
     pub start: Timestamp,
+    /// Timestamp of the capture's first packet: the one reference that
+    /// relative times count from, in every output and view (as tshark's
+    /// `frame.time_relative`), whatever the filter or the session.
+    pub t0: Timestamp,
     /// The connection's start was not captured.
     pub mid_stream: bool,
 }
@@ -39,6 +43,8 @@ pub struct MessageRecord<'a> {
     pub index: u64,
     /// Timestamp of the packet that completed the message.
     pub ts: Timestamp,
+    /// Number of that packet in the capture, from 1 (as Wireshark counts).
+    pub frame: u64,
     pub msg: &'a Message,
     /// Index of the request this message answers.
     pub reply_to: Option<u64>,
@@ -55,6 +61,8 @@ pub struct RangeRecord<'a> {
     pub offset: u64,
     pub len: u64,
     pub ts: Timestamp,
+    /// The packet at which the range became known (from 1).
+    pub frame: u64,
     /// `None` for a gap (bytes missing from the capture).
     pub reason: Option<&'a str>,
     pub severity: Severity,
@@ -105,6 +113,7 @@ pub struct Collected {
     pub session: String,
     pub index: u64,
     pub ts: Timestamp,
+    pub frame: u64,
     pub msg: Message,
     pub reply_to: Option<u64>,
     pub latency_us: Option<i64>,
@@ -130,6 +139,7 @@ impl Sink for Collect {
                 session: m.session.id.clone(),
                 index: m.index,
                 ts: m.ts,
+                frame: m.frame,
                 msg: m.msg.clone(),
                 reply_to: m.reply_to,
                 latency_us: m.latency_us,

@@ -192,8 +192,8 @@ fn push_message(out: &mut Vec<u8>, m: &MessageRecord<'_>) {
     push_ts(out, &m.ts);
     let _ = write!(
         out,
-        ",\"offset\":{},\"len\":{},\"kind\":",
-        msg.offset, msg.len
+        ",\"frame\":{},\"offset\":{},\"len\":{},\"kind\":",
+        m.frame, msg.offset, msg.len
     );
     push_str(out, msg.kind.as_str());
     out.extend_from_slice(b",\"name\":");
@@ -234,6 +234,7 @@ fn push_range(out: &mut Vec<u8>, ty: &str, r: &RangeRecord<'_>) {
     push_str(out, r.dir.as_str());
     let _ = write!(out, ",\"offset\":{},\"len\":{},\"ts\":", r.offset, r.len);
     push_ts(out, &r.ts);
+    let _ = write!(out, ",\"frame\":{}", r.frame);
     if let Some(reason) = r.reason {
         out.extend_from_slice(b",\"reason\":");
         push_str(out, reason);

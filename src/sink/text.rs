@@ -112,6 +112,54 @@ pub fn pretty_json(text: &str) -> String {
     out
 }
 
+/// How `print` shows times (`-t`, as tshark's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// Seconds since the capture's first packet.
+    #[default]
+    Relative,
+    /// UTC time of day.
+    Absolute,
+    /// UTC date and time (RFC 3339).
+    AbsoluteDate,
+    /// Seconds since the previous line printed.
+    Delta,
+    /// Seconds since the Unix epoch.
+    Epoch,
+}
+
+/// Formats `ts` for the time column: `t0` is the capture's first packet,
+/// `prev` the time of the previous line printed (if any).
+pub fn format_time(
+    fmt: TimeFormat,
+    ts: Timestamp,
+    t0: Timestamp,
+    prev: Option<Timestamp>,
+) -> String {
+    let secs = |us: i64| format!("{:>11.6}", us as f64 / 1e6);
+    match fmt {
+        TimeFormat::Relative => secs(ts.micros_since(&t0)),
+        TimeFormat::Delta => secs(prev.map_or(0, |p| ts.micros_since(&p))),
+        TimeFormat::Epoch => {
+            let frac = if ts.nano {
+                format!("{:09}", ts.nanos)
+            } else {
+                format!("{:06}", ts.nanos / 1000)
+            };
+            format!("{}.{frac}", ts.secs)
+        }
+        TimeFormat::AbsoluteDate => ts.rfc3339(),
+        TimeFormat::Absolute => {
+            let s = ts.rfc3339();
+            // "YYYY-MM-DDTHH:MM:SS.ffffffZ" -> "HH:MM:SS.ffffff"
+            match s.split_once('T') {
+                Some((_, t)) => t.trim_end_matches('Z').to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
 /// Prints a timeline, one line per message.
 pub struct TextPrinter<W: Write> {
     out: W,
@@ -121,7 +169,10 @@ pub struct TextPrinter<W: Write> {
     pub max_value: usize,
     /// Flush after every record (live capture, terminals).
     pub flush_each: bool,
-    first_ts: Option<Timestamp>,
+    /// How the time column is shown.
+    pub time_format: TimeFormat,
+    /// Time of the previous line printed (for [`TimeFormat::Delta`]).
+    prev_ts: Option<Timestamp>,
 }
 
 impl<W: Write> TextPrinter<W> {
@@ -131,14 +182,16 @@ impl<W: Write> TextPrinter<W> {
             verbose,
             max_value: 4000,
             flush_each: false,
-            first_ts: None,
+            time_format: TimeFormat::Relative,
+            prev_ts: None,
         }
     }
 
-    fn rel(&mut self, ts: Timestamp) -> String {
-        let first = *self.first_ts.get_or_insert(ts);
-        let us = ts.micros_since(&first);
-        format!("{:>11.6}", us as f64 / 1e6)
+    /// The time column of a line about `ts` (`t0`: the capture's first packet).
+    fn time(&mut self, ts: Timestamp, t0: Timestamp) -> String {
+        let t = format_time(self.time_format, ts, t0, self.prev_ts);
+        self.prev_ts = Some(ts);
+        t
     }
 }
 
@@ -233,7 +286,7 @@ impl<W: Write> Sink for TextPrinter<W> {
                 );
             }
             Record::Message(m) => {
-                let t = self.rel(m.ts);
+                let t = self.time(m.ts, m.session.t0);
                 let msg = m.msg;
                 let _ = write!(
                     line,
@@ -242,7 +295,12 @@ impl<W: Write> Sink for TextPrinter<W> {
                     arrow(msg.dir),
                     m.session.proto,
                     escape(&msg.name),
-                    if msg.is_error { " ERROR" } else { "" }
+                    // The marker, unless the name already says it (MQServer's ERROR).
+                    if msg.is_error && !msg.name.eq_ignore_ascii_case("error") {
+                        " ERROR"
+                    } else {
+                        ""
+                    }
                 );
                 if !msg.summary.is_empty() {
                     let _ = write!(line, "  {}", escape(&msg.summary));
@@ -265,10 +323,11 @@ impl<W: Write> Sink for TextPrinter<W> {
                 if self.verbose {
                     let _ = writeln!(
                         line,
-                        "{:>16}#{} {} offset {} len {}{}",
+                        "{:>16}#{} {} frame {} offset {} len {}{}",
                         "",
                         m.index,
                         msg.kind.as_str(),
+                        m.frame,
                         msg.offset,
                         msg.len,
                         match m.reply_to {
@@ -287,7 +346,7 @@ impl<W: Write> Sink for TextPrinter<W> {
                 }
             }
             Record::Gap(r) => {
-                let t = self.rel(r.ts);
+                let t = self.time(r.ts, r.session.t0);
                 let _ = writeln!(
                     line,
                     "{t} {:<4} {} GAP  {} bytes missing at {} offset {}",
@@ -300,7 +359,7 @@ impl<W: Write> Sink for TextPrinter<W> {
             }
             Record::Undecoded(r) => {
                 if r.severity >= Severity::Warn || self.verbose {
-                    let t = self.rel(r.ts);
+                    let t = self.time(r.ts, r.session.t0);
                     let _ = writeln!(
                         line,
                         "{t} {:<4} {} ({} bytes at offset {}: {})",

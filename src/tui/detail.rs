@@ -260,6 +260,7 @@ pub fn message_lines(
         ),
     ));
     out.push(TreeLine::info("time", m.ts.rfc3339()));
+    out.push(TreeLine::info("frame", m.frame.to_string()));
     if let Some(r) = m.reply_to {
         let lat = m
             .latency_us

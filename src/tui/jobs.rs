@@ -377,6 +377,7 @@ impl Sink for DecodeSink<'_> {
                         session: self.key.id.clone(),
                         index: m.index,
                         ts: m.ts,
+                        frame: m.frame,
                         msg: m.msg.clone(),
                         reply_to: m.reply_to,
                         latency_us: m.latency_us,

@@ -824,6 +824,9 @@ fn batch(st: &mut State, b: Batch) {
     }
     let new_sessions = !b.sessions.is_empty();
     for info in b.sessions.iter() {
+        // Relative times count from the capture's first packet, as in
+        // every other output.
+        st.t0.get_or_insert(super::feed::micros(info.t0));
         st.sessions.push(SessionEntry::new(info.clone()));
     }
     for (i, row) in b.rows.iter().enumerate() {
@@ -1593,6 +1596,8 @@ pub fn compute_stats(st: &mut State) {
             session: &sess.info,
             index: u64::from(row.index),
             ts: crate::capture::Timestamp::from_micros(row.ts_us),
+            // Statistics do not look at frames.
+            frame: 0,
             msg: &msg,
             reply_to: row.reply_to().map(u64::from),
             latency_us: row.latency_us(),
