@@ -111,12 +111,23 @@ impl Capture {
             assert!(Instant::now() < deadline, "qscope did not stop on SIGINT");
             std::thread::sleep(Duration::from_millis(20));
         };
-        let recs = self
-            .stdout
-            .try_iter()
-            .map(|l| serde_json::from_str(&l).unwrap())
+        // The readers may still be draining the pipes after the exit: read
+        // to their end, not just what has arrived so far.
+        let drain = |rx: &mpsc::Receiver<String>| -> Vec<String> {
+            let mut lines = Vec::new();
+            loop {
+                match rx.recv_timeout(Duration::from_secs(10)) {
+                    Ok(l) => lines.push(l),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break lines,
+                    Err(mpsc::RecvTimeoutError::Timeout) => panic!("output not closed after exit"),
+                }
+            }
+        };
+        let recs = drain(&self.stdout)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        (recs, status, self.stderr.try_iter().collect())
+        (recs, status, drain(&self.stderr))
     }
 }
 
