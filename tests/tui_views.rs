@@ -66,8 +66,9 @@ fn next_error_then_request_and_back() {
 #[test]
 fn expand_and_collapse_the_tree() {
     let mut h = open(BASIC, 120, 40);
-    // The JSON value of the error reply: the whole message highlighted.
-    h.keys("e Enter j j j j j");
+    // The JSON value of the error reply: the whole message highlighted
+    // (past the header, bytes, time, frame, reply-to and summary lines).
+    h.keys("e Enter j j j j j j");
     snap("tree_json_selected_120x40", &h);
     let expanded = h.state.detail.lines.len();
     h.keys("Space");
