@@ -13,9 +13,8 @@ use std::time::Instant;
 
 use qscope::capture::FileSource;
 use qscope::engine::{analyze, Config};
+use qscope::record::{Flow, Record, Sink, Summary};
 use qscope::sink::json::JsonlWriter;
-use qscope::sink::{Record, Sink};
-use qscope::stats::Summary;
 use qscope_dissectors::Proto;
 
 /// Counts records; the cheapest possible sink.
@@ -23,9 +22,9 @@ use qscope_dissectors::Proto;
 struct Count(u64);
 
 impl Sink for Count {
-    fn record(&mut self, _: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, _: &Record<'_>) -> io::Result<Flow> {
         self.0 += 1;
-        Ok(())
+        Ok(Flow::Continue)
     }
     fn finish(&mut self, _: &Summary) -> io::Result<()> {
         Ok(())

@@ -24,12 +24,12 @@ const SCREEN: (u16, u16) = (120, 40);
 
 struct Count(u64);
 
-impl qscope::sink::Sink for Count {
-    fn record(&mut self, _: &qscope::sink::Record<'_>) -> std::io::Result<()> {
+impl qscope::record::Sink for Count {
+    fn record(&mut self, _: &qscope::record::Record<'_>) -> std::io::Result<qscope::record::Flow> {
         self.0 += 1;
-        Ok(())
+        Ok(qscope::record::Flow::Continue)
     }
-    fn finish(&mut self, _: &qscope::stats::Summary) -> std::io::Result<()> {
+    fn finish(&mut self, _: &qscope::record::Summary) -> std::io::Result<()> {
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -19,12 +19,12 @@ use crate::capture::{FileSource, Source};
 use crate::engine::{analyze, AnalyzeError, Config};
 use crate::filter::Filter;
 use crate::layers::{self, Decoded};
+use crate::record::{Flow, Record, Sink, Summary};
 use crate::sink::ek::EkWriter;
 use crate::sink::json::{JsonDocWriter, JsonlWriter};
 use crate::sink::select::Select;
 use crate::sink::text::{TextPrinter, TimeFormat};
-use crate::sink::{Record, Sink};
-use crate::stats::{Collector, Summary};
+use crate::stats::Collector;
 
 const ABOUT: &str =
     "Dissector and traffic analyzer for QMP (QEMU Machine Protocol and guest agent), \
@@ -453,24 +453,24 @@ fn open_live(_common: &Common, _stop: Arc<AtomicBool>) -> Result<Input, Failure>
     ))
 }
 
-/// Passes records on until `remaining` messages were written, then raises
-/// `stop` and drops the rest (`-c COUNT`).
+/// Passes records on until `remaining` messages were written, then asks
+/// the analysis to stop and drops any later message (`-c COUNT`); the
+/// sessions still end and the summary is still written.
 struct Limit<'a> {
     inner: &'a mut dyn Sink,
     remaining: Option<u64>,
-    stop: Arc<AtomicBool>,
 }
 
 impl Sink for Limit<'_> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         if let Record::Message(_) = rec {
             match &mut self.remaining {
-                Some(0) => return Ok(()),
+                Some(0) => return Ok(Flow::Stop),
                 Some(n) => {
                     *n -= 1;
-                    if *n == 0 {
-                        self.stop.store(true, Ordering::Relaxed);
-                    }
+                    let last = *n == 0;
+                    let flow = self.inner.record(rec)?;
+                    return Ok(if last { Flow::Stop } else { flow });
                 }
                 None => {}
             }
@@ -499,7 +499,7 @@ struct Track<'a> {
 }
 
 impl Sink for Track<'_> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         if let Record::Message(m) = rec {
             if !self
                 .sessions
@@ -595,7 +595,6 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
     let mut limited = Limit {
         inner: tracked,
         remaining: common.count,
-        stop,
     };
     let mut selected;
     let top: &mut dyn Sink = match filter {

@@ -23,8 +23,10 @@ use qscope_dissectors::{
 use crate::capture::{CaptureError, Packet, Source, Timestamp};
 use crate::layers::{self, Decoded};
 use crate::reassembly::{self, ConnId, Event, Reassembler};
-use crate::sink::{MessageRecord, RangeRecord, Record, SessionEnd, SessionInfo, Sink};
-use crate::stats::{Collector, Summary};
+use crate::record::{
+    Flow, MessageRecord, RangeRecord, Record, SessionEnd, SessionInfo, Sink, Summary,
+};
+use crate::stats::Collector;
 
 /// How the engine decodes.
 #[derive(Debug, Clone)]
@@ -121,7 +123,7 @@ pub fn analyze(
                 break;
             }
         }
-        if engine.failed() {
+        if engine.done() {
             break;
         }
     }
@@ -209,6 +211,9 @@ struct Out<'s> {
     collector: Collector,
     /// The first write error; nothing more is written after it.
     error: Option<io::Error>,
+    /// The sink asked to stop ([`Flow::Stop`]): no more packets are read;
+    /// sessions still end and the summary is still written.
+    stopped: bool,
     /// Sessions announced so far (their ids are "s1", "s2", ...).
     announced: u64,
 }
@@ -248,6 +253,7 @@ impl<'s> Engine<'s> {
                     sink,
                     collector: Collector::default(),
                     error: None,
+                    stopped: false,
                     announced: 0,
                 },
                 items: Vec::new(),
@@ -256,9 +262,10 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// True once writing to the sink has failed (stop feeding packets).
-    pub fn failed(&self) -> bool {
-        self.table.out.error.is_some()
+    /// True once writing to the sink has failed or the sink asked to stop
+    /// (feed no more packets; [`Engine::finish`] still ends every session).
+    pub fn done(&self) -> bool {
+        self.table.out.error.is_some() || self.table.out.stopped
     }
 
     /// Analyses one captured packet.
@@ -316,8 +323,10 @@ impl Out<'_> {
         }
         // The collector only counts; it cannot fail.
         let _ = self.collector.record(&rec);
-        if let Err(e) = self.sink.record(&rec) {
-            self.error = Some(e);
+        match self.sink.record(&rec) {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Stop) => self.stopped = true,
+            Err(e) => self.error = Some(e),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod filter;
 pub mod layers;
 pub mod reassembly;
+pub mod record;
 pub mod sink;
 pub mod stats;
 pub mod tui;

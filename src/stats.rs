@@ -1,5 +1,6 @@
-//! Counters and latency statistics, gathered as a [`Sink`] and reported in
-//! the export's final `summary` record.
+//! Counters and latency statistics, gathered as a [`Sink`]: the
+//! per-protocol part of the export's final `summary` record, and the
+//! `qscope stats` report.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -8,90 +9,7 @@ use qscope_dissectors::{Dir, Kind, Severity, Value};
 
 use crate::capture::Timestamp;
 use crate::filter::Filter;
-use crate::reassembly;
-use crate::sink::{MessageRecord, Record, Sink};
-
-/// Latency percentiles in microseconds.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Percentiles {
-    pub count: u64,
-    pub min: i64,
-    pub p50: i64,
-    pub p95: i64,
-    pub p99: i64,
-    pub max: i64,
-}
-
-impl Percentiles {
-    /// Nearest-rank percentiles of `v` (sorted in place).
-    pub fn of(v: &mut [i64]) -> Option<Percentiles> {
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_unstable();
-        let rank = |p: f64| {
-            let r = (p / 100.0 * v.len() as f64).ceil() as usize;
-            v[r.clamp(1, v.len()) - 1]
-        };
-        Some(Percentiles {
-            count: v.len() as u64,
-            min: v[0],
-            p50: rank(50.0),
-            p95: rank(95.0),
-            p99: rank(99.0),
-            max: v[v.len() - 1],
-        })
-    }
-}
-
-/// Per message name (QMP command, QM function, ...).
-#[derive(Debug, Clone, Default)]
-pub struct NameStats {
-    pub requests: u64,
-    pub responses: u64,
-    pub errors: u64,
-    pub other: u64,
-    pub latencies_us: Vec<i64>,
-}
-
-/// Per protocol.
-#[derive(Debug, Clone, Default)]
-pub struct ProtoStats {
-    pub sessions: u64,
-    pub messages: u64,
-    pub c2s: u64,
-    pub s2c: u64,
-    pub errors: u64,
-    pub by_name: BTreeMap<String, NameStats>,
-}
-
-/// Totals for one run, written as the `summary` record.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    pub packets: u64,
-    pub tcp_segments: u64,
-    pub non_tcp_packets: u64,
-    pub ip_fragments: u64,
-    pub malformed_packets: u64,
-    pub cut_packets: u64,
-    pub sessions: u64,
-    pub messages: u64,
-    pub undecoded_ranges: u64,
-    pub undecoded_bytes: u64,
-    pub gaps: u64,
-    pub gap_bytes: u64,
-    pub notes_by_severity: [u64; 3],
-    pub tcp: reassembly::Stats,
-    pub protos: BTreeMap<&'static str, ProtoStats>,
-    /// The first few malformed packets, as "frame N: reason".
-    pub malformed_examples: Vec<String>,
-    /// Kernel/libpcap drop counters for live capture.
-    pub dropped: Option<u64>,
-    /// Why the analysis stopped early, if it did.
-    pub error: Option<String>,
-    /// With `-Y`: how many messages the filter selected.
-    pub matched: Option<u64>,
-}
+use crate::record::{Flow, MessageRecord, NameStats, Record, Sink, Summary};
 
 /// Builds the per-protocol part of the [`Summary`] from records; with
 /// [`Collector::detailed`], also the `qscope stats` report ([`Detail`]).
@@ -116,7 +34,7 @@ impl Collector {
 }
 
 impl Sink for Collector {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         if let Some(d) = &mut self.detail {
             d.record(rec);
         }
@@ -145,7 +63,7 @@ impl Sink for Collector {
                     p.by_name.insert(m.msg.name.clone(), NameStats::default());
                 }
                 let Some(n) = p.by_name.get_mut(&m.msg.name) else {
-                    return Ok(());
+                    return Ok(Flow::Continue);
                 };
                 match m.msg.kind {
                     Kind::Request => n.requests += 1,
@@ -173,7 +91,7 @@ impl Sink for Collector {
                 }
             }
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
         Ok(())
@@ -289,7 +207,7 @@ fn field_text(m: &MessageRecord<'_>, name: &str) -> Option<String> {
         Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         v => {
             let mut out = Vec::new();
-            crate::sink::record::push_value(&mut out, v);
+            crate::sink::encode::push_value(&mut out, v);
             String::from_utf8_lossy(&out).into_owned()
         }
     })
@@ -538,20 +456,5 @@ impl Detail {
                 at,
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let mut v: Vec<i64> = (1..=100).rev().collect();
-        let p = Percentiles::of(&mut v).unwrap();
-        assert_eq!((p.min, p.p50, p.p95, p.p99, p.max), (1, 50, 95, 99, 100));
-        assert_eq!(Percentiles::of(&mut []), None);
-        let p = Percentiles::of(&mut [7]).unwrap();
-        assert_eq!((p.p50, p.p99), (7, 7));
     }
 }

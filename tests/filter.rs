@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use qscope::capture::{FileSource, Timestamp};
 use qscope::engine::{analyze, Config};
 use qscope::filter::{fields, Filter, FilterError};
-use qscope::sink::{Collect, Collected, MessageRecord, SessionInfo};
+use qscope::record::{Collect, Collected, MessageRecord, SessionInfo};
 use qscope_dissectors::{Dir, Field, Kind, Message, Note, Proto, Severity, Value};
 
 // ---------------------------------------------------------------------------

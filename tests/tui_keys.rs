@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver};
 
 use qscope::capture::{CaptureError, FileSource, Packet, Source};
 use qscope::engine::{analyze, Config};
-use qscope::stats::Percentiles;
+use qscope::record::Percentiles;
 use qscope::tui::state::Action;
 use qscope::tui::Harness;
 

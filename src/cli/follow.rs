@@ -20,19 +20,19 @@ use crate::capture::{FileSource, Source, Timestamp};
 use crate::engine::{analyze, Config};
 use crate::layers::{self, Decoded};
 use crate::reassembly::{Event, Reassembler};
-use crate::sink::{Record, SessionInfo, Sink};
-use crate::stats::Summary;
+use crate::record::Summary;
+use crate::record::{Flow, Record, SessionInfo, Sink};
 
 /// Keeps every session announced.
 #[derive(Default)]
 struct Sessions(Vec<SessionInfo>);
 
 impl Sink for Sessions {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         if let Record::Session(s) = rec {
             self.0.push((*s).clone());
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
     fn finish(&mut self, _: &Summary) -> io::Result<()> {
         Ok(())

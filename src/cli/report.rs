@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use crate::record::Percentiles;
 use crate::sink::text::escape;
-use crate::stats::{Detail, NameDetail, Percentiles};
+use crate::stats::{Detail, NameDetail};
 
 fn percentiles(v: &[i64]) -> Option<Percentiles> {
     Percentiles::of(&mut v.to_vec())

@@ -2,7 +2,7 @@
 
 use super::fields::Acc;
 use super::value::{compare, Lit, Op, V};
-use crate::sink::MessageRecord;
+use crate::record::MessageRecord;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Expr {

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 
 use super::value::V;
 use super::FieldDoc;
-use crate::sink::MessageRecord;
+use crate::record::MessageRecord;
 
 /// The type of a field, which decides how literals are read and which
 /// operators apply.

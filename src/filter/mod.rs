@@ -10,7 +10,7 @@
 //! to accessors, literals converted to the field's type, regular
 //! expressions compiled; mistakes are reported with the 1-based character
 //! column. [`Filter::matches`] then evaluates it on each
-//! [`MessageRecord`](crate::sink::MessageRecord) without allocating, except
+//! [`MessageRecord`](crate::record::MessageRecord) without allocating, except
 //! for paths that reach inside JSON text (QMP arguments and the like),
 //! which parse that text.
 //!
@@ -31,7 +31,7 @@ mod value;
 
 use std::fmt;
 
-use crate::sink::MessageRecord;
+use crate::record::MessageRecord;
 
 /// A compiled filter expression.
 #[derive(Debug, Clone)]

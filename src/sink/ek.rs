@@ -8,9 +8,8 @@
 
 use std::io::{self, Write};
 
-use super::record::{push_record, push_str, push_ts};
-use super::{Record, Sink};
-use crate::stats::Summary;
+use super::encode::{push_record, push_str, push_ts};
+use crate::record::{Flow, Record, Sink, Summary};
 
 /// Writes bulk action/document line pairs, one pair per message.
 pub struct EkWriter<W: Write> {
@@ -33,9 +32,9 @@ impl<W: Write> EkWriter<W> {
 }
 
 impl<W: Write> Sink for EkWriter<W> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let Record::Message(m) = rec else {
-            return Ok(());
+            return Ok(Flow::Continue);
         };
         let ts = m.ts.rfc3339();
         let day = ts.get(..10).unwrap_or("1970-01-01").replace('-', ".");
@@ -61,7 +60,7 @@ impl<W: Write> Sink for EkWriter<W> {
         if self.flush_each {
             self.out.flush()?;
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
 
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {

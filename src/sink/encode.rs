@@ -9,8 +9,9 @@ use std::io::Write;
 
 use qscope_dissectors::{Field, Note, Value};
 
-use super::{MessageRecord, RangeRecord, Record, SessionEnd, SessionInfo};
-use crate::stats::{Percentiles, Summary};
+use crate::record::{
+    MessageRecord, Percentiles, RangeRecord, Record, SessionEnd, SessionInfo, Summary,
+};
 
 /// Appends `s` as a JSON string literal.
 pub fn push_str(out: &mut Vec<u8>, s: &str) {

@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::record::{push_record, push_summary};
-use super::{Record, Sink};
-use crate::stats::Summary;
+use super::encode::{push_record, push_summary};
+use crate::record::{Flow, Record, Sink, Summary};
 
 /// Writes one JSON object per line, as the analysis learns of it.
 pub struct JsonlWriter<W: Write> {
@@ -27,7 +26,7 @@ impl<W: Write> JsonlWriter<W> {
 }
 
 impl<W: Write> Sink for JsonlWriter<W> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         self.buf.clear();
         push_record(&mut self.buf, rec);
         self.buf.push(b'\n');
@@ -35,7 +34,7 @@ impl<W: Write> Sink for JsonlWriter<W> {
         if self.flush_each {
             self.out.flush()?;
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         self.buf.clear();
@@ -89,7 +88,7 @@ impl<W: Write> JsonDocWriter<W> {
 }
 
 impl<W: Write> Sink for JsonDocWriter<W> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let id = match rec {
             Record::Session(s) => &s.id,
             Record::Message(m) => &m.session.id,
@@ -107,7 +106,7 @@ impl<W: Write> Sink for JsonDocWriter<W> {
             Record::Undecoded(_) => append(&mut g.undecoded, rec),
             Record::SessionEnd(_) => push_record(&mut g.end, rec),
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
 
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {

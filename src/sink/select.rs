@@ -15,9 +15,8 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 
-use super::{Record, SessionInfo, Sink};
 use crate::filter::Filter;
-use crate::stats::Summary;
+use crate::record::{Flow, Record, SessionInfo, Sink, Summary};
 
 /// Passes on the records of the messages `filter` selects (see the module
 /// documentation for the other records).
@@ -45,35 +44,37 @@ impl<'a> Select<'a> {
 }
 
 impl Sink for Select<'_> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         match rec {
             Record::Session(s) => {
                 self.held.insert(s.id.clone(), (*s).clone());
-                Ok(())
+                Ok(Flow::Continue)
             }
             Record::Message(m) => {
                 if !self.filter.matches(m) {
-                    return Ok(());
+                    return Ok(Flow::Continue);
                 }
                 self.matched += 1;
                 if let Some(info) = self.held.remove(&m.session.id) {
                     self.written.insert(info.id.clone());
-                    self.inner.record(&Record::Session(&info))?;
+                    if self.inner.record(&Record::Session(&info))?.is_stop() {
+                        return Ok(Flow::Stop);
+                    }
                 }
                 self.inner.record(rec)
             }
             Record::Gap(r) | Record::Undecoded(r) => {
                 if self.written.contains(&r.session.id) {
-                    self.inner.record(rec)?;
+                    return self.inner.record(rec);
                 }
-                Ok(())
+                Ok(Flow::Continue)
             }
             Record::SessionEnd(e) => {
                 self.held.remove(&e.session.id);
                 if self.written.remove(&e.session.id) {
-                    self.inner.record(rec)?;
+                    return self.inner.record(rec);
                 }
-                Ok(())
+                Ok(Flow::Continue)
             }
         }
     }

@@ -8,9 +8,8 @@ use std::io::{self, Write};
 
 use qscope_dissectors::{Dir, Field, Severity, Value};
 
-use super::{Record, Sink};
 use crate::capture::Timestamp;
-use crate::stats::Summary;
+use crate::record::{Flow, Record, Sink, Summary};
 
 /// Makes text safe for a terminal: control characters (C0, DEL, C1),
 /// bidirectional overrides and other invisible format characters become
@@ -266,7 +265,7 @@ fn write_fields(out: &mut String, fields: &[Field], indent: usize, max: usize) {
 }
 
 impl<W: Write> Sink for TextPrinter<W> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let mut line = String::new();
         match rec {
             Record::Session(s) => {
@@ -389,7 +388,7 @@ impl<W: Write> Sink for TextPrinter<W> {
         if self.flush_each && !line.is_empty() {
             self.out.flush()?;
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {

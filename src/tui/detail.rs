@@ -12,8 +12,8 @@ use qscope_dissectors::{Dir, Field, Proto, Severity, Value};
 use super::index::{Row, RowKind};
 use super::jobs::DecodedSession;
 use super::state::State;
+use crate::record::Collected;
 use crate::sink::text::{escape, human_latency, pretty_json};
-use crate::sink::Collected;
 
 /// Longest value shown on one tree line (characters).
 pub const MAX_VALUE: usize = 2000;

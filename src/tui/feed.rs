@@ -20,9 +20,8 @@ use super::index::{sat_latency, sat_u32, Row, RowKind, NAME_OVERFLOW, NONE};
 use super::spool;
 use crate::capture::{LinkType, Packet, Source, Timestamp};
 use crate::engine::{Config, Engine};
+use crate::record::{Flow, Record, SessionEnd, SessionInfo, Sink, Summary};
 use crate::sink::text::escape;
-use crate::sink::{Record, SessionEnd, SessionInfo, Sink};
-use crate::stats::Summary;
 
 /// Most session-note rows one session end produces.
 pub const MAX_END_NOTE_ROWS: usize = 16;
@@ -212,7 +211,7 @@ impl Feeder {
 }
 
 impl Sink for Feeder {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let before = self.next_row;
         match rec {
             Record::Session(info) => {
@@ -329,7 +328,7 @@ impl Sink for Feeder {
             }
         }
         debug_assert_eq!(self.next_row - before, rows_of(rec));
-        Ok(())
+        Ok(Flow::Continue)
     }
 
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
@@ -342,7 +341,7 @@ impl Sink for Feeder {
 pub(crate) struct Shim<'a, S>(pub &'a RefCell<S>);
 
 impl<S: Sink> Sink for Shim<'_, S> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         self.0.borrow_mut().record(rec)
     }
     fn finish(&mut self, s: &Summary) -> io::Result<()> {

@@ -36,9 +36,8 @@ use crate::engine::{Config, Engine};
 use crate::filter::Filter;
 use crate::layers::{self, Decoded};
 use crate::reassembly::{ConnId, Event, Reassembler};
+use crate::record::{Collected, Flow, Record, Sink, Summary};
 use crate::sink::json::JsonlWriter;
-use crate::sink::{Collected, Record, Sink};
-use crate::stats::Summary;
 
 /// Most reassembled bytes kept per direction by a decode job.
 pub const MAX_STREAM_BYTES: usize = 64 << 20;
@@ -354,7 +353,7 @@ struct DecodeSink<'k> {
 }
 
 impl Sink for DecodeSink<'_> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let is_target = |id: &str, t: &Option<String>| t.as_deref() == Some(id);
         match rec {
             Record::Session(info) => {
@@ -394,7 +393,7 @@ impl Sink for DecodeSink<'_> {
             }
             _ => {}
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
     fn finish(&mut self, _: &Summary) -> io::Result<()> {
         Ok(())
@@ -599,14 +598,14 @@ struct FilterSink {
 }
 
 impl Sink for FilterSink {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         if let Record::Message(m) = rec {
             if self.filter.matches(m) {
                 self.matches.push(super::index::sat_u32(self.row));
             }
         }
         self.row += rows_of(rec);
-        Ok(())
+        Ok(Flow::Continue)
     }
     fn finish(&mut self, _: &Summary) -> io::Result<()> {
         Ok(())
@@ -706,7 +705,7 @@ impl ExportSink<'_> {
 }
 
 impl Sink for ExportSink<'_> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<()> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         match rec {
             Record::Session(info) => {
                 if self.wants(&info.id) && self.filter.is_none() {
@@ -734,7 +733,7 @@ impl Sink for ExportSink<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         if self.session.is_none() && self.filter.is_none() {
@@ -777,7 +776,7 @@ fn export(
                 Ok(None) => break,
                 Err(e) => return Err(format!("spool: {e}")),
             }
-            if engine.failed() {
+            if engine.done() {
                 break;
             }
         }

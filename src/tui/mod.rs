@@ -51,7 +51,7 @@
 //!
 //! * **Statistics** are computed with the summary's own code: message rows
 //!   of the view are given to a [`Collector`](crate::stats::Collector) and
-//!   percentiles come from [`Percentiles::of`](crate::stats::Percentiles::of).
+//!   percentiles come from [`Percentiles::of`](crate::record::Percentiles::of).
 //!
 //! * **Safety.** Every string from the wire goes through
 //!   [`escape`](crate::sink::text::escape) before it is stored for

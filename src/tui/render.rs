@@ -1163,7 +1163,8 @@ fn stats(f: &mut Frame<'_>, st: &State, l: &Layout) {
         height: r.height.saturating_sub(1 + ch),
         ..inner(r, 1)
     };
-    let lat = |p: &Option<crate::stats::Percentiles>, f: fn(&crate::stats::Percentiles) -> i64| {
+    let lat = |p: &Option<crate::record::Percentiles>,
+               f: fn(&crate::record::Percentiles) -> i64| {
         p.as_ref().map(|p| human_latency(f(p))).unwrap_or_default()
     };
     let n = table_area.height.saturating_sub(1) as usize;

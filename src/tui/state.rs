@@ -17,8 +17,8 @@ use super::index::{Bits, Chunked, Index, Row, RowKind};
 use super::jobs::{DecodedSession, Job, JobResult, SessionKey};
 use super::render;
 use crate::filter::Filter;
-use crate::sink::{MessageRecord, Record, SessionInfo, Sink};
-use crate::stats::{Collector, Percentiles};
+use crate::record::{MessageRecord, Percentiles, Record, SessionInfo, Sink};
+use crate::stats::Collector;
 
 /// Decoded sessions kept.
 const DECODED_CACHE: usize = 3;

@@ -1,0 +1,289 @@
+//! The record contract: what the engine reports and every consumer reads.
+//!
+//! The engine pushes [`Record`]s, in the order it learns of them, into a
+//! [`Sink`]: the JSONL/JSON/EK writers, the text printer, the statistics,
+//! the display filter's selection, the terminal UI and tests are all sinks.
+//! A sink answers each record with [`Flow`]: go on, or stop the analysis
+//! (as ripgrep's sinks do). The final [`Summary`] closes every analysis.
+//!
+//! This module depends on the capture timestamp, the TCP statistics and
+//! the dissectors' message model only; the filter, the statistics, the
+//! writers and the TUI depend on it, never the other way round.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+
+use qscope_dissectors::{Dir, Message, Note, Proto, Severity};
+
+use crate::capture::Timestamp;
+use crate::reassembly;
+
+/// What a sink wants after a record: more, or the end of the analysis
+/// (`-c COUNT` reached, a view complete, the reader gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Flow {
+    pub fn is_stop(self) -> bool {
+        self == Flow::Stop
+    }
+}
+
+/// What the engine knows about a session when it announces it.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// Unique within one run: "s1", "s2", ...
+    pub id: String,
+    pub proto: Proto,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Timestamp of the session's first packet.
+    pub start: Timestamp,
+    /// Timestamp of the capture's first packet: the one reference that
+    /// relative times count from, in every output and view (as tshark's
+    /// `frame.time_relative`), whatever the filter or the session.
+    pub t0: Timestamp,
+    /// The connection's start was not captured.
+    pub mid_stream: bool,
+}
+
+/// A message as the engine reports it: the dissector's message plus where it
+/// sits in the session.
+#[derive(Debug)]
+pub struct MessageRecord<'a> {
+    pub session: &'a SessionInfo,
+    /// 0-based position within the session, both directions, time order.
+    pub index: u64,
+    /// Timestamp of the packet that completed the message.
+    pub ts: Timestamp,
+    /// Number of that packet in the capture, from 1 (as Wireshark counts).
+    pub frame: u64,
+    pub msg: &'a Message,
+    /// Index of the request this message answers.
+    pub reply_to: Option<u64>,
+    pub latency_us: Option<i64>,
+    /// `msg.links` resolved to message indexes (unknown ones left out).
+    pub links: &'a [(&'static str, u64)],
+}
+
+/// Bytes of a stream that are not a message (`gap` when they are missing).
+#[derive(Debug)]
+pub struct RangeRecord<'a> {
+    pub session: &'a SessionInfo,
+    pub dir: Dir,
+    pub offset: u64,
+    pub len: u64,
+    pub ts: Timestamp,
+    /// The packet at which the range became known (from 1).
+    pub frame: u64,
+    /// `None` for a gap (bytes missing from the capture).
+    pub reason: Option<&'a str>,
+    pub severity: Severity,
+}
+
+/// What is known about a session when it ends.
+#[derive(Debug)]
+pub struct SessionEnd<'a> {
+    pub session: &'a SessionInfo,
+    pub end: Timestamp,
+    pub messages: u64,
+    pub notes: &'a [Note],
+    pub attrs: &'a [(&'static str, String)],
+}
+
+/// One thing the analysis learned, in the order it learned it.
+#[derive(Debug)]
+pub enum Record<'a> {
+    Session(&'a SessionInfo),
+    Message(MessageRecord<'a>),
+    Gap(RangeRecord<'a>),
+    Undecoded(RangeRecord<'a>),
+    SessionEnd(SessionEnd<'a>),
+}
+
+/// A consumer of records.
+pub trait Sink {
+    /// One record; the answer says whether the analysis should go on.
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow>;
+    /// End of the analysis (also after a capture error or a [`Flow::Stop`]).
+    fn finish(&mut self, summary: &Summary) -> io::Result<()>;
+}
+
+/// Sends every record to several sinks in turn; stops when one of them
+/// says so (the others still got the record).
+pub struct Tee<'a>(pub Vec<&'a mut dyn Sink>);
+
+impl Sink for Tee<'_> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
+        let mut flow = Flow::Continue;
+        for s in &mut self.0 {
+            if s.record(rec)?.is_stop() {
+                flow = Flow::Stop;
+            }
+        }
+        Ok(flow)
+    }
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.finish(summary))
+    }
+}
+
+/// A message record with owned parts, as kept by [`Collect`].
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub session: String,
+    pub index: u64,
+    pub ts: Timestamp,
+    pub frame: u64,
+    pub msg: Message,
+    pub reply_to: Option<u64>,
+    pub latency_us: Option<i64>,
+    pub links: Vec<(&'static str, u64)>,
+}
+
+/// Keeps every record as an owned value; for tests.
+#[derive(Default, Debug)]
+pub struct Collect {
+    pub sessions: Vec<SessionInfo>,
+    pub messages: Vec<Collected>,
+    /// (session id, dir, offset, len, reason; None = gap)
+    pub ranges: Vec<(String, Dir, u64, u64, Option<String>)>,
+    pub session_notes: Vec<(String, Note)>,
+    pub summary: Option<Summary>,
+}
+
+impl Sink for Collect {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
+        match rec {
+            Record::Session(s) => self.sessions.push((*s).clone()),
+            Record::Message(m) => self.messages.push(Collected {
+                session: m.session.id.clone(),
+                index: m.index,
+                ts: m.ts,
+                frame: m.frame,
+                msg: m.msg.clone(),
+                reply_to: m.reply_to,
+                latency_us: m.latency_us,
+                links: m.links.to_vec(),
+            }),
+            Record::Gap(r) | Record::Undecoded(r) => self.ranges.push((
+                r.session.id.clone(),
+                r.dir,
+                r.offset,
+                r.len,
+                r.reason.map(str::to_owned),
+            )),
+            Record::SessionEnd(e) => {
+                for n in e.notes {
+                    self.session_notes.push((e.session.id.clone(), n.clone()));
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        self.summary = Some(summary.clone());
+        Ok(())
+    }
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: i64,
+    pub p50: i64,
+    pub p95: i64,
+    pub p99: i64,
+    pub max: i64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `v` (sorted in place).
+    pub fn of(v: &mut [i64]) -> Option<Percentiles> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        let rank = |p: f64| {
+            let r = (p / 100.0 * v.len() as f64).ceil() as usize;
+            v[r.clamp(1, v.len()) - 1]
+        };
+        Some(Percentiles {
+            count: v.len() as u64,
+            min: v[0],
+            p50: rank(50.0),
+            p95: rank(95.0),
+            p99: rank(99.0),
+            max: v[v.len() - 1],
+        })
+    }
+}
+
+/// Per message name (QMP command, QM function, ...).
+#[derive(Debug, Clone, Default)]
+pub struct NameStats {
+    pub requests: u64,
+    pub responses: u64,
+    pub errors: u64,
+    pub other: u64,
+    pub latencies_us: Vec<i64>,
+}
+
+/// Per protocol.
+#[derive(Debug, Clone, Default)]
+pub struct ProtoStats {
+    pub sessions: u64,
+    pub messages: u64,
+    pub c2s: u64,
+    pub s2c: u64,
+    pub errors: u64,
+    pub by_name: BTreeMap<String, NameStats>,
+}
+
+/// Totals for one run, written as the `summary` record.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub packets: u64,
+    pub tcp_segments: u64,
+    pub non_tcp_packets: u64,
+    pub ip_fragments: u64,
+    pub malformed_packets: u64,
+    pub cut_packets: u64,
+    pub sessions: u64,
+    pub messages: u64,
+    pub undecoded_ranges: u64,
+    pub undecoded_bytes: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub notes_by_severity: [u64; 3],
+    pub tcp: reassembly::Stats,
+    pub protos: BTreeMap<&'static str, ProtoStats>,
+    /// The first few malformed packets, as "frame N: reason".
+    pub malformed_examples: Vec<String>,
+    /// Kernel/libpcap drop counters for live capture.
+    pub dropped: Option<u64>,
+    /// Why the analysis stopped early, if it did.
+    pub error: Option<String>,
+    /// With `-Y`: how many messages the filter selected.
+    pub matched: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<i64> = (1..=100).rev().collect();
+        let p = Percentiles::of(&mut v).unwrap();
+        assert_eq!((p.min, p.p50, p.p95, p.p99, p.max), (1, 50, 95, 99, 100));
+        assert_eq!(Percentiles::of(&mut []), None);
+        let p = Percentiles::of(&mut [7]).unwrap();
+        assert_eq!((p.p50, p.p99), (7, 7));
+    }
+}
