@@ -17,6 +17,7 @@ const ALL: &[&str] = &[
     "qmp/qmp-hmp",
     "qmp/qmp-oob",
     "qmp/qmp-qga",
+    "qmp/qmp-pretty",
     "qm/qm-1-fileops-qmclilib",
     "qm/qm-2-prompt-call-qmclilib",
     "qm/qm-4-extra-codes-rawclient",

@@ -7,7 +7,14 @@ mod common;
 
 use common::*;
 
-const CAPTURES: [&str; 5] = ["qmp-basic", "qmp-events", "qmp-oob", "qmp-hmp", "qmp-qga"];
+const CAPTURES: [&str; 6] = [
+    "qmp-basic",
+    "qmp-events",
+    "qmp-oob",
+    "qmp-hmp",
+    "qmp-qga",
+    "qmp-pretty",
+];
 
 #[test]
 fn qmp_basic_scores_100_percent() {
@@ -32,6 +39,25 @@ fn qmp_hmp_scores_100_percent() {
 #[test]
 fn qmp_qga_scores_100_percent() {
     check_export("qmp/qmp-qga");
+}
+
+/// QEMU's pretty mode: every message indented over many CR LF lines, the
+/// greeting in 15 segments, an event and its command's return in one
+/// segment. Each message is exported as its compact value, on one line.
+#[test]
+fn qmp_pretty_scores_100_percent() {
+    check_export("qmp/qmp-pretty");
+    let (recs, _) = export(&bundled("qmp/qmp-pretty.pcap"), &[]);
+    let end = of_type(&recs, "session_end");
+    assert_eq!(end[0]["attrs"]["mode"], "pretty", "pretty mode is recorded");
+    // Between two messages there is only the CR LF that ends the last line.
+    for u in of_type(&recs, "undecoded") {
+        assert_eq!(
+            (u["dir"].as_str(), u["len"].as_u64()),
+            (Some("s2c"), Some(2))
+        );
+        assert_eq!(u["severity"], "info");
+    }
 }
 
 /// Messages, undecoded ranges and gaps tile each direction exactly, and the

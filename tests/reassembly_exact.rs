@@ -49,7 +49,14 @@ fn reassemble(path: &Path) -> HashMap<u64, [Vec<u8>; 2]> {
 #[test]
 fn qmp_streams_equal_what_each_side_sent() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/qmp");
-    for name in ["qmp-basic", "qmp-events", "qmp-oob", "qmp-hmp", "qmp-qga"] {
+    for name in [
+        "qmp-basic",
+        "qmp-events",
+        "qmp-oob",
+        "qmp-hmp",
+        "qmp-qga",
+        "qmp-pretty",
+    ] {
         let streams = reassemble(&dir.join(format!("{name}.pcap")));
         assert_eq!(streams.len(), 1, "{name}: one connection");
         let s = streams.values().next().unwrap();
