@@ -75,6 +75,7 @@ fn generous() -> Config {
         idle_timeout_us: None,
         server_ports: vec![],
         max_connections: 10,
+        tomb_ttl_us: 60_000_000,
     }
 }
 
@@ -300,8 +301,10 @@ proptest! {
         let map = byte_map(&evs)?;
         prop_assert_eq!(&map, &model);
         prop_assert_eq!(stats.gaps as usize, runs_of_none(&model));
+        // The first differing overlap is noted (once per direction); the
+        // TCP statistics count every one.
         let warned = evs.iter().filter(|e| matches!(e, Ev::Note(_, Severity::Warn, _))).count();
-        prop_assert_eq!(warned as u64, stats.overlaps_differing);
+        prop_assert_eq!(warned as u64, stats.overlaps_differing.min(1));
     }
 
     /// Hostile mixes of flags, sequence numbers, addresses, timestamps and
@@ -333,6 +336,7 @@ proptest! {
             idle_timeout_us: Some(2_000_000),
             server_ports: vec![4444],
             max_connections: 3,
+            tomb_ttl_us: 60_000_000,
         };
         let bases = [0u32, u32::MAX - 300, 1 << 31];
         let hosts = [

@@ -182,6 +182,39 @@ impl Driver {
         self.dirs[dir.idx()].pending()
     }
 
+    /// Bytes held in the driver's buffers (their capacity), for memory
+    /// accounting.
+    pub fn memory(&self) -> usize {
+        self.dirs.iter().map(|d| d.buf.capacity()).sum()
+    }
+
+    /// Gives up the buffered bytes of both directions (incomplete
+    /// messages): each becomes an undecoded range with `reason`, and the
+    /// dissector resynchronises as after a gap. Returns the bytes dropped.
+    /// Used when a memory budget must be enforced.
+    pub fn shed(&mut self, reason: &'static str, out: &mut dyn FnMut(Item)) -> u64 {
+        if self.closed {
+            return 0;
+        }
+        let mut dropped = 0;
+        for dir in [Dir::C2S, Dir::S2C] {
+            let st = &self.dirs[dir.idx()];
+            let (offset, len) = (st.base, st.pending() as u64);
+            if len == 0 {
+                // Nothing pending: just give the capacity back.
+                self.dirs[dir.idx()].buf = Vec::new();
+                self.dirs[dir.idx()].start = 0;
+                continue;
+            }
+            dropped += len;
+            self.flush_incomplete(dir, reason, out);
+            let mut ctx = Ctx::default();
+            self.dissector.gap(dir, offset + len, 0, &mut ctx);
+            flush_ctx(&mut ctx, out);
+        }
+        dropped
+    }
+
     /// Next stream offset the driver expects for `dir`.
     pub fn next_offset(&self, dir: Dir) -> u64 {
         let s = &self.dirs[dir.idx()];

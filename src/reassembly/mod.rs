@@ -90,6 +90,9 @@ pub enum EndReason {
     CaptureEnd,
     /// A new SYN reused the 4-tuple.
     Replaced,
+    /// Closed by its owner to keep within a memory budget
+    /// ([`Reassembler::close_conn`]).
+    Limit,
 }
 
 impl EndReason {
@@ -100,6 +103,7 @@ impl EndReason {
             EndReason::Idle => "idle",
             EndReason::CaptureEnd => "capture-end",
             EndReason::Replaced => "replaced",
+            EndReason::Limit => "limit",
         }
     }
 }
@@ -176,6 +180,9 @@ pub struct Config {
     /// Live connections kept at most; beyond, the least recently active one
     /// is closed with a note.
     pub max_connections: usize,
+    /// How long (capture time, microseconds) a closed connection is
+    /// remembered so that its stray packets do not open a ghost connection.
+    pub tomb_ttl_us: i64,
 }
 
 impl Default for Config {
@@ -187,6 +194,7 @@ impl Default for Config {
             idle_timeout_us: None,
             server_ports: Vec::new(),
             max_connections: 100_000,
+            tomb_ttl_us: 60_000_000,
         }
     }
 }
@@ -214,8 +222,8 @@ pub struct Stats {
     pub connections: u64,
 }
 
-/// Closed connections remembered (FIFO) to ignore their stray packets.
-const TOMBSTONES: usize = 4096;
+/// Memory charged per remembered closed connection.
+pub const TOMB_COST: usize = 128;
 
 /// Unordered address pair identifying a 4-tuple.
 type Key = (SocketAddr, SocketAddr);
@@ -233,6 +241,8 @@ fn key(a: SocketAddr, b: SocketAddr) -> Key {
 struct Tomb {
     client: SocketAddr,
     isn: [Option<u32>; 2],
+    /// When the connection closed.
+    closed: Timestamp,
 }
 
 #[derive(Debug)]
@@ -278,7 +288,8 @@ pub struct Reassembler {
     /// `(last packet time, conn)`, least recently active first.
     activity: BTreeSet<(Timestamp, ConnId)>,
     tombs: HashMap<Key, Tomb>,
-    tomb_order: VecDeque<Key>,
+    /// Closed connections in the order they closed, with the time.
+    tomb_order: VecDeque<(Timestamp, Key)>,
     total_held: usize,
     next_id: ConnId,
 }
@@ -312,10 +323,70 @@ impl Reassembler {
         self.total_held
     }
 
+    /// Memory a connection holds: `(total, sheddable)` bytes, where the
+    /// sheddable part is what [`Reassembler::shed`] gives back.
+    pub fn memory(&self, id: ConnId) -> (usize, usize) {
+        match self.conns.get(&id) {
+            Some(c) => {
+                let (a, b) = (c.streams[0].memory(), c.streams[1].memory());
+                // The connection, its map entries and its activity entry.
+                (a.0 + b.0 + 160, a.1 + b.1)
+            }
+            None => (0, 0),
+        }
+    }
+
+    /// Memory of the closed connections remembered (tombstones).
+    pub fn tomb_memory(&self) -> usize {
+        self.tombs.len() * TOMB_COST
+    }
+
+    /// Forgets every closed connection (their stray packets may then open
+    /// new connections picked up mid-stream).
+    pub fn forget_closed(&mut self) {
+        self.tombs = HashMap::new();
+        self.tomb_order = VecDeque::new();
+    }
+
+    /// Gives up what connection `id` holds: its holes before held bytes
+    /// become gaps (the held bytes are delivered) and the tails kept for
+    /// overlap checks are dropped.
+    pub fn shed(&mut self, id: ConnId, ts: Timestamp, out: &mut dyn FnMut(Event<'_>)) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let mut cx = Ctx {
+            cfg: &self.cfg,
+            stats: &mut self.stats,
+            total_held: &mut self.total_held,
+            conn: id,
+            ts,
+        };
+        for s in conn.streams.iter_mut() {
+            s.shed(&mut cx, out);
+        }
+        if conn.all_ended() {
+            self.close(id, ts, EndReason::Fin, out);
+        }
+    }
+
+    /// Closes connection `id` now: what is held is delivered with gaps,
+    /// both directions end, `Close` follows.
+    pub fn close_conn(
+        &mut self,
+        id: ConnId,
+        ts: Timestamp,
+        reason: EndReason,
+        out: &mut dyn FnMut(Event<'_>),
+    ) {
+        self.close(id, ts, reason, out);
+    }
+
     /// Feeds one TCP segment captured at `ts`. Events are delivered via
     /// `out` in order.
     pub fn segment(&mut self, ts: Timestamp, seg: &TcpSegment<'_>, out: &mut dyn FnMut(Event<'_>)) {
         self.stats.segments += 1;
+        self.expire_tombs(ts);
         let k = key(seg.src, seg.dst);
         let syn = seg.flags.syn && !seg.flags.rst;
         let id = match self.by_key.get(&k).copied() {
@@ -445,6 +516,19 @@ impl Reassembler {
     }
 
     // ----- internals ------------------------------------------------------
+
+    /// Forgets closed connections older than the tombstone time to live.
+    fn expire_tombs(&mut self, now: Timestamp) {
+        while let Some(&(t, k)) = self.tomb_order.front() {
+            if now.micros_since(&t) <= self.cfg.tomb_ttl_us {
+                break;
+            }
+            self.tomb_order.pop_front();
+            if self.tombs.get(&k).is_some_and(|tomb| tomb.closed == t) {
+                self.tombs.remove(&k);
+            }
+        }
+    }
 
     fn touch(&mut self, id: ConnId, ts: Timestamp) {
         if let Some(conn) = self.conns.get_mut(&id) {
@@ -601,15 +685,10 @@ impl Reassembler {
             let tomb = Tomb {
                 client: conn.client,
                 isn: [conn.streams[0].isn, conn.streams[1].isn],
+                closed: ts,
             };
-            if self.tombs.insert(k, tomb).is_none() {
-                self.tomb_order.push_back(k);
-            }
-            while self.tomb_order.len() > TOMBSTONES {
-                if let Some(old) = self.tomb_order.pop_front() {
-                    self.tombs.remove(&old);
-                }
-            }
+            self.tombs.insert(k, tomb);
+            self.tomb_order.push_back((ts, k));
         }
     }
 }

@@ -140,6 +140,11 @@ pub(super) struct Stream {
     noted_trunc: bool,
     noted_before_start: bool,
     noted_after_fin: bool,
+    /// Notes that a hostile stream could repeat at every segment are made
+    /// once per direction (the summary's TCP counters count them all).
+    noted_differ: bool,
+    noted_ahead: bool,
+    noted_bad_fin: bool,
 }
 
 impl Stream {
@@ -159,6 +164,9 @@ impl Stream {
             noted_trunc: false,
             noted_before_start: false,
             noted_after_fin: false,
+            noted_differ: false,
+            noted_ahead: false,
+            noted_bad_fin: false,
         }
     }
 
@@ -499,15 +507,18 @@ impl Stream {
         let start = s.unsigned_abs();
         let mut end = start.saturating_add(wire);
         if start > self.next.saturating_add(MAX_AHEAD) {
-            self.note(
-                cx,
-                Severity::Warn,
-                format!(
-                    "segment at offset {start} is {} bytes beyond the next expected byte: ignored",
-                    start - self.next
-                ),
-                out,
-            );
+            if !self.noted_ahead {
+                self.noted_ahead = true;
+                self.note(
+                    cx,
+                    Severity::Warn,
+                    format!(
+                        "segment at offset {start} is {} bytes beyond the next expected byte: ignored (further ones in this direction not noted)",
+                        start - self.next
+                    ),
+                    out,
+                );
+            }
             return;
         }
         if let Some((f, _)) = self.fin {
@@ -554,14 +565,17 @@ impl Stream {
         }
         if let Some((off, len)) = fate.differing {
             cx.stats.overlaps_differing += 1;
-            self.note(
-                cx,
-                Severity::Warn,
-                format!(
-                    "retransmitted bytes differ from the first copy at offset {off} ({len} bytes); first copy kept"
-                ),
-                out,
-            );
+            if !self.noted_differ {
+                self.noted_differ = true;
+                self.note(
+                    cx,
+                    Severity::Warn,
+                    format!(
+                        "retransmitted bytes differ from the first copy at offset {off} ({len} bytes); first copy kept (further ones in this direction are counted in the summary's tcp.overlaps_differing, not noted)"
+                    ),
+                    out,
+                );
+            }
         }
         if fate.held {
             self.enforce_limits(cx, out);
@@ -574,15 +588,18 @@ impl Stream {
         }
         let Ok(f) = u64::try_from(f) else { return };
         if f < self.next || f > self.next.saturating_add(MAX_AHEAD) {
-            self.note(
-                cx,
-                Severity::Warn,
-                format!(
-                    "FIN at offset {f} contradicts the stream (next byte {}): ignored",
-                    self.next
-                ),
-                out,
-            );
+            if !self.noted_bad_fin {
+                self.noted_bad_fin = true;
+                self.note(
+                    cx,
+                    Severity::Warn,
+                    format!(
+                        "FIN at offset {f} contradicts the stream (next byte {}): ignored (further ones in this direction not noted)",
+                        self.next
+                    ),
+                    out,
+                );
+            }
             return;
         }
         self.fin = Some((f, cx.ts));
@@ -770,6 +787,22 @@ impl Stream {
                 break;
             }
         }
+    }
+
+    /// Memory the stream holds (bytes held out of order with their
+    /// overhead, the tail kept for overlap checks): `(total, sheddable)`.
+    pub fn memory(&self) -> (usize, usize) {
+        let shed = self.held + self.tail.capacity();
+        (std::mem::size_of::<Stream>() + shed, shed)
+    }
+
+    /// Gives up what the stream holds: holes before held bytes become gaps
+    /// (the held bytes are delivered), and the tail of delivered bytes kept
+    /// for overlap checks is dropped (later overlaps are no longer compared
+    /// with it).
+    pub fn shed(&mut self, cx: &mut Ctx<'_>, out: &mut dyn FnMut(Event<'_>)) {
+        self.flush(cx, out);
+        self.tail = VecDeque::new();
     }
 
     /// Rule (d): declares every remaining hole a gap and delivers everything
