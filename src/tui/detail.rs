@@ -406,8 +406,8 @@ pub fn stream_lines(
     wrap: usize,
 ) -> Vec<StreamLine> {
     let layout = human::Layout::of(proto.unwrap_or(Proto::Unknown), d.encoding.as_deref());
-    // `wrap` is the screen width less 3; the pane shows 2 fewer.
-    let per = if wrap >= HEX_ROW_16 + 2 { 16 } else { 8 };
+    // `wrap` is what the pane shows of a line after its 3-column prefix.
+    let per = if wrap >= HEX_ROW_16 { 16 } else { 8 };
     let mut out = Vec::new();
     let kept = [d.streams[0].kept(), d.streams[1].kept()];
     push_line(
