@@ -179,7 +179,7 @@ pub enum DirArg {
 
 #[derive(Args, Debug)]
 pub struct FollowArgs {
-    /// Capture file (pcap or pcapng).
+    /// Capture file (pcap or pcapng; not standard input: it is read twice).
     pub capture: PathBuf,
     /// The session: its id in print/export ("s1"), or CLIENT-SERVER
     /// addresses ("127.0.0.1:45828-127.0.0.1:4444", either order).
@@ -196,6 +196,10 @@ pub struct FollowArgs {
     /// With --raw: write the bytes around gaps instead of refusing.
     #[arg(long, requires = "raw")]
     pub allow_gaps: bool,
+    /// Show the bytes of passwords and other secrets instead of masking
+    /// them (`*`); --raw needs it for a direction that carries a credential.
+    #[arg(long)]
+    pub show_secrets: bool,
     /// Decode sessions on PORT as PROTO (as for print/export; it changes
     /// the session numbering the same way).
     #[arg(long = "decode-as", value_name = "PORT=PROTO", value_parser = parse_decode_as)]

@@ -9,11 +9,15 @@
 //!    (`qscope_dissectors::Driver`), pairs replies with requests, and pushes
 //!    records to a [`sink::Sink`].
 //! 5. [`sink`]: JSONL/JSON export, the text printer, statistics.
+//!
+//! [`human`] holds the rules every view of raw bytes follows (escaping, hex
+//! rows, masking of secrets): `qscope follow` and the [`tui`].
 
 pub mod capture;
 pub mod cli;
 pub mod engine;
 pub mod filter;
+pub mod human;
 pub mod layers;
 pub mod reassembly;
 pub mod record;

@@ -425,6 +425,95 @@ fn follow_shows_gaps_and_raw_refuses_them() {
     assert_eq!(stdout(&out).len(), full.len() - dropped);
 }
 
+/// Text lines break at 0x0a only in text protocols: QM's binary frames
+/// (whose length fields hold 0x0a bytes) stay one line per chunk, while
+/// QMP and MQServer's XML form keep one line per line of text.
+#[test]
+fn follow_breaks_lines_only_in_text_protocols() {
+    let qm = stdout(&qscope(&[
+        "follow",
+        &pcap("qm/qm-1-fileops-qmclilib"),
+        "s1",
+    ]));
+    assert!(qm.contains("\\n"), "the capture has 0x0a bytes");
+    // Every QM line is whole frames: its first four bytes are a length
+    // that, frame after frame, ends exactly at the line's end.
+    let unescape = |t: &str| -> Vec<u8> {
+        let b = t.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\' {
+                match b[i + 1] {
+                    b'x' => {
+                        out.push(u8::from_str_radix(&t[i + 2..i + 4], 16).unwrap());
+                        i += 4;
+                        continue;
+                    }
+                    b'n' => out.push(b'\n'),
+                    b'r' => out.push(b'\r'),
+                    b't' => out.push(b'\t'),
+                    c => out.push(c),
+                }
+                i += 2;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        out
+    };
+    let mut frames = 0;
+    for l in qm.lines().skip(1) {
+        let bytes = unescape(&l[3..]);
+        if bytes == [6] {
+            continue; // the server's unframed greeting byte
+        }
+        let mut at = 0;
+        while at < bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            assert!(len >= 6 && at + len <= bytes.len(), "{l}");
+            at += len;
+            frames += 1;
+        }
+    }
+    let (recs, _) = export(&bundled("qm/qm-1-fileops-qmclilib.pcap"), &[]);
+    assert_eq!(frames, of_type(&recs, "message").len());
+    // QMP: a line per line of the stream, each ending in \n.
+    let qmp = stdout(&qscope(&["follow", &pcap("qmp/qmp-qga"), "s1"]));
+    assert!(qmp.lines().skip(1).filter(|l| l.ends_with("\\n")).count() > 20);
+    // MQServer XML: the declaration is a line of its own.
+    let xml = stdout(&qscope(&["follow", &pcap("mqserver/mq-xml"), "s1"]));
+    assert!(
+        xml.lines()
+            .any(|l| l.starts_with("<- <?xml ") && l.ends_with("standalone=\"no\">\\n")),
+        "{xml}"
+    );
+}
+
+#[test]
+fn follow_refuses_standard_input() {
+    let capture = std::fs::read(bundled("qmp/qmp-basic.pcap")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qscope"))
+        .args(["follow", "-", "s1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // qscope may exit before reading: a broken pipe here is fine.
+    let _ = std::io::Write::write_all(child.stdin.as_mut().unwrap(), &capture);
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not standard input") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
 fn messages_of(recs: &[Value]) -> Vec<Value> {
     of_type(recs, "message").into_iter().cloned().collect()
 }

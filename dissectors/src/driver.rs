@@ -409,6 +409,7 @@ fn run(
                 }
                 m.dir = dir;
                 m.offset = offset;
+                tidy_secrets(&mut m.secrets, len);
                 pos += len;
                 out(Item::Message(m));
             }
@@ -439,6 +440,24 @@ fn run(
         consumed: pos,
         resync: false,
     }
+}
+
+/// Keeps a message's secret ranges within its `len` bytes, sorted, merged
+/// and non-empty, so that every byte view can rely on them.
+fn tidy_secrets(secrets: &mut Vec<std::ops::Range<usize>>, len: usize) {
+    for r in secrets.iter_mut() {
+        r.end = r.end.min(len);
+    }
+    secrets.retain(|r| r.start < r.end);
+    secrets.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(secrets.len());
+    for r in secrets.drain(..) {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    *secrets = merged;
 }
 
 fn flush_ctx(ctx: &mut Ctx, out: &mut dyn FnMut(Item)) {
@@ -566,5 +585,12 @@ mod tests {
         d.data(Dir::C2S, 10, b"ok\n", &mut |i| items.push(i));
         d.close(&mut |i| items.push(i));
         assert_eq!(spans(&items), vec![(0, 10, "undecoded"), (10, 3, "msg")]);
+    }
+
+    #[test]
+    fn secret_ranges_are_clipped_sorted_and_merged() {
+        let mut s = vec![9..20, 2..4, 0..0, 3..6, 30..40, 6..7];
+        tidy_secrets(&mut s, 12);
+        assert_eq!(s, vec![2..7, 9..12]);
     }
 }

@@ -235,6 +235,13 @@ pub struct Message {
     /// GetError reply names the failing request as `("error_of", ...)`.
     /// Exported as `"links": {"error_of": INDEX}`.
     pub links: Vec<(&'static str, MsgRef)>,
+    /// Byte ranges holding secrets (passwords and other credentials),
+    /// relative to the start of the message like field ranges. Always
+    /// filled, whether or not secrets are shown: `Options::show_secrets`
+    /// only changes the decoded values, while every view of the raw bytes
+    /// masks these ranges unless asked not to. The driver keeps them
+    /// sorted, disjoint, non-empty and within `0..len`.
+    pub secrets: Vec<Range<usize>>,
 }
 
 impl Message {
@@ -251,7 +258,20 @@ impl Message {
             notes: Vec::new(),
             reply_to: None,
             links: Vec::new(),
+            secrets: Vec::new(),
         }
+    }
+
+    /// Marks `range` (relative to the message) as holding a secret.
+    pub fn secret(&mut self, range: Range<usize>) {
+        self.secrets.push(range);
+    }
+
+    /// The secret ranges as stream offsets (`offset` + range).
+    pub fn secret_offsets(&self) -> impl Iterator<Item = Range<u64>> + '_ {
+        self.secrets
+            .iter()
+            .map(|r| self.offset + r.start as u64..self.offset + r.end as u64)
     }
 
     /// The top-level field called `name`.

@@ -78,6 +78,37 @@ fn signon_shows_the_password_with_show_secrets() {
     assert!(has_note(c[0], Severity::Warn, "clear-text"));
 }
 
+/// The bytes of `msg` (a whole message) that its secret ranges cover.
+fn masked<'a>(msg: &'a [u8], m: &Message) -> Vec<&'a [u8]> {
+    m.secrets.iter().map(|r| &msg[r.clone()]).collect()
+}
+
+#[test]
+fn signon_marks_exactly_the_password_bytes_shown_or_not() {
+    for show in [false, true] {
+        for pad in [false, true] {
+            let frame = signon(1, b"editor", b"s3cret", pad);
+            let items = run_with(
+                SessionStart::default(),
+                Options { show_secrets: show },
+                &[(C2S, frame.clone()), (S2C, ok(1, &be32(u32::from(SID))))],
+                usize::MAX,
+            );
+            let c = dir_msgs(&items, C2S);
+            assert_eq!(masked(&frame, c[0]), vec![&b"s3cret"[..]], "show {show}");
+            assert!(dir_msgs(&items, S2C)[0].secrets.is_empty());
+        }
+    }
+    // A Signon whose password runs past the Data: the undecoded rest,
+    // which holds it, is secret.
+    let mut frame = signon(1, b"editor", b"s3cret", false);
+    let at = frame.len() - 11; // the password's length byte
+    frame[at] = 60;
+    let items = run(&[(C2S, frame.clone())]);
+    let c = dir_msgs(&items, C2S);
+    assert_eq!(c[0].secrets, vec![at..frame.len()]);
+}
+
 #[test]
 fn signon_padding_after_an_even_user_name_is_accepted_d7() {
     let items = run(&[(C2S, signon(1, b"editor", b"pw", true))]);

@@ -8,7 +8,17 @@
 //! bytes are shown as `[gap: N bytes at offset O]`; `--raw` refuses a
 //! direction with a gap unless `--allow-gaps` (then the bytes around the
 //! gap are written, the gap left out).
+//!
+//! Text and hex follow the rules of [`crate::human`]: the bytes the
+//! dissectors mark as secret are masked (`*`, `**`) unless
+//! `--show-secrets`, and text lines break at 0x0a only in text protocols.
+//! The first pass collects the marked ranges (as stream offsets) of every
+//! session's messages, so masking is a function of the second pass's
+//! chunks, those ranges and the flag. `--raw` cannot mask (its point is
+//! the exact bytes): it refuses a direction that carries a credential
+//! unless `--show-secrets`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -18,19 +28,42 @@ use qscope_dissectors::Dir;
 use super::{DirArg, Failure, FollowArgs};
 use crate::capture::{FileSource, Source, Timestamp};
 use crate::engine::{analyze, Config};
+use crate::human::{self, Layout, Secrets};
 use crate::layers::{self, Decoded};
 use crate::reassembly::{Event, Reassembler};
 use crate::record::Summary;
 use crate::record::{Flow, Record, SessionInfo, Sink};
 
-/// Keeps every session announced.
+/// What the first pass keeps of a session's messages.
 #[derive(Default)]
-struct Sessions(Vec<SessionInfo>);
+struct Seen {
+    /// Secret byte ranges by direction, as stream offsets.
+    secrets: [Secrets; 2],
+    /// The wire encoding the first message reported (MQServer).
+    encoding: Option<String>,
+}
+
+/// Keeps every session announced, and what [`Seen`] holds of each.
+#[derive(Default)]
+struct Sessions {
+    list: Vec<SessionInfo>,
+    seen: HashMap<String, Seen>,
+}
 
 impl Sink for Sessions {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
-        if let Record::Session(s) = rec {
-            self.0.push((*s).clone());
+        match rec {
+            Record::Session(s) => self.list.push((*s).clone()),
+            Record::Message(m) => {
+                let seen = self.seen.entry(m.session.id.clone()).or_default();
+                if !m.msg.secrets.is_empty() {
+                    seen.secrets[m.msg.dir.idx()].extend(m.msg.secret_offsets());
+                }
+                if seen.encoding.is_none() {
+                    seen.encoding = human::encoding(m.msg).map(str::to_owned);
+                }
+            }
+            _ => {}
         }
         Ok(Flow::Continue)
     }
@@ -158,64 +191,21 @@ fn reassemble(args: &FollowArgs, cfg: &Config, info: &SessionInfo) -> Result<Vec
     Ok(chunks)
 }
 
-/// Text form of bytes: printable ASCII as is, `\\`, `\t`, `\r`, other
-/// bytes as `\xNN`; lines split at `\n`.
-fn text_lines(bytes: &[u8]) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for (i, &b) in bytes.iter().enumerate() {
-        let cur = lines.last_mut().expect("never empty");
-        match b {
-            b'\n' => {
-                cur.push_str("\\n");
-                if i + 1 < bytes.len() {
-                    lines.push(String::new());
-                }
-            }
-            b'\\' => cur.push_str("\\\\"),
-            b'\t' => cur.push_str("\\t"),
-            b'\r' => cur.push_str("\\r"),
-            0x20..=0x7e => cur.push(b as char),
-            _ => {
-                let _ = write!(cur, "\\x{b:02x}");
-            }
-        }
-    }
-    lines
-}
-
-fn hex_lines(out: &mut String, marker: &str, offset: u64, bytes: &[u8]) {
-    for (i, row) in bytes.chunks(16).enumerate() {
-        let _ = write!(out, "{marker} {:08x}  ", offset + i as u64 * 16);
-        for j in 0..16 {
-            match row.get(j) {
-                Some(b) => {
-                    let _ = write!(out, "{b:02x} ");
-                }
-                None => out.push_str("   "),
-            }
-            if j == 7 {
-                out.push(' ');
-            }
-        }
-        out.push_str(" |");
-        out.extend(row.iter().map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '.'
-            }
-        }));
-        out.push_str("|\n");
-    }
-}
-
 pub fn run(args: &FollowArgs) -> Result<(), Failure> {
+    if args.capture.as_os_str() == "-" {
+        return Err(fail(
+            "follow reads the capture twice (to find the session, then its bytes): give a capture file, not standard input",
+        ));
+    }
     let cfg = Config::default().with_decode_as(args.decode_as.clone());
     let mut source = FileSource::open(&args.capture).map_err(|e| fail(e.to_string()))?;
     let mut sessions = Sessions::default();
     // A capture error after some packets still leaves the sessions before it.
     let _ = analyze(&mut source, cfg.clone(), &mut sessions);
-    let info = find(&sessions.0, &args.session)?;
+    let info = find(&sessions.list, &args.session)?;
+    let seen = sessions.seen.remove(&info.id).unwrap_or_default();
+    let layout = Layout::of(info.proto, seen.encoding.as_deref());
+    let show = args.show_secrets;
     let chunks = reassemble(args, &cfg, &info)?;
     let want = args.dir.map(|d| match d {
         DirArg::C2s => Dir::C2S,
@@ -224,6 +214,19 @@ pub fn run(args: &FollowArgs) -> Result<(), Failure> {
     let keep = |d: Dir| want.is_none_or(|w| w == d);
     let mut stdout = io::stdout().lock();
     let result = if args.raw {
+        if !show {
+            let first = want
+                .map(|d| &seen.secrets[d.idx()])
+                .and_then(|s| s.ranges().first());
+            if let Some(r) = first {
+                return Err(fail(format!(
+                    "{} {}: carries a credential (secret bytes at offset {}); --raw writes the exact bytes, so it needs --show-secrets",
+                    info.id,
+                    want.map_or("", Dir::as_str),
+                    r.start
+                )));
+            }
+        }
         if !args.allow_gaps {
             let gaps: Vec<(u64, u64)> = chunks
                 .iter()
@@ -246,12 +249,18 @@ pub fn run(args: &FollowArgs) -> Result<(), Failure> {
             _ => Ok(()),
         })
     } else {
+        let masked = !show && seen.secrets.iter().any(|s| !s.is_empty());
         let mut out = format!(
-            "# {} {} {} -> {} (-> client to server, <- server to client)\n",
+            "# {} {} {} -> {} (-> client to server, <- server to client{})\n",
             info.id,
             info.proto.as_str(),
             info.client,
-            info.server
+            info.server,
+            if masked {
+                "; secrets masked as *, --show-secrets shows them"
+            } else {
+                ""
+            }
         );
         for c in &chunks {
             match c {
@@ -261,12 +270,14 @@ pub fn run(args: &FollowArgs) -> Result<(), Failure> {
                 }
                 Chunk::Data(d, o, b) if keep(*d) => {
                     let m = if *d == Dir::C2S { "->" } else { "<-" };
-                    if args.hex {
-                        hex_lines(&mut out, m, *o, b);
+                    let bytes = human::shown(b, *o, &seen.secrets[d.idx()], show);
+                    let lines = if args.hex {
+                        human::hex_rows(bytes, *o, 16, layout.marks)
                     } else {
-                        for line in text_lines(b) {
-                            let _ = writeln!(out, "{m} {line}");
-                        }
+                        human::text_lines(bytes, layout.line_breaks)
+                    };
+                    for line in lines {
+                        let _ = writeln!(out, "{m} {line}");
                     }
                 }
                 _ => {}

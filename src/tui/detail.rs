@@ -12,6 +12,7 @@ use qscope_dissectors::{Dir, Field, Proto, Severity, Value};
 use super::index::{Row, RowKind};
 use super::jobs::DecodedSession;
 use super::state::State;
+use crate::human;
 use crate::record::Collected;
 use crate::sink::text::{escape, human_latency, pretty_json};
 
@@ -19,6 +20,8 @@ use crate::sink::text::{escape, human_latency, pretty_json};
 pub const MAX_VALUE: usize = 2000;
 /// Most lines of the stream view.
 pub const MAX_STREAM_LINES: usize = 200_000;
+/// Width of a hex row of 16 bytes ([`human::push_hex_row`]).
+const HEX_ROW_16: usize = 78;
 
 /// How a tree line is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,53 +394,21 @@ fn push_line(out: &mut Vec<StreamLine>, kind: StreamKind, text: String) -> bool 
     true
 }
 
-/// Hex dump lines of `b`, whose first byte is at `base`.
-pub fn hex_dump(b: &[u8], base: u64, per: usize, qm: bool) -> Vec<String> {
-    b.chunks(per)
-        .enumerate()
-        .map(|(i, c)| {
-            let mut s = format!("{:08x}  ", base + (i * per) as u64);
-            for k in 0..per {
-                match c.get(k) {
-                    Some(x) => {
-                        let _ = write!(s, "{x:02x} ");
-                    }
-                    None => s.push_str("   "),
-                }
-            }
-            s.push(' ');
-            for x in c {
-                s.push(ascii(*x, qm));
-            }
-            s
-        })
-        .collect()
-}
-
-/// The hex view's character for a byte: printable ASCII, MultiValue
-/// marks (QM) as `^ ] \ | ~`, anything else as `.`.
-pub fn ascii(x: u8, qm: bool) -> char {
-    match x {
-        0x20..=0x7e => char::from(x),
-        0xFE if qm => '^',
-        0xFD if qm => ']',
-        0xFC if qm => '\\',
-        0xFB if qm => '|',
-        0xFF if qm => '~',
-        _ => '.',
-    }
-}
-
 /// The stream view: the conversation in arrival order, client and
-/// server bytes apart, gaps marked.
-/// Text lines longer than `wrap` characters are wrapped.
+/// server bytes apart, gaps marked. Bytes are shown by the rules of
+/// [`crate::human`], as `qscope follow` shows them: the same escaping, the
+/// same line breaks, secrets masked unless shown. Text lines longer than
+/// `wrap` characters are wrapped (never inside an escape); hex rows have 16
+/// bytes when `wrap` leaves room for them, else 8.
 pub fn stream_lines(
     d: &DecodedSession,
     proto: Option<Proto>,
     hex: bool,
     wrap: usize,
 ) -> Vec<StreamLine> {
-    let qm = proto == Some(Proto::Qm);
+    let layout = human::Layout::of(proto.unwrap_or(Proto::Unknown), d.encoding.as_deref());
+    // `wrap` is what the pane shows of a line after its 3-column prefix.
+    let per = if wrap >= HEX_ROW_16 { 16 } else { 8 };
     let mut out = Vec::new();
     let kept = [d.streams[0].kept(), d.streams[1].kept()];
     push_line(
@@ -485,40 +456,16 @@ pub fn stream_lines(
             continue;
         }
         let kind = StreamKind::Data(c.dir);
-        let mut full = true;
-        if hex {
-            for l in hex_dump(b, c.offset, 16, qm) {
-                if !push_line(&mut out, kind, l) {
-                    full = false;
-                    break;
-                }
-            }
+        let shown = human::shown(b, c.offset, &d.secrets[c.dir.idx()], d.show_secrets);
+        let lines = if hex {
+            human::hex_rows(shown, c.offset, per, layout.marks)
         } else {
-            for line in b.split_inclusive(|x| *x == b'\n') {
-                let line = line.strip_suffix(b"\n").unwrap_or(line);
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let text = if qm { qm_text(line) } else { bytes_text(line) };
-                let mut rest = text.as_str();
-                loop {
-                    let cut_at = rest
-                        .char_indices()
-                        .nth(wrap.max(1))
-                        .map_or(rest.len(), |(i, _)| i);
-                    if !push_line(&mut out, kind, rest[..cut_at].to_string()) {
-                        full = false;
-                        break;
-                    }
-                    rest = &rest[cut_at..];
-                    if rest.is_empty() {
-                        break;
-                    }
-                }
-                if !full {
-                    break;
-                }
-            }
-        }
-        if !full {
+            human::text_lines(shown, layout.line_breaks)
+                .iter()
+                .flat_map(|l| human::wrap(l, wrap).into_iter().map(str::to_owned))
+                .collect()
+        };
+        if !lines.into_iter().all(|l| push_line(&mut out, kind, l)) {
             break;
         }
     }

@@ -10,7 +10,9 @@
 //!   [`Reassembler`] that keeps the reassembled bytes. It keeps the
 //!   decoded messages of a window of message indexes around the selected
 //!   one, and up to [`MAX_STREAM_BYTES`] per direction, and stops as soon
-//!   as the window is complete or the session ends.
+//!   as the window is complete or the session ends. It also keeps the
+//!   secret ranges of every message it decodes, in the window or not, so
+//!   that the byte views can mask them ([`crate::human`]).
 //! * **Filter** re-runs everything (following the spool while the
 //!   analysis is still running) and reports the row ids of matching
 //!   messages; row ids follow from [`rows_of`], the rule the index uses.
@@ -34,6 +36,7 @@ use super::spool::{self, Reader};
 use crate::capture::Timestamp;
 use crate::engine::{Config, Engine};
 use crate::filter::Filter;
+use crate::human::{self, Secrets};
 use crate::layers::{self, Decoded};
 use crate::reassembly::{ConnId, Event, Reassembler};
 use crate::record::{Collected, Flow, Record, Sink, Summary};
@@ -164,6 +167,13 @@ pub struct DecodedSession {
     /// The session's end was seen: nothing more will come.
     pub complete: bool,
     pub error: Option<String>,
+    /// Bytes that hold secrets, by direction (as `streams`), as stream
+    /// offsets: of every message decoded, in the window or not.
+    pub secrets: [Secrets; 2],
+    /// `--show-secrets`: the byte views do not mask them.
+    pub show_secrets: bool,
+    /// The wire encoding the session's messages report (MQServer).
+    pub encoding: Option<String>,
 }
 
 impl DecodedSession {
@@ -371,6 +381,12 @@ impl Sink for DecodeSink<'_> {
             }
             Record::Message(m) if is_target(&m.session.id, &self.target) => {
                 self.out.reached = self.out.reached.max(m.index + 1);
+                if !m.msg.secrets.is_empty() {
+                    self.out.secrets[m.msg.dir.idx()].extend(m.msg.secret_offsets());
+                }
+                if self.out.encoding.is_none() {
+                    self.out.encoding = human::encoding(m.msg).map(str::to_owned);
+                }
                 if (self.out.lo..self.out.hi).contains(&m.index) {
                     self.out.messages.push(Collected {
                         session: self.key.id.clone(),
@@ -493,6 +509,7 @@ fn decode(
             session: key.ordinal,
             lo,
             hi,
+            show_secrets: cfg.opts.show_secrets,
             ..Default::default()
         },
         done: false,

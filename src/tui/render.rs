@@ -14,10 +14,11 @@ use ratatui::Frame;
 
 use qscope_dissectors::{Dir, Kind, Proto, Severity};
 
-use super::detail::{ascii, LineKind, StreamKind};
+use super::detail::{LineKind, StreamKind};
 use super::index::{Row, RowKind};
 use super::keys::KEYS;
 use super::state::{InputKind, Pane, State, View};
+use crate::human::{self, Shown};
 use crate::sink::text::{escape, human_latency};
 
 /// Smallest usable screen.
@@ -960,14 +961,21 @@ fn hex(f: &mut Frame<'_>, st: &State, r: Rect) {
     let mut lines = Vec::new();
     for li in off..(off + n).min(total) {
         let start = li * per;
-        let chunk = &bytes[start..(start + per).min(bytes.len())];
+        let raw = bytes
+            .get(start..(start + per).min(bytes.len()))
+            .unwrap_or(&[]);
+        // Secret bytes masked (human's rules), same length.
+        let chunk: Vec<Shown> =
+            human::shown(raw, start as u64, &d.secrets, d.show_secrets).collect();
         let mut spans = vec![Span::styled(format!("{start:06x}  "), DIM)];
         let inside = |i: usize| hl.as_ref().is_some_and(|h| h.contains(&i));
         for k in 0..per {
             match chunk.get(k) {
                 Some(x) => {
                     let st_ = if inside(start + k) { hi } else { Style::new() };
-                    spans.push(Span::styled(format!("{x:02x}"), st_));
+                    let mut cell = String::with_capacity(2);
+                    human::push_hex(&mut cell, *x);
+                    spans.push(Span::styled(cell, st_));
                     let gap_style = if inside(start + k) && inside(start + k + 1) && k + 1 < per {
                         hi
                     } else {
@@ -980,10 +988,10 @@ fn hex(f: &mut Frame<'_>, st: &State, r: Rect) {
         }
         spans.push(Span::raw(" "));
         for (k, x) in chunk.iter().enumerate() {
-            let c = ascii(*x, qm);
+            let c = human::ascii(*x, qm);
             let s = if inside(start + k) {
                 hi
-            } else if qm && *x >= 0xFB {
+            } else if qm && matches!(x, Shown::Byte(0xFB..)) {
                 mark
             } else if c == '.' {
                 DIM

@@ -17,6 +17,7 @@ use super::index::{Bits, Chunked, Index, Row, RowKind};
 use super::jobs::{DecodedSession, Job, JobResult, SessionKey};
 use super::render;
 use crate::filter::Filter;
+use crate::human::Secrets;
 use crate::record::{MessageRecord, Percentiles, Record, SessionInfo, Sink};
 use crate::stats::Collector;
 
@@ -395,6 +396,10 @@ pub struct Detail {
     pub lines: Vec<TreeLine>,
     /// The message's bytes, when kept.
     pub bytes: Option<Vec<u8>>,
+    /// Which of them hold secrets (offsets within the message).
+    pub secrets: Secrets,
+    /// `--show-secrets`: the hex pane does not mask them.
+    pub show_secrets: bool,
     /// Why there is nothing (yet): "decoding s3…".
     pub status: Option<String>,
     pub proto: Option<Proto>,
@@ -1509,6 +1514,8 @@ fn refresh_detail(st: &mut State) {
                 d.bytes = dec.streams[dir]
                     .get(m.msg.offset, m.msg.len)
                     .map(|b| b.to_vec());
+                d.secrets = Secrets::within(&m.msg);
+                d.show_secrets = dec.show_secrets;
                 if d.bytes.is_none() {
                     d.lines
                         .push(TreeLine::note("(the bytes of this message were not kept)"));

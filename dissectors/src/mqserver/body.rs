@@ -35,6 +35,9 @@ pub struct BodyOut {
     pub facts: Facts,
     /// What the summary shows after the type name.
     pub detail: String,
+    /// Message ranges holding secrets (the AUTH password), whether or not
+    /// they are shown.
+    pub secrets: Vec<Range<usize>>,
 }
 
 pub const REDACTED: &str = "<redacted>";
@@ -176,6 +179,7 @@ pub fn split_text(t: i64, b: &[u8], map: &PosMap, show_secrets: bool) -> BodyOut
                 out.detail = format!("user={}", show(x.get(r), SHOW));
             }
             if let Some(r) = p.get(1) {
+                out.secrets.push(map.range(r.clone()));
                 out.fields.push(Field::new(
                     "password",
                     Some(map.range(r.clone())),
@@ -585,12 +589,27 @@ pub fn interpret_items(form: Form, t: i64, items: &[Item], show_secrets: bool) -
                 },
                 it.val.type_name()
             )));
-            out.fields.push(item_field(name, it));
+            if *name == "password" {
+                // Whatever its type, it is where the password goes.
+                out.secrets.push(it.content.clone());
+                out.fields.push(if show_secrets {
+                    item_field(name, it)
+                } else {
+                    Field::new(
+                        "password",
+                        Some(it.range.clone()),
+                        Value::Str(REDACTED.to_owned()),
+                    )
+                });
+            } else {
+                out.fields.push(item_field(name, it));
+            }
             ok = false;
             continue;
         }
         match (&it.val, *name) {
             (IVal::Str(b), "password") => {
+                out.secrets.push(it.content.clone());
                 out.fields.push(Field::new(
                     "password",
                     Some(it.range.clone()),

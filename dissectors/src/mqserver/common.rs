@@ -286,6 +286,10 @@ pub struct Item {
     pub val: IVal,
     /// The item's bytes in the message.
     pub range: Range<usize>,
+    /// The value's own bytes in the message: XDR without the length word
+    /// and padding, XML between the tags (as on the wire, entities and
+    /// all).
+    pub content: Range<usize>,
     /// For octet streams: where the decoded bytes sit.
     pub oct: Option<OctMap>,
 }

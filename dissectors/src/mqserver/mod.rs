@@ -691,6 +691,7 @@ impl MqServer {
         };
         m.summary = clip(&summary, SUMMARY_MAX);
         m.fields.append(&mut bo.fields);
+        m.secrets.append(&mut bo.secrets);
         if notes.len() > MAX_NOTES {
             let more = notes.len() - MAX_NOTES;
             notes.truncate(MAX_NOTES);

@@ -455,6 +455,86 @@ fn show_secrets_keeps_the_password() {
     assert!(auth.summary.contains("haha"));
 }
 
+/// The bytes of the stream `c2s` that `m`'s secret ranges cover.
+fn secret_bytes<'a>(c2s: &'a [u8], m: &Message) -> Vec<&'a [u8]> {
+    m.secret_offsets()
+        .map(|r| &c2s[r.start as usize..r.end as usize])
+        .collect()
+}
+
+/// The client's stream of a schedule.
+fn c2s_of(sched: &[(Dir, Vec<u8>)]) -> Vec<u8> {
+    sched
+        .iter()
+        .filter(|(d, _)| *d == Dir::C2S)
+        .flat_map(|(_, b)| b.clone())
+        .collect()
+}
+
+#[test]
+fn auth_marks_exactly_the_password_bytes_in_every_form() {
+    // EARLY: the password's bytes as SQLite-encoded on the wire (offset 1:
+    // "haha" is sent as "g`g`").
+    let early_auth = early_raw(
+        2,
+        4,
+        0,
+        &[0x01, 0x65, 0x68, 0x72, 0x67, 0x1f, 0x67, 0x60, 0x67, 0x60],
+        None,
+        0,
+    );
+    type Case<'a> = (&'a str, Vec<(Dir, Vec<u8>)>, &'a [u8]);
+    let cases: Vec<Case> = vec![
+        ("xdr", xds_session(xdr, &inner_xdr()), b"haha"),
+        ("xml", xds_session(xml, &inner_xml()), b"haha"),
+        (
+            "xml entities",
+            vec![(Dir::C2S, xml(2, 4, &[X::S(b"fish"), X::S(b"a<b&c")]))],
+            b"a&lt;b&amp;c",
+        ),
+        (
+            "text",
+            vec![(Dir::C2S, text(2, "AUTH", b"fish my pass word"))],
+            b"my pass word",
+        ),
+        ("early", vec![(Dir::C2S, early_auth)], b"g`g`"),
+    ];
+    for (form, sched, want) in cases {
+        let c2s = c2s_of(&sched);
+        for show in [false, true] {
+            let items = run_opts(
+                &sched,
+                1 << 20,
+                SessionStart::default(),
+                Options { show_secrets: show },
+            );
+            let ms = msgs(&items);
+            let auth: Vec<&&Message> = ms.iter().filter(|m| m.name == "AUTH").collect();
+            assert_eq!(auth.len(), 1, "{form}");
+            assert_eq!(
+                secret_bytes(&c2s, auth[0]),
+                vec![want],
+                "{form} show {show}"
+            );
+            assert_eq!(
+                ms.iter().filter(|m| !m.secrets.is_empty()).count(),
+                1,
+                "{form}: only AUTH has secrets"
+            );
+        }
+    }
+}
+
+#[test]
+fn auth_password_of_the_wrong_type_is_still_secret() {
+    let c2s = xml(2, 4, &[X::S(b"fish"), X::I(1234)]);
+    let items = run(&[(Dir::C2S, c2s.clone())]);
+    let a = msgs(&items)[0];
+    assert_eq!(secret_bytes(&c2s, a), vec![&b"1234"[..]]);
+    assert_eq!(get(a, "password"), &s(body::REDACTED));
+    assert!(!a.summary.contains("1234"), "{}", a.summary);
+}
+
 // ---------------------------------------------------------------------------
 // XDR framing edge cases.
 

@@ -129,6 +129,7 @@ pub fn parse_front(data: &[u8], eos: bool) -> DStep {
                 items.push(Item {
                     val: IVal::Int(i64::from(word as i32)),
                     range: at..at + 4,
+                    content: at..at + 4,
                     oct: None,
                 });
                 at += 4;
@@ -163,6 +164,7 @@ pub fn parse_front(data: &[u8], eos: bool) -> DStep {
                 items.push(Item {
                     val,
                     range: at..end + pad,
+                    content: at + 4..end,
                     oct: (*ty == Ty::Oct).then_some(OctMap::Raw(at + 4)),
                 });
                 at = end + pad;

@@ -281,6 +281,7 @@ fn element(b: &[u8], p: usize, notes: &mut Vec<Note>) -> Option<(Item, usize)> {
         Item {
             val,
             range: p..end,
+            content,
             oct,
         },
         end,

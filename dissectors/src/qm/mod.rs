@@ -334,6 +334,7 @@ impl Qm {
         m.fields
             .push(Field::new("code", Some(4..6), Value::Int(code.into())));
         m.fields.extend(q.fields);
+        m.secrets = q.secrets;
         m.is_error = q.malformed;
         let mut notes = Vec::new();
         let mut summary = q.summary;

@@ -45,6 +45,9 @@ pub struct Req {
     pub info: ReqInfo,
     /// The body does not fit the function's layout (DECISION 7).
     pub malformed: bool,
+    /// Frame ranges holding secrets (the Login password), whether or not
+    /// they are shown.
+    pub secrets: Vec<Range<usize>>,
 }
 
 /// Longest text shown in a summary part.
@@ -118,6 +121,10 @@ pub fn decode(code: i16, frame: &[u8], files: &Files, show_secrets: bool) -> Req
             body.len(),
             function_name(code)
         )));
+        if code == codes::LOGIN {
+            // Where the password sits is unknown: the whole body is secret.
+            q.secrets.push(6..frame.len());
+        }
         if code == codes::LOGIN && !show_secrets {
             q.fields.push(Field::new(
                 "raw",
@@ -591,6 +598,7 @@ fn login(rd: &mut Rd<'_>, q: &mut Req, secrets: bool) -> Option<()> {
     q.fields.push(int("user_length", nr, n));
     bytes_fields(&mut q.fields, "user", ur, user);
     q.fields.push(int("password_length", pr, p));
+    q.secrets.push(pwr.clone());
     if secrets {
         bytes_fields(&mut q.fields, "password", pwr, pw);
         q.summary.push(format!(
@@ -665,6 +673,27 @@ mod tests {
         let q = decode(24, &f, &Files::new(), false);
         assert!(q.malformed);
         assert_eq!(get(&q, "raw"), &Value::Str("<redacted>".into()));
+    }
+
+    #[test]
+    fn login_password_bytes_are_marked_secret_whether_shown_or_not() {
+        let f = frame(24, b"\x05\x00qmodd\x99\x07\x00secret1\x42");
+        for show in [false, true] {
+            let q = decode(24, &f, &Files::new(), show);
+            let masked: Vec<&[u8]> = q.secrets.iter().map(|r| &f[r.clone()]).collect();
+            assert_eq!(masked, vec![&b"secret1"[..]], "show {show}");
+        }
+        // Malformed: the password's place is unknown, the whole body is secret.
+        let f = frame(24, b"\x05\x00qmodd\x07\x00secret1");
+        let q = decode(24, &f, &Files::new(), true);
+        assert_eq!(q.secrets, vec![6..f.len()]);
+        // Other functions carry none; LocalLogin has no body.
+        assert!(decode(25, &frame(25, b""), &Files::new(), false)
+            .secrets
+            .is_empty());
+        assert!(decode(21, &frame(21, b"LIST VOC"), &Files::new(), false)
+            .secrets
+            .is_empty());
     }
 
     #[test]

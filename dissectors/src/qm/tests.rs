@@ -1168,3 +1168,32 @@ fn probe_mid_stream() {
     assert_eq!(probe(&c2s, &[], mid), Verdict::NeedMore);
     assert_eq!(probe(&[b'A'; 5000], &[b'B'; 5000], mid), Verdict::NeedMore);
 }
+
+// -- secrets ------------------------------------------------------------------
+
+/// The bytes of `stream` that `m`'s secret ranges cover.
+fn secret_bytes<'a>(stream: &'a [u8], m: &Message) -> Vec<&'a [u8]> {
+    m.secret_offsets()
+        .map(|r| &stream[r.start as usize..r.end as usize])
+        .collect()
+}
+
+#[test]
+fn login_marks_exactly_the_password_bytes_shown_or_not() {
+    let c2s = cat(&[
+        &login_frame(b"qmodd", b"secret1", 0x99),
+        &req(21, b"LIST VOC"),
+    ]);
+    for show in [false, true] {
+        let items = Conv::bare()
+            .s(&[6])
+            .c(&c2s)
+            .s(&ok())
+            .run_with(false, Options { show_secrets: show });
+        let m = msgs(&items);
+        let login = m.iter().find(|m| m.name == "Login").expect("login");
+        assert_eq!(secret_bytes(&c2s, login), vec![&b"secret1"[..]]);
+        // Nothing else carries a secret.
+        assert_eq!(m.iter().filter(|m| !m.secrets.is_empty()).count(), 1);
+    }
+}

@@ -14,6 +14,7 @@ pub mod json;
 pub mod scan;
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use crate::{
     Ctx, Dir, Dissector, Field, Kind, Message, MsgRef, Note, Options, SessionStart, Severity, Step,
@@ -827,7 +828,7 @@ impl Qmp {
         dir: Dir,
         offset: u64,
         text: &[u8],
-        known: Option<&[std::ops::Range<usize>]>,
+        known: Option<&[Range<usize>]>,
         ctx: &mut Ctx,
     ) -> Step {
         let client = dir == Dir::C2S;
@@ -1013,9 +1014,10 @@ impl Qmp {
         };
         let redacted = !secrets.is_empty() && !show;
         if !secrets.is_empty() {
+            let names: Vec<&str> = secrets.iter().map(|(n, _)| *n).collect();
             notes.push(Note::warn(format!(
                 "clear-text credential in arguments ({}) on an unencrypted connection",
-                secrets.join(", ")
+                names.join(", ")
             )));
             if redacted {
                 notes.push(Note::info(
@@ -1032,6 +1034,7 @@ impl Qmp {
 
         // Fields and summary.
         let mut m = Message::new(Dir::C2S, len, Kind::Request, name.clone());
+        m.secrets = secrets.into_iter().map(|(_, r)| r).collect();
         m.fields
             .push(Field::new("value", Some(0..len), Value::Json(value)));
         if let Some((key, span)) = name_field {
@@ -1593,8 +1596,9 @@ fn notable(name: &str) -> bool {
 }
 
 /// Finds clear-text secrets in a command's arguments (and replaces them by
-/// "<redacted>" when `apply`); returns their member names.
-fn redact(args: &mut Node, command: &str, apply: bool) -> Vec<&'static str> {
+/// "<redacted>" when `apply`); returns their member names and where their
+/// text sits in the message (inside the quotes, escapes as written).
+fn redact(args: &mut Node, command: &str, apply: bool) -> Vec<(&'static str, Range<usize>)> {
     let secret_object =
         command == "object-add" && args.get("qom-type").and_then(Node::as_str) == Some("secret");
     let mut found = Vec::new();
@@ -1609,7 +1613,7 @@ fn redact(args: &mut Node, command: &str, apply: bool) -> Vec<&'static str> {
         };
         if let Some(name) = hit {
             if let J::Str(s) = &mut m.val.v {
-                found.push(name);
+                found.push((name, string_text(&m.val.span)));
                 if apply {
                     *s = "<redacted>".to_owned();
                 }
@@ -1619,7 +1623,7 @@ fn redact(args: &mut Node, command: &str, apply: bool) -> Vec<&'static str> {
             if let J::Obj(props) = &mut m.val.v {
                 for pm in props.iter_mut().filter(|pm| pm.key == "data") {
                     if let J::Str(s) = &mut pm.val.v {
-                        found.push("props.data");
+                        found.push(("props.data", string_text(&pm.val.span)));
                         if apply {
                             *s = "<redacted>".to_owned();
                         }
@@ -1629,6 +1633,12 @@ fn redact(args: &mut Node, command: &str, apply: bool) -> Vec<&'static str> {
         }
     }
     found
+}
+
+/// The text of a string token without its quotes.
+fn string_text(span: &Range<usize>) -> Range<usize> {
+    let start = (span.start + 1).min(span.end);
+    start..span.end.saturating_sub(1).max(start)
 }
 
 /// A telnet IAC sequence at the front (telnet mode only).

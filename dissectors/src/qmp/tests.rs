@@ -647,6 +647,61 @@ fn secrets_are_redacted_unless_asked() {
     assert!(has_note(c, "(data)"));
 }
 
+/// The bytes of message `m` (whose text is `text`) its secret ranges cover.
+fn masked<'a>(text: &'a [u8], m: &Message) -> Vec<&'a [u8]> {
+    m.secrets.iter().map(|r| &text[r.clone()]).collect()
+}
+
+#[test]
+fn secret_arguments_are_marked_exactly_shown_or_not() {
+    let cases: &[(&[u8], &[&[u8]])] = &[
+        (
+            b"{ \"execute\": \"set_password\", \"arguments\": { \"protocol\": \"vnc\",\n    \"password\": \"secret\" } }",
+            &[b"secret"],
+        ),
+        // QEMU's single quotes, and escapes as written on the wire.
+        (
+            b"{'execute':'guest-set-user-password','arguments':{'username':'root','password':'c2Vj\\u0063\\n','crypted':false}}",
+            &[b"c2Vj\\u0063\\n"],
+        ),
+        (
+            b"{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":\"secret\",\"id\":\"s0\",\"data\":\"letmein\"}}",
+            &[b"letmein"],
+        ),
+        (
+            b"{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":\"secret\",\"id\":\"s1\",\"props\":{\"data\":\"\",\"format\":\"raw\"},\"password\":\"pw\"}}",
+            &[b"pw"],
+        ),
+        // Not secrets: a non-secret object's data, a password that is not a string.
+        (
+            b"{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\",\"data\":\"x\"}}",
+            &[],
+        ),
+        (
+            b"{\"execute\":\"set_password\",\"arguments\":{\"protocol\":\"vnc\",\"password\":1}}",
+            &[],
+        ),
+    ];
+    for (cmd, want) in cases {
+        for show in [false, true] {
+            let items = run_with(
+                SessionStart::default(),
+                Options { show_secrets: show },
+                &[(S2C, GREETING), (C2S, CAPS), (S2C, RET_EMPTY), (C2S, cmd)],
+            );
+            let c = dir_msgs(&items, C2S);
+            assert_eq!(c.len(), 2, "{items:?}");
+            assert!(c[0].secrets.is_empty());
+            assert_eq!(
+                masked(cmd, c[1]),
+                want.to_vec(),
+                "{} show {show}",
+                String::from_utf8_lossy(cmd)
+            );
+        }
+    }
+}
+
 #[test]
 fn human_monitor_command_shows_the_command_line() {
     let items = session(&[(

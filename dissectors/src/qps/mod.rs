@@ -18,6 +18,7 @@ mod wire;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use nom::number::streaming::{be_u16, be_u32};
 use nom::{IResult, Parser};
@@ -162,6 +163,8 @@ pub(crate) struct Out {
     pub summary: String,
     pub links: Vec<(&'static str, MsgRef)>,
     pub is_error: bool,
+    /// Message ranges holding secrets (whether or not they are shown).
+    pub secrets: Vec<Range<usize>>,
 }
 
 /// What a request leaves for decoding its response.
@@ -333,6 +336,7 @@ impl State {
         m.notes = o.notes;
         m.links = o.links;
         m.is_error = o.is_error;
+        m.secrets = o.secrets;
         m
     }
 

@@ -23,12 +23,8 @@ pub(super) fn decode(
     let mut c = Cur::new(msg, HDR, data_end);
     let sub = Cur::new(msg, data_end, total);
     let mut rctx = ReqCtx::None;
-    let mut secret = false;
     let ok = match h.code {
-        SIGNON => {
-            secret = !st.opts.show_secrets;
-            signon(st, &mut c, o, ctx, &mut rctx)
-        }
+        SIGNON => signon(st, &mut c, o, ctx, &mut rctx),
         CLOSE | GET_REPOSITORIES | GET_HEADERS => Some(()),
         GET_SEARCH_RESULTS => {
             if let Some((id, at)) = st.current_search {
@@ -71,7 +67,18 @@ pub(super) fn decode(
             Some(())
         }
     };
-    finish(&c, o, ok.is_some(), "Data", secret);
+    // What a Signon leaves undecoded may hold the password: secret too.
+    let credential = h.code == SIGNON;
+    if credential && c.left() > 0 {
+        o.secrets.push(c.pos..c.end);
+    }
+    finish(
+        &c,
+        o,
+        ok.is_some(),
+        "Data",
+        credential && !st.opts.show_secrets,
+    );
     let has_sub = matches!(h.code, SEARCH | SEARCH_COUNT | SAVE_HEADER);
     if !has_sub && data_end < total {
         o.fields.push(f_bytes(
@@ -239,6 +246,8 @@ fn signon(
         ));
     }
     let (pw, pr) = c.pstr()?;
+    // The password's bytes, after its length byte.
+    o.secrets.push(pr.start + 1..pr.end);
     if st.opts.show_secrets {
         o.fields.push(f_text("password", pr, pw));
         o.summary
