@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and the subcommands.
 
 mod follow;
+mod progress;
 mod report;
 
 use std::collections::HashSet;
@@ -129,6 +130,20 @@ pub struct Common {
     /// Show passwords and other secrets instead of redacting them.
     #[arg(long)]
     pub show_secrets: bool,
+    /// Worker threads for the analysis [default: the number of cores].
+    /// The output is the same, byte for byte, for every number.
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Memory the analysis may hold (reassembly buffers, incomplete
+    /// messages, pairing state, per-session state): bytes, or with K, M, G
+    /// (powers of 1024). Past it, the largest holders' buffers are dropped
+    /// and then the oldest connections closed; the summary says what.
+    #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size, default_value = "1G")]
+    pub memory_limit: u64,
+    /// No progress bar (shown on a terminal for files that take more than
+    /// a second).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -259,6 +274,31 @@ impl From<TimeArg> for TimeFormat {
     }
 }
 
+/// A size in bytes: `4096`, `512K`, `256M`, `1G`, `1GiB` (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (e.g. 512M, 1G)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("'{s}': unknown unit (use K, M or G)")),
+    };
+    let v = n
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("'{s}' is too large"))?;
+    if v < (1 << 20) {
+        return Err(format!("'{s}': the memory limit must be at least 1M"));
+    }
+    Ok(v)
+}
+
 fn parse_decode_as(s: &str) -> Result<(u16, Proto), String> {
     let (port, proto) = s
         .split_once('=')
@@ -321,6 +361,8 @@ impl Common {
             show_secrets: self.show_secrets,
         };
         cfg.stop = Some(stop.clone());
+        cfg.jobs = self.jobs.unwrap_or(0);
+        cfg.memory_limit = self.memory_limit;
         cfg
     }
 
@@ -576,11 +618,13 @@ fn write_sessions(
 fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<(), Failure> {
     let filter = common.filter()?;
     let Input {
-        mut source,
-        stop,
-        live,
-        ..
+        source, stop, live, ..
     } = input;
+    let mut source: Box<dyn Source + Send> =
+        match progress::WithProgress::wrap(source, common.quiet) {
+            Ok(w) => Box::new(w),
+            Err(s) => s,
+        };
     let cfg = common.config(&stop);
     let write_out = common
         .write

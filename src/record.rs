@@ -91,8 +91,20 @@ pub struct SessionEnd<'a> {
     pub session: &'a SessionInfo,
     pub end: Timestamp,
     pub messages: u64,
-    pub notes: &'a [Note],
+    /// The session's distinct notes, each with how often it was made.
+    pub notes: &'a [(Note, u64)],
     pub attrs: &'a [(&'static str, String)],
+}
+
+/// Reassembled bytes of a session, in stream order per direction (only
+/// when the analysis was asked to keep them: `follow`, the TUI's views).
+#[derive(Debug)]
+pub struct BytesRecord<'a> {
+    pub session: &'a SessionInfo,
+    pub dir: Dir,
+    /// Stream offset of `data[0]`.
+    pub offset: u64,
+    pub data: &'a [u8],
 }
 
 /// One thing the analysis learned, in the order it learned it.
@@ -103,6 +115,21 @@ pub enum Record<'a> {
     Gap(RangeRecord<'a>),
     Undecoded(RangeRecord<'a>),
     SessionEnd(SessionEnd<'a>),
+    /// Reassembled bytes (opt-in: `engine::Config::keep_bytes`).
+    Bytes(BytesRecord<'a>),
+}
+
+impl Record<'_> {
+    /// The session the record is about.
+    pub fn session(&self) -> &SessionInfo {
+        match self {
+            Record::Session(s) => s,
+            Record::Message(m) => m.session,
+            Record::Gap(r) | Record::Undecoded(r) => r.session,
+            Record::SessionEnd(e) => e.session,
+            Record::Bytes(b) => b.session,
+        }
+    }
 }
 
 /// A consumer of records.
@@ -111,6 +138,15 @@ pub trait Sink {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow>;
     /// End of the analysis (also after a capture error or a [`Flow::Stop`]).
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
+        (**self).record(rec)
+    }
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        (**self).finish(summary)
+    }
 }
 
 /// Sends every record to several sinks in turn; stops when one of them
@@ -170,6 +206,7 @@ impl Sink for Collect {
                 latency_us: m.latency_us,
                 links: m.links.to_vec(),
             }),
+            Record::Bytes(_) => {}
             Record::Gap(r) | Record::Undecoded(r) => self.ranges.push((
                 r.session.id.clone(),
                 r.dir,
@@ -179,7 +216,7 @@ impl Sink for Collect {
             )),
             Record::SessionEnd(e) => {
                 for n in e.notes {
-                    self.session_notes.push((e.session.id.clone(), n.clone()));
+                    self.session_notes.push((e.session.id.clone(), n.0.clone()));
                 }
             }
         }
@@ -245,6 +282,52 @@ pub struct ProtoStats {
     pub by_name: BTreeMap<String, NameStats>,
 }
 
+/// What the memory budget (`--memory-limit`) gave up, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryDrops {
+    /// Times a decision was taken.
+    pub cuts: u64,
+    /// Bytes held out of order that became gaps early.
+    pub reassembly_bytes: u64,
+    /// Bytes of incomplete messages (driver buffers) reported undecoded.
+    pub message_bytes: u64,
+    /// Bytes held while detecting a protocol that detection had to decide on.
+    pub detection_bytes: u64,
+    /// Requests forgotten by pairing (later replies to them are unpaired).
+    pub pairing_entries: u64,
+    /// Connections closed early.
+    pub connections: u64,
+    /// Times remembered closed connections were forgotten.
+    pub forgotten_closed: u64,
+}
+
+impl MemoryDrops {
+    pub fn add(&mut self, o: &MemoryDrops) {
+        self.cuts += o.cuts;
+        self.reassembly_bytes += o.reassembly_bytes;
+        self.message_bytes += o.message_bytes;
+        self.detection_bytes += o.detection_bytes;
+        self.pairing_entries += o.pairing_entries;
+        self.connections += o.connections;
+        self.forgotten_closed += o.forgotten_closed;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == MemoryDrops::default()
+    }
+}
+
+/// The memory budget's figures for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// The limit, in bytes (`--memory-limit`).
+    pub limit: u64,
+    /// Highest memory the budget tracked at an epoch's end.
+    pub peak: u64,
+    /// What was given up, by kind.
+    pub dropped: MemoryDrops,
+}
+
 /// Totals for one run, written as the `summary` record.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
@@ -271,6 +354,8 @@ pub struct Summary {
     pub error: Option<String>,
     /// With `-Y`: how many messages the filter selected.
     pub matched: Option<u64>,
+    /// The memory budget: limit, peak, what was dropped.
+    pub memory: MemoryStats,
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ impl Sink for Collector {
         }
         let s = &mut self.summary;
         match rec {
+            Record::Bytes(_) => {}
             Record::Session(info) => {
                 s.sessions += 1;
                 s.protos.entry(info.proto.as_str()).or_default().sessions += 1;
@@ -86,8 +87,8 @@ impl Sink for Collector {
                 s.undecoded_bytes += r.len;
             }
             Record::SessionEnd(e) => {
-                for n in e.notes {
-                    s.notes_by_severity[n.severity as usize] += 1;
+                for (n, count) in e.notes {
+                    s.notes_by_severity[n.severity as usize] += count;
                 }
             }
         }
@@ -234,6 +235,7 @@ impl Detail {
 
     fn record(&mut self, rec: &Record<'_>) {
         match rec {
+            Record::Bytes(_) => {}
             Record::Session(info) => {
                 self.by_id.insert(info.id.clone(), self.sessions.len());
                 self.sessions.push(SessionDetail {
@@ -274,7 +276,9 @@ impl Detail {
                 let id = e.session.id.clone();
                 if let Some(s) = self.session(&id) {
                     s.end = s.end.max(e.end);
-                    for n in e.notes {
+                    // A note made several times counts once here: its
+                    // session is the one place it was made.
+                    for (n, _) in e.notes {
                         s.expert.push((n.severity, n.text.to_string(), id.clone()));
                     }
                 }

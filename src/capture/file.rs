@@ -63,6 +63,8 @@ pub struct FileSource {
     io_err: Arc<Mutex<Option<io::Error>>>,
     /// Set after the end or an error: later calls return `Ok(None)`.
     done: bool,
+    /// The input's size, when it is a regular file (progress).
+    size: Option<u64>,
 }
 
 /// Per-file decoding state.
@@ -133,7 +135,14 @@ impl FileSource {
         let name = path.display().to_string();
         let file = std::fs::File::open(path)
             .map_err(|e| CaptureError::new(Kind::Io, &name, format!("cannot open: {e}")))?;
-        FileSource::from_reader(&name, Box::new(file))
+        let size = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let mut src = FileSource::from_reader(&name, Box::new(file))?;
+        src.size = size;
+        Ok(src)
     }
 
     /// Reads a capture from any byte stream; `name` is used in error messages.
@@ -272,6 +281,7 @@ impl FileSource {
             capacity,
             io_err,
             done: false,
+            size: None,
         })
     }
 
@@ -441,6 +451,10 @@ impl FileSource {
 }
 
 impl Source for FileSource {
+    fn progress(&self) -> Option<(u64, Option<u64>)> {
+        Some((self.reader.consumed() as u64, self.size))
+    }
+
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         if self.done {
             return Ok(None);

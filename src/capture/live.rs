@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::writer::PcapWriter;
-use super::{CaptureError, CaptureErrorKind, LinkType, Packet, Source, Timestamp};
+use super::{CaptureError, CaptureErrorKind, LinkType, Next, Packet, Source, Timestamp};
 
 /// Snap length: the largest TCP segment with offloads (GRO) plus headers.
 pub const SNAPLEN: i32 = 262_144;
@@ -172,8 +172,11 @@ impl LiveSource {
     }
 }
 
-impl Source for LiveSource {
-    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+impl LiveSource {
+    /// Reads the next packet into `buf` ([`Fetched::Packet`]); stops at the
+    /// end (stop flag, deadline) or, with `wait`, when none came within it.
+    fn fetch(&mut self, wait: Option<Duration>) -> Result<Fetched, CaptureError> {
+        let since = Instant::now();
         loop {
             if self.stop.load(Ordering::Relaxed)
                 || self.deadline.is_some_and(|d| Instant::now() >= d)
@@ -182,7 +185,10 @@ impl Source for LiveSource {
                     w.flush()
                         .map_err(|e| CaptureError::new(CaptureErrorKind::Io, "-w output", e))?;
                 }
-                return Ok(None);
+                return Ok(Fetched::End);
+            }
+            if wait.is_some_and(|w| since.elapsed() >= w) {
+                return Ok(Fetched::Idle);
             }
             match self.cap.next_packet() {
                 Ok(p) => {
@@ -197,7 +203,12 @@ impl Source for LiveSource {
                     self.orig_len = p.header.len;
                     break;
                 }
-                Err(pcap::Error::TimeoutExpired) => self.wait_readable(100),
+                Err(pcap::Error::TimeoutExpired) => {
+                    let ms = wait.map_or(100, |w| {
+                        w.saturating_sub(since.elapsed()).as_millis().clamp(1, 100) as i32
+                    });
+                    self.wait_readable(ms)
+                }
                 Err(e) => {
                     return Err(CaptureError::new(
                         CaptureErrorKind::Io,
@@ -207,6 +218,11 @@ impl Source for LiveSource {
                 }
             }
         }
+        Ok(Fetched::Packet)
+    }
+
+    /// The packet `fetch` read, counted and written to `-w`.
+    fn packet(&mut self) -> Result<Packet<'_>, CaptureError> {
         self.num += 1;
         let pkt = Packet {
             num: self.num,
@@ -219,7 +235,35 @@ impl Source for LiveSource {
             w.write(&pkt)
                 .map_err(|e| CaptureError::new(CaptureErrorKind::Io, "-w output", e))?;
         }
-        Ok(Some(pkt))
+        Ok(pkt)
+    }
+}
+
+/// What [`LiveSource::fetch`] found.
+enum Fetched {
+    Packet,
+    Idle,
+    End,
+}
+
+impl Source for LiveSource {
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        match self.fetch(None)? {
+            Fetched::Packet => self.packet().map(Some),
+            Fetched::Idle | Fetched::End => Ok(None),
+        }
+    }
+
+    fn next_or_idle(&mut self, wait: Duration) -> Result<Next<'_>, CaptureError> {
+        match self.fetch(Some(wait))? {
+            Fetched::Packet => self.packet().map(Next::Packet),
+            Fetched::Idle => Ok(Next::Idle),
+            Fetched::End => Ok(Next::End),
+        }
+    }
+
+    fn live(&self) -> bool {
+        true
     }
 
     fn dropped(&mut self) -> Option<u64> {

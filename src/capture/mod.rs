@@ -161,6 +161,16 @@ pub struct Packet<'a> {
     pub orig_len: u32,
 }
 
+/// What [`Source::next_or_idle`] found.
+#[derive(Debug)]
+pub enum Next<'a> {
+    Packet(Packet<'a>),
+    /// No packet within the wait (live sources only).
+    Idle,
+    /// The normal end.
+    End,
+}
+
 /// A source of packets.
 ///
 /// Lending: the returned packet borrows the source until the next call.
@@ -175,6 +185,30 @@ pub trait Source {
     fn dropped(&mut self) -> Option<u64> {
         None
     }
+
+    /// True for sources whose packets arrive over time (live capture, the
+    /// relay): the engine then hands work on promptly instead of waiting
+    /// for full batches.
+    fn live(&self) -> bool {
+        false
+    }
+
+    /// Like [`Source::next_packet`], but a live source returns
+    /// [`Next::Idle`] when no packet came within about `wait`. Files never
+    /// idle.
+    fn next_or_idle(&mut self, wait: std::time::Duration) -> Result<Next<'_>, CaptureError> {
+        let _ = wait;
+        Ok(match self.next_packet()? {
+            Some(p) => Next::Packet(p),
+            None => Next::End,
+        })
+    }
+
+    /// How far reading has got: bytes consumed, and the input's size when
+    /// known (a regular file). For progress bars.
+    fn progress(&self) -> Option<(u64, Option<u64>)> {
+        None
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -183,6 +217,15 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn dropped(&mut self) -> Option<u64> {
         (**self).dropped()
+    }
+    fn live(&self) -> bool {
+        (**self).live()
+    }
+    fn next_or_idle(&mut self, wait: std::time::Duration) -> Result<Next<'_>, CaptureError> {
+        (**self).next_or_idle(wait)
+    }
+    fn progress(&self) -> Option<(u64, Option<u64>)> {
+        (**self).progress()
     }
 }
 

@@ -225,6 +225,21 @@ pub struct Stats {
 /// Memory charged per remembered closed connection.
 pub const TOMB_COST: usize = 128;
 
+impl Stats {
+    /// Adds another reassembler's counters (shards of one analysis).
+    pub fn add(&mut self, o: &Stats) {
+        self.segments += o.segments;
+        self.bytes += o.bytes;
+        self.retransmissions += o.retransmissions;
+        self.out_of_order += o.out_of_order;
+        self.gaps += o.gaps;
+        self.gap_bytes += o.gap_bytes;
+        self.overlaps_differing += o.overlaps_differing;
+        self.limit_hits += o.limit_hits;
+        self.connections += o.connections;
+    }
+}
+
 /// Unordered address pair identifying a 4-tuple.
 type Key = (SocketAddr, SocketAddr);
 

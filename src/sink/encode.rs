@@ -156,6 +156,26 @@ fn push_notes(out: &mut Vec<u8>, notes: &[Note]) {
     out.push(b']');
 }
 
+/// Appends notes that carry how often each was made: `"count"` is written
+/// when a note was made more than once.
+fn push_counted_notes(out: &mut Vec<u8>, notes: &[(Note, u64)]) {
+    out.push(b'[');
+    for (i, (n, count)) in notes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"severity\":");
+        push_str(out, n.severity.as_str());
+        out.extend_from_slice(b",\"text\":");
+        push_str(out, &n.text);
+        if *count > 1 {
+            let _ = write!(out, ",\"count\":{count}");
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
 /// Appends the JSON object for one record (no trailing newline).
 pub fn push_record(out: &mut Vec<u8>, rec: &Record<'_>) {
     match rec {
@@ -164,6 +184,15 @@ pub fn push_record(out: &mut Vec<u8>, rec: &Record<'_>) {
         Record::Gap(r) => push_range(out, "gap", r),
         Record::Undecoded(r) => push_range(out, "undecoded", r),
         Record::SessionEnd(e) => push_session_end(out, e),
+        Record::Bytes(b) => {
+            out.extend_from_slice(b"{\"type\":\"bytes\",\"session\":");
+            push_str(out, &b.session.id);
+            out.extend_from_slice(b",\"dir\":");
+            push_str(out, b.dir.as_str());
+            let _ = write!(out, ",\"offset\":{},\"data\":", b.offset);
+            push_bytes(out, b.data);
+            out.push(b'}');
+        }
     }
 }
 
@@ -257,7 +286,7 @@ fn push_session_end(out: &mut Vec<u8>, e: &SessionEnd<'_>) {
         push_str(out, v);
     }
     out.extend_from_slice(b"},\"notes\":");
-    push_notes(out, e.notes);
+    push_counted_notes(out, e.notes);
     out.push(b'}');
 }
 
@@ -358,6 +387,23 @@ pub fn push_summary(out: &mut Vec<u8>, s: &Summary) {
     if let Some(m) = s.matched {
         let _ = write!(out, ",\"matched\":{m}");
     }
+    let m = &s.memory;
+    let d = &m.dropped;
+    let _ = write!(
+        out,
+        ",\"memory\":{{\"limit\":{},\"peak\":{},\"cuts\":{},\"dropped\":{{\
+         \"reassembly_bytes\":{},\"message_bytes\":{},\"detection_bytes\":{},\
+         \"pairing_entries\":{},\"connections\":{},\"forgotten_closed\":{}}}}}",
+        m.limit,
+        m.peak,
+        d.cuts,
+        d.reassembly_bytes,
+        d.message_bytes,
+        d.detection_bytes,
+        d.pairing_entries,
+        d.connections,
+        d.forgotten_closed
+    );
     out.push(b'}');
 }
 

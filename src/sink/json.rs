@@ -89,12 +89,11 @@ impl<W: Write> JsonDocWriter<W> {
 
 impl<W: Write> Sink for JsonDocWriter<W> {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
-        let id = match rec {
-            Record::Session(s) => &s.id,
-            Record::Message(m) => &m.session.id,
-            Record::Gap(r) | Record::Undecoded(r) => &r.session.id,
-            Record::SessionEnd(e) => &e.session.id,
-        };
+        if let Record::Bytes(_) = rec {
+            // Not part of the document.
+            return Ok(Flow::Continue);
+        }
+        let id = &rec.session().id;
         if !self.groups.contains_key(id) {
             self.order.push(id.clone());
         }
@@ -105,6 +104,7 @@ impl<W: Write> Sink for JsonDocWriter<W> {
             Record::Gap(_) => append(&mut g.gaps, rec),
             Record::Undecoded(_) => append(&mut g.undecoded, rec),
             Record::SessionEnd(_) => push_record(&mut g.end, rec),
+            Record::Bytes(_) => {}
         }
         Ok(Flow::Continue)
     }

@@ -63,8 +63,8 @@ impl Sink for Select<'_> {
                 }
                 self.inner.record(rec)
             }
-            Record::Gap(r) | Record::Undecoded(r) => {
-                if self.written.contains(&r.session.id) {
+            Record::Gap(_) | Record::Undecoded(_) | Record::Bytes(_) => {
+                if self.written.contains(&rec.session().id) {
                     return self.inner.record(rec);
                 }
                 Ok(Flow::Continue)

@@ -268,6 +268,7 @@ impl<W: Write> Sink for TextPrinter<W> {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let mut line = String::new();
         match rec {
+            Record::Bytes(_) => {}
             Record::Session(s) => {
                 let _ = writeln!(
                     line,
@@ -371,15 +372,19 @@ impl<W: Write> Sink for TextPrinter<W> {
                 }
             }
             Record::SessionEnd(e) => {
-                for n in e.notes {
+                for (n, count) in e.notes {
                     if self.verbose || n.severity >= Severity::Warn || e.messages == 0 {
-                        let _ = writeln!(
+                        let _ = write!(
                             line,
                             "# {} {}: {}",
                             e.session.id,
                             n.severity.as_str(),
                             escape(&n.text)
                         );
+                        if *count > 1 {
+                            let _ = write!(line, " ({count} times)");
+                        }
+                        line.push('\n');
                     }
                 }
             }

@@ -6,7 +6,6 @@
 //! background re-runs (filter, export): the row ids a re-run computes are
 //! the ids the index holds.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +38,7 @@ pub fn end_note_rows<'a>(e: &'a SessionEnd<'_>) -> impl Iterator<Item = &'a Note
     let quiet = e.messages == 0;
     e.notes
         .iter()
+        .map(|(n, _)| n)
         .filter(move |n| quiet || n.severity >= Severity::Warn)
         .take(MAX_END_NOTE_ROWS)
 }
@@ -49,6 +49,7 @@ pub fn rows_of(rec: &Record<'_>) -> u64 {
         Record::Session(_) | Record::Message(_) | Record::Gap(_) => 1,
         Record::Undecoded(r) => u64::from(r.severity >= Severity::Warn),
         Record::SessionEnd(e) => 1 + end_note_rows(e).count() as u64,
+        Record::Bytes(_) => 0,
     }
 }
 
@@ -214,6 +215,7 @@ impl Sink for Feeder {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let before = self.next_row;
         match rec {
+            Record::Bytes(_) => {}
             Record::Session(info) => {
                 let ord = self.next_session;
                 self.next_session += 1;
@@ -299,7 +301,7 @@ impl Sink for Feeder {
                 let first = first_note_row.unwrap_or(end_row);
                 let quiet = e.messages == 0;
                 let mut shown = 0u64;
-                for n in e.notes {
+                for (n, _) in e.notes {
                     let row = if (quiet || n.severity >= Severity::Warn)
                         && shown < MAX_END_NOTE_ROWS as u64
                     {
@@ -321,7 +323,7 @@ impl Sink for Feeder {
                     notes: e
                         .notes
                         .iter()
-                        .map(|n| Note::new(n.severity, escape(&n.text).into_owned()))
+                        .map(|(n, _)| Note::new(n.severity, escape(&n.text).into_owned()))
                         .collect(),
                 });
                 self.ids.remove(&e.session.id);
@@ -333,19 +335,6 @@ impl Sink for Feeder {
 
     fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// Lets the engine write into a sink that the loop driving the engine
-/// also reaches between packets.
-pub(crate) struct Shim<'a, S>(pub &'a RefCell<S>);
-
-impl<S: Sink> Sink for Shim<'_, S> {
-    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
-        self.0.borrow_mut().record(rec)
-    }
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        self.0.borrow_mut().finish(s)
     }
 }
 
@@ -424,7 +413,7 @@ impl Loop {
         }
     }
 
-    fn send(&mut self, feeder: &RefCell<Feeder>, done: Option<Done>) {
+    fn send(&mut self, feeder: &mut Feeder, done: Option<Done>) {
         if let Some(w) = &mut self.spool {
             if done.is_some() {
                 w.finish();
@@ -439,7 +428,7 @@ impl Loop {
         if self.progress.spool_error.is_none() {
             self.progress.spool_error = self.spool_err.clone();
         }
-        let mut b = feeder.borrow_mut().take();
+        let mut b = feeder.take();
         b.progress = self.progress.clone();
         b.done = done;
         if !b.is_empty() || b.progress.packets > 0 {
@@ -449,15 +438,11 @@ impl Loop {
         self.sent_any = true;
     }
 
-    fn packet(&mut self, engine: &mut Engine<'_>, feeder: &RefCell<Feeder>, p: &Packet<'_>) {
+    fn packet(&mut self, engine: &mut Engine<Feeder>, p: &Packet<'_>) {
         if let Some(w) = &mut self.spool {
             if self.progress.packets.is_multiple_of(CHECKPOINT_EVERY) {
                 let pos = w.position();
-                feeder
-                    .borrow_mut()
-                    .batch
-                    .checkpoints
-                    .push((self.max_ts, pos));
+                engine.sink().batch.checkpoints.push((self.max_ts, pos));
             }
             w.packet(p);
         }
@@ -477,9 +462,7 @@ fn analysis(
     tx: SyncSender<Batch>,
     stop: Arc<AtomicBool>,
 ) {
-    let feeder = RefCell::new(Feeder::default());
-    let mut shim = Shim(&feeder);
-    let mut engine = Engine::new(cfg, &mut shim);
+    let mut engine = Engine::new(cfg, Feeder::default());
     let mut lp = Loop {
         tx,
         spool,
@@ -543,7 +526,7 @@ fn analysis(
                             data: &o.data,
                             orig_len: o.orig_len,
                         };
-                        lp.packet(&mut engine, &feeder, &p);
+                        lp.packet(&mut engine, &p);
                     }
                     Ok(Next::Dropped(d)) => lp.progress.dropped = d,
                     Ok(Next::End(e)) => {
@@ -553,8 +536,9 @@ fn analysis(
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
-                if lp.due(feeder.borrow().batch.rows.len()) {
-                    lp.send(&feeder, None);
+                if lp.due(engine.sink().batch.rows.len()) {
+                    engine.flush();
+                    lp.send(engine.sink(), None);
                 }
             }
         }
@@ -565,7 +549,7 @@ fn analysis(
                 break;
             }
             match source.next_packet() {
-                Ok(Some(p)) => lp.packet(&mut engine, &feeder, &p),
+                Ok(Some(p)) => lp.packet(&mut engine, &p),
                 Ok(None) => break,
                 Err(e) => {
                     fault = Some(e.to_string());
@@ -573,15 +557,15 @@ fn analysis(
                 }
             }
             n += 1;
-            if (n.is_multiple_of(32) || feeder.borrow().batch.rows.len() >= 64)
-                && lp.due(feeder.borrow().batch.rows.len())
-            {
-                lp.send(&feeder, None);
+            if n.is_multiple_of(32) && lp.due(engine.sink().batch.rows.len()) {
+                // Rows come out of the engine when it analyses: now.
+                engine.flush();
+                lp.send(engine.sink(), None);
             }
         }
         lp.progress.dropped = source.dropped();
     }
-    let result = engine.finish(fault.clone());
+    let (result, mut feeder) = engine.finish(fault.clone(), lp.progress.dropped);
     let mut summary = match result {
         Ok(s) => s,
         Err(e) => Summary {
@@ -598,5 +582,5 @@ fn analysis(
         summary.dropped = lp.progress.dropped;
     }
     let error = fault.or_else(|| summary.error.clone());
-    lp.send(&feeder, Some(Done { summary, error }));
+    lp.send(&mut feeder, Some(Done { summary, error }));
 }

@@ -6,11 +6,11 @@
 //!
 //! * **Decode** feeds only the packets of the session's connection (its
 //!   4-tuple), from the last checkpoint known to precede the session's
-//!   first packet, through the engine and through a second
-//!   [`Reassembler`] that keeps the reassembled bytes. It keeps the
-//!   decoded messages of a window of message indexes around the selected
-//!   one, and up to [`MAX_STREAM_BYTES`] per direction, and stops as soon
-//!   as the window is complete or the session ends. It also keeps the
+//!   first packet, through the engine, which also reports the session's
+//!   reassembled bytes. It keeps the decoded messages of a window of
+//!   message indexes around the selected one, and up to
+//!   [`MAX_STREAM_BYTES`] per direction, and stops (the sink says so) as
+//!   soon as the window is complete or the session ends. It also keeps the
 //!   secret ranges of every message it decodes, in the window or not, so
 //!   that the byte views can mask them ([`crate::human`]).
 //! * **Filter** re-runs everything (following the spool while the
@@ -19,7 +19,6 @@
 //! * **Export** re-runs everything and writes the records of the chosen
 //!   session, or of the filtered view, with [`JsonlWriter`].
 
-use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
@@ -31,14 +30,13 @@ use std::time::{Duration, Instant};
 
 use qscope_dissectors::{Dir, Proto};
 
-use super::feed::{rows_of, Shim};
+use super::feed::rows_of;
 use super::spool::{self, Reader};
 use crate::capture::Timestamp;
 use crate::engine::{Config, Engine};
 use crate::filter::Filter;
 use crate::human::{self, Secrets};
 use crate::layers::{self, Decoded};
-use crate::reassembly::{ConnId, Event, Reassembler};
 use crate::record::{Collected, Flow, Record, Sink, Summary};
 use crate::sink::json::JsonlWriter;
 
@@ -359,7 +357,42 @@ struct DecodeSink<'k> {
     /// The session's id in this run.
     target: Option<String>,
     out: DecodedSession,
-    done: bool,
+}
+
+impl DecodeSink<'_> {
+    fn chunk(&mut self, c: Chunk) {
+        let chunks = &mut self.out.chunks;
+        if let Some(last) = chunks.last_mut() {
+            if last.dir == c.dir && last.gap == c.gap && last.offset + last.len == c.offset {
+                last.len += c.len;
+                return;
+            }
+        }
+        if chunks.len() >= MAX_CHUNKS {
+            self.out.chunks_dropped = true;
+            return;
+        }
+        chunks.push(c);
+    }
+
+    /// Keeps the streams under the cap without dropping bytes of kept
+    /// messages.
+    fn trim(&mut self) {
+        for dir in [Dir::C2S, Dir::S2C] {
+            let s = &mut self.out.streams[dir.idx()];
+            if s.kept() <= MAX_STREAM_BYTES {
+                continue;
+            }
+            let keep = self
+                .out
+                .messages
+                .iter()
+                .find(|m| m.msg.dir == dir)
+                .map(|m| m.msg.offset)
+                .unwrap_or(u64::MAX);
+            s.trim(MAX_STREAM_BYTES / 2, keep);
+        }
+    }
 }
 
 impl Sink for DecodeSink<'_> {
@@ -400,12 +433,29 @@ impl Sink for DecodeSink<'_> {
                     });
                 }
                 if m.index + 1 >= self.out.hi {
-                    self.done = true;
+                    // The window is complete.
+                    return Ok(Flow::Stop);
                 }
             }
+            Record::Bytes(b) if is_target(&b.session.id, &self.target) => {
+                self.out.streams[b.dir.idx()].push(b.offset, b.data);
+                self.chunk(Chunk {
+                    dir: b.dir,
+                    offset: b.offset,
+                    len: b.data.len() as u64,
+                    gap: false,
+                });
+                self.trim();
+            }
+            Record::Gap(r) if is_target(&r.session.id, &self.target) => self.chunk(Chunk {
+                dir: r.dir,
+                offset: r.offset,
+                len: r.len,
+                gap: true,
+            }),
             Record::SessionEnd(e) if is_target(&e.session.id, &self.target) => {
                 self.out.complete = true;
-                self.done = true;
+                return Ok(Flow::Stop);
             }
             _ => {}
         }
@@ -416,85 +466,13 @@ impl Sink for DecodeSink<'_> {
     }
 }
 
-/// Bytes of the target connection, in the reassembler's orientation.
-#[derive(Default)]
-struct Bytes {
-    conn: Option<ConnId>,
-    /// The reassembler's client is the engine's server.
-    swapped: bool,
-    streams: [Stream; 2],
-    chunks: Vec<Chunk>,
-    chunks_dropped: bool,
-    ended: bool,
-}
-
-impl Bytes {
-    fn chunk(&mut self, c: Chunk) {
-        if let Some(last) = self.chunks.last_mut() {
-            if last.dir == c.dir && last.gap == c.gap && last.offset + last.len == c.offset {
-                last.len += c.len;
-                return;
-            }
-        }
-        if self.chunks.len() >= MAX_CHUNKS {
-            self.chunks_dropped = true;
-            return;
-        }
-        self.chunks.push(c);
-    }
-
-    fn event(&mut self, key: &SessionKey, ev: Event<'_>) {
-        match ev {
-            Event::Open {
-                conn,
-                client,
-                server,
-                ts,
-                ..
-            } => {
-                let same = (client == key.client && server == key.server)
-                    || (client == key.server && server == key.client);
-                if self.conn.is_none() && ts == key.start && same {
-                    self.conn = Some(conn);
-                    self.swapped = client != key.client;
-                }
-            }
-            Event::Data {
-                conn,
-                dir,
-                offset,
-                bytes,
-                ..
-            } if Some(conn) == self.conn => {
-                self.streams[dir.idx()].push(offset, bytes);
-                self.chunk(Chunk {
-                    dir,
-                    offset,
-                    len: bytes.len() as u64,
-                    gap: false,
-                });
-            }
-            Event::Gap {
-                conn,
-                dir,
-                offset,
-                len,
-                ..
-            } if Some(conn) == self.conn => self.chunk(Chunk {
-                dir,
-                offset,
-                len,
-                gap: true,
-            }),
-            Event::Close { conn, .. } if Some(conn) == self.conn => self.ended = true,
-            _ => {}
-        }
-    }
-}
-
+/// Decodes the session of `key` again from the spool (from byte `from`,
+/// a checkpoint before the session), keeping the messages of a window
+/// around index `center` and the session's reassembled bytes (the engine
+/// reports them: `Config::keep_bytes`).
 fn decode(
     spool: &Arc<spool::Shared>,
-    cfg: Config,
+    mut cfg: Config,
     key: &SessionKey,
     center: u64,
     from: u64,
@@ -502,7 +480,9 @@ fn decode(
 ) -> Option<DecodedSession> {
     let lo = center.saturating_sub(WINDOW);
     let hi = center.saturating_add(WINDOW);
-    let sink = RefCell::new(DecodeSink {
+    cfg.keep_bytes = true;
+    cfg.jobs = 1;
+    let sink = DecodeSink {
         key,
         target: None,
         out: DecodedSession {
@@ -512,16 +492,10 @@ fn decode(
             show_secrets: cfg.opts.show_secrets,
             ..Default::default()
         },
-        done: false,
-    });
-    let mut bytes = Bytes::default();
-    let mut reasm = Reassembler::new(cfg.reassembly.clone());
-    let mut shim = Shim(&sink);
-    let mut engine = Engine::new(cfg, &mut shim);
+    };
+    let mut engine = Engine::new(cfg, sink);
     let mut reader = Reader::new(spool.clone(), from, None);
-    let mut last_ts = Timestamp::default();
     let mut error = None;
-    let started = Instant::now();
     let mut n = 0u64;
     loop {
         n += 1;
@@ -544,66 +518,24 @@ fn decode(
         if !ours {
             continue;
         }
-        last_ts = last_ts.max(p.ts);
-        reasm.segment(p.ts, &seg, &mut |ev| bytes.event(key, ev));
         engine.packet(&p);
-        trim(&mut bytes, &sink.borrow().out);
-        if sink.borrow().done || (bytes.ended && sink.borrow().target.is_some()) {
+        if engine.done() {
             break;
         }
     }
-    if !sink.borrow().done && reader.at_final_end() {
-        reasm.finish(last_ts, &mut |ev| bytes.event(key, ev));
-        let _ = engine.finish(None);
+    let mut out = if !engine.done() && reader.at_final_end() {
+        let (_, sink) = engine.finish(None, None);
+        sink.out
     } else {
-        drop(engine);
-    }
-    let _ = started;
-    let mut out = std::mem::take(&mut sink.borrow_mut().out);
+        engine.flush();
+        std::mem::take(&mut engine.sink().out)
+    };
     if reader.at_final_end() {
         // Nothing more will come: what was not seen does not exist.
         out.complete = true;
     }
     out.error = error;
-    let Bytes {
-        swapped,
-        mut streams,
-        mut chunks,
-        chunks_dropped,
-        ..
-    } = bytes;
-    if swapped {
-        streams.swap(0, 1);
-        for c in &mut chunks {
-            c.dir = c.dir.flip();
-        }
-    }
-    out.streams = streams;
-    out.chunks = chunks;
-    out.chunks_dropped = chunks_dropped;
     Some(out)
-}
-
-/// Keeps the streams under the cap without dropping bytes of kept messages.
-fn trim(bytes: &mut Bytes, out: &DecodedSession) {
-    for (i, s) in bytes.streams.iter_mut().enumerate() {
-        if s.kept() <= MAX_STREAM_BYTES {
-            continue;
-        }
-        // Engine direction of this reassembler direction.
-        let dir = if (i == 0) != bytes.swapped {
-            Dir::C2S
-        } else {
-            Dir::S2C
-        };
-        let keep = out
-            .messages
-            .iter()
-            .find(|m| m.msg.dir == dir)
-            .map(|m| m.msg.offset)
-            .unwrap_or(u64::MAX);
-        s.trim(MAX_STREAM_BYTES / 2, keep);
-    }
 }
 
 // ---------------------------------------------------------------- filter
@@ -650,18 +582,16 @@ fn filter(
             return;
         }
     };
-    let sink = RefCell::new(FilterSink {
+    let sink = FilterSink {
         filter: f,
         row: 0,
         matches: Vec::new(),
-    });
-    let mut shim = Shim(&sink);
-    let mut engine = Engine::new(cfg, &mut shim);
+    };
+    let mut engine = Engine::new(cfg, sink);
     let mut reader = Reader::new(spool.clone(), 0, None);
     let mut last = Instant::now();
     let mut n = 0u64;
-    let report = |sink: &RefCell<FilterSink>, done: bool, error: Option<String>| {
-        let mut s = sink.borrow_mut();
+    let report = |s: &mut FilterSink, done: bool, error: Option<String>| {
         let matches = std::mem::take(&mut s.matches);
         tx.send(JobResult::Filter {
             gen,
@@ -680,6 +610,8 @@ fn filter(
         match reader.read_packet() {
             Ok(Some(p)) => engine.packet(&p),
             Ok(None) => {
+                // Analyse what has been read while waiting for more.
+                engine.flush();
                 if !wait_more(&reader, cancel) {
                     if cancel.load(Ordering::Relaxed) {
                         return;
@@ -688,19 +620,19 @@ fn filter(
                 }
             }
             Err(e) => {
-                report(&sink, true, Some(format!("spool: {e}")));
+                report(engine.sink(), true, Some(format!("spool: {e}")));
                 return;
             }
         }
         if last.elapsed() >= Duration::from_millis(100) {
             last = Instant::now();
-            if !report(&sink, false, None) {
+            if !report(engine.sink(), false, None) {
                 return;
             }
         }
     }
-    let _ = engine.finish(None);
-    report(&sink, true, None);
+    let (_, mut sink) = engine.finish(None, None);
+    report(&mut sink, true, None);
 }
 
 // ---------------------------------------------------------------- export
@@ -749,6 +681,7 @@ impl Sink for ExportSink<'_> {
                     self.out.record(rec)?;
                 }
             }
+            Record::Bytes(_) => {}
         }
         Ok(Flow::Continue)
     }
@@ -775,15 +708,14 @@ fn export(
     let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut w = BufWriter::new(file);
     let messages = {
-        let sink = RefCell::new(ExportSink {
+        let sink = ExportSink {
             out: JsonlWriter::new(&mut w),
             session,
             filter,
             written: Default::default(),
             messages: 0,
-        });
-        let mut shim = Shim(&sink);
-        let mut engine = Engine::new(cfg, &mut shim);
+        };
+        let mut engine = Engine::new(cfg, sink);
         // What has been read so far: a live capture goes on.
         let until = spool.flushed();
         let mut reader = Reader::new(spool.clone(), 0, Some(until));
@@ -798,12 +730,15 @@ fn export(
             }
         }
         if spool.done() && until == spool.flushed() {
-            engine.finish(None).map_err(|e| e.to_string())?;
+            let (result, sink) = engine.finish(None, None);
+            result.map_err(|e| e.to_string())?;
+            sink.messages
         } else {
-            drop(engine);
+            // A live capture goes on: what was read so far, without the
+            // sessions' ends and the summary.
+            engine.flush();
+            engine.sink().messages
         }
-        let n = sink.borrow().messages;
-        n
     };
     w.flush()
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

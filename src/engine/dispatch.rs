@@ -1,0 +1,284 @@
+//! Packets into epochs: the first stage of the engine.
+//!
+//! The dispatcher decodes each packet's link, IP and TCP headers
+//! ([`layers::decode`]), counts what is not TCP, and copies each TCP
+//! segment into the batch of the shard its connection belongs to: a
+//! symmetric hash of the addresses and ports, so both directions of a
+//! connection go to the same shard. Batches are cut into *epochs* by packet
+//! count and payload bytes, from the packet sequence alone; so an epoch
+//! holds the same packets whatever the number of shards, which keeps the
+//! merged output and the memory budget's decisions the same.
+
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+
+use crate::capture::{Packet, Timestamp};
+use crate::layers::{self, Decoded, TcpFlags, TcpSegment};
+
+/// Packets per epoch at most.
+pub(crate) const EPOCH_PACKETS: usize = 4096;
+/// Payload bytes per epoch at most (an epoch closes after the packet that
+/// reaches it).
+pub(crate) const EPOCH_BYTES: usize = 2 << 20;
+
+/// A TCP segment copied out of its packet; the payload is in the batch's
+/// arena.
+#[derive(Debug, Clone)]
+pub(crate) struct Seg {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub wire_len: u32,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// The segments of one epoch for one shard.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub segs: Vec<Seg>,
+    pub arena: Vec<u8>,
+}
+
+impl Batch {
+    /// The segment as the reassembler takes it.
+    pub fn segment(&self, s: &Seg) -> TcpSegment<'_> {
+        TcpSegment {
+            src: s.src,
+            dst: s.dst,
+            seq: s.seq,
+            ack: s.ack,
+            flags: s.flags,
+            window: s.window,
+            payload: self.arena.get(s.start..s.start + s.len).unwrap_or(&[]),
+            wire_len: s.wire_len,
+        }
+    }
+}
+
+/// Packet counters of the summary (per epoch, added up in order).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub packets: u64,
+    pub tcp_segments: u64,
+    pub non_tcp_packets: u64,
+    pub ip_fragments: u64,
+    pub malformed_packets: u64,
+    pub cut_packets: u64,
+    /// The first few malformed packets, as "frame N: reason".
+    pub malformed_examples: Vec<String>,
+}
+
+impl Counters {
+    pub fn add(&mut self, o: &Counters) {
+        self.packets += o.packets;
+        self.tcp_segments += o.tcp_segments;
+        self.non_tcp_packets += o.non_tcp_packets;
+        self.ip_fragments += o.ip_fragments;
+        self.malformed_packets += o.malformed_packets;
+        self.cut_packets += o.cut_packets;
+        for e in &o.malformed_examples {
+            if self.malformed_examples.len() < MAX_EXAMPLES {
+                self.malformed_examples.push(e.clone());
+            }
+        }
+    }
+}
+
+const MAX_EXAMPLES: usize = 10;
+
+/// One epoch: a batch per shard and what else happened in it.
+#[derive(Debug)]
+pub(crate) struct Epoch {
+    /// 0, 1, 2, ... in packet order.
+    pub number: u64,
+    /// Frame number of the first packet of the epoch (of the first packet
+    /// after the previous epoch when the epoch has none).
+    pub first_frame: u64,
+    /// Frame number of the epoch's last packet (or the previous epoch's).
+    pub last_frame: u64,
+    /// Capture time of the epoch's first packet (the latest time seen
+    /// before it when the epoch has none).
+    pub first_ts: Timestamp,
+    pub batches: Vec<Batch>,
+    pub counters: Counters,
+    /// Live capture gone quiet: close what has waited too long, as of this
+    /// time (wall clock).
+    pub expire: Option<Timestamp>,
+}
+
+/// Cuts packets into epochs.
+#[derive(Debug)]
+pub(crate) struct Dispatcher {
+    shards: usize,
+    cur: Epoch,
+    bytes: usize,
+    /// Timestamp of the first packet seen: the time reference.
+    pub t0: Option<Timestamp>,
+    /// Latest capture time seen.
+    pub last_ts: Timestamp,
+    /// Frame number of the last packet seen.
+    pub last_frame: u64,
+    examples: usize,
+}
+
+impl Dispatcher {
+    pub fn new(shards: usize) -> Dispatcher {
+        let shards = shards.max(1);
+        Dispatcher {
+            shards,
+            cur: Dispatcher::empty(0, 1, 0, shards),
+            bytes: 0,
+            t0: None,
+            last_ts: Timestamp::default(),
+            last_frame: 0,
+            examples: 0,
+        }
+    }
+
+    fn empty(number: u64, first_frame: u64, last_frame: u64, shards: usize) -> Epoch {
+        Epoch {
+            number,
+            first_frame,
+            last_frame,
+            first_ts: Timestamp::default(),
+            batches: (0..shards).map(|_| Batch::default()).collect(),
+            counters: Counters::default(),
+            expire: None,
+        }
+    }
+
+    /// Packets in the current (unfinished) epoch.
+    pub fn pending(&self) -> u64 {
+        self.cur.counters.packets
+    }
+
+    /// Adds one packet; returns the epoch it completed, if any.
+    pub fn packet(&mut self, pkt: &Packet<'_>) -> Option<Epoch> {
+        let c = &mut self.cur.counters;
+        if c.packets == 0 {
+            self.cur.first_frame = pkt.num;
+            self.cur.first_ts = pkt.ts;
+        }
+        c.packets += 1;
+        self.cur.last_frame = pkt.num;
+        self.last_frame = pkt.num;
+        self.t0.get_or_insert(pkt.ts);
+        self.last_ts = self.last_ts.max(pkt.ts);
+        if (pkt.data.len() as u64) < u64::from(pkt.orig_len) {
+            c.cut_packets += 1;
+        }
+        match layers::decode(pkt.link, pkt.data, pkt.orig_len) {
+            Ok(Decoded::Tcp(seg)) => {
+                c.tcp_segments += 1;
+                let shard = shard_of(seg.src, seg.dst, self.shards);
+                if let Some(b) = self.cur.batches.get_mut(shard) {
+                    let start = b.arena.len();
+                    b.arena.extend_from_slice(seg.payload);
+                    self.bytes += seg.payload.len();
+                    b.segs.push(Seg {
+                        frame: pkt.num,
+                        ts: pkt.ts,
+                        src: seg.src,
+                        dst: seg.dst,
+                        seq: seg.seq,
+                        ack: seg.ack,
+                        flags: seg.flags,
+                        window: seg.window,
+                        wire_len: seg.wire_len,
+                        start,
+                        len: seg.payload.len(),
+                    });
+                }
+            }
+            Ok(Decoded::NotTcp) => c.non_tcp_packets += 1,
+            Ok(Decoded::Fragment) => c.ip_fragments += 1,
+            Err(e) => {
+                c.malformed_packets += 1;
+                if self.examples < MAX_EXAMPLES {
+                    self.examples += 1;
+                    c.malformed_examples.push(format!("frame {}: {e}", pkt.num));
+                }
+            }
+        }
+        if self.cur.counters.packets as usize >= EPOCH_PACKETS || self.bytes >= EPOCH_BYTES {
+            return Some(self.take(None));
+        }
+        None
+    }
+
+    /// Ends the current epoch now (end of input, or a quiet live capture:
+    /// `expire`), even if it holds no packet.
+    pub fn take(&mut self, expire: Option<Timestamp>) -> Epoch {
+        let next = Dispatcher::empty(
+            self.cur.number + 1,
+            self.last_frame + 1,
+            self.last_frame,
+            self.shards,
+        );
+        let mut e = std::mem::replace(&mut self.cur, next);
+        if e.counters.packets == 0 {
+            e.first_ts = self.last_ts;
+        }
+        e.expire = expire;
+        self.bytes = 0;
+        e
+    }
+}
+
+/// The shard of a connection: the same for both directions.
+pub(crate) fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
+    }
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    lo.hash(&mut h);
+    hi.hash(&mut h);
+    (h.0 % shards as u64) as usize
+}
+
+/// FNV-1a: small, fast, and the same in every process (unlike the
+/// standard library's randomly seeded hasher), which keeps runs
+/// reproducible.
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        // Mix the high bits down: the shard is taken modulo a small number.
+        self.0 ^ (self.0 >> 29) ^ (self.0 >> 47)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_go_to_one_shard() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:4444".parse().unwrap();
+        for n in 1..8 {
+            assert_eq!(shard_of(a, b, n), shard_of(b, a, n));
+            assert!(shard_of(a, b, n) < n);
+        }
+        // Connections spread over the shards.
+        let mut seen = [false; 4];
+        for port in 40000..40100 {
+            let c: SocketAddr = format!("10.0.0.1:{port}").parse().unwrap();
+            seen[shard_of(c, b, 4)] = true;
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+}

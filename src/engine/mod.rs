@@ -1,0 +1,646 @@
+//! The engine: packets in, records out, on every core.
+//!
+//! Follow a packet through:
+//!
+//! 1. [`dispatch`]: the packet's link, IP and TCP headers are decoded and
+//!    the TCP segment is copied into the batch of the *shard* its
+//!    connection hashes to (both directions to the same shard). Batches are
+//!    cut into *epochs* by packet count and bytes.
+//! 2. [`shard`]: each shard reassembles its connections
+//!    ([`Reassembler`](crate::reassembly::Reassembler)), detects each
+//!    session's protocol, drives the dissector through the one
+//!    [`Driver`](qscope_dissectors::Driver), pairs replies with requests,
+//!    and produces owned items tagged with where they were produced.
+//! 3. [`merge`]: the merger interleaves every shard's items of an epoch by
+//!    tag — the order one shard would have produced them in — gives
+//!    sessions their ids and lends each item as a
+//!    [`Record`](crate::record::Record) to the statistics collector and the
+//!    [`Sink`].
+//!
+//! With `jobs` shards, a reader thread dispatches, each shard runs on its
+//! own thread and the merger runs on the caller's thread (the sink never
+//! leaves it); with one job the same three stages run in turn on the
+//! caller's thread. Epochs are cut from the packet sequence alone, so the
+//! output is byte-identical for every number of jobs.
+//!
+//! Memory is bounded by the budget ([`budget`]): reassembly buffers,
+//! buffered incomplete messages, detection prefixes, pairing state, notes
+//! and per-session state are charged; when the total passes the limit, the
+//! largest holders are shed and then the oldest connections closed, the
+//! same way for every number of jobs, and the summary counts what was
+//! dropped. Statistics bound themselves ([`crate::stats`]).
+//!
+//! A sink's [`Flow::Stop`](crate::record::Flow) ends the analysis after the
+//! epoch that asked for it: nothing else is written but the summary.
+
+mod budget;
+mod dispatch;
+mod merge;
+mod shard;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use qscope_dissectors::{Limits, Options, Proto};
+
+use crate::capture::{CaptureError, Next, Packet, Source, Timestamp};
+use crate::reassembly;
+use crate::record::{Sink, Summary};
+use budget::Decision;
+use dispatch::{Counters, Dispatcher, Epoch};
+use merge::Merger;
+use shard::{Shard, ShardOut};
+
+/// The default memory limit: 1 GiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
+
+/// How the engine decodes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--decode-as PORT=PROTO`: sessions with this server (or client) port
+    /// are decoded as PROTO without probing.
+    pub decode_as: Vec<(u16, Proto)>,
+    pub opts: Options,
+    pub limits: Limits,
+    pub reassembly: reassembly::Config,
+    /// Bytes per direction held while detecting the protocol; when exceeded
+    /// the engine decides with what it has.
+    pub probe_bytes: usize,
+    /// Most requests remembered per session for pairing replies.
+    pub max_pending_refs: usize,
+    /// When raised, [`analyze`] stops reading the source (signals); the
+    /// sessions still end and the summary is written.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Shards (worker threads); 0 = the number of available cores.
+    pub jobs: usize,
+    /// Memory budget in bytes (`--memory-limit`).
+    pub memory_limit: u64,
+    /// Report the reassembled bytes of every session as `Record::Bytes`
+    /// (`follow`, the TUI's stream and hex views).
+    pub keep_bytes: bool,
+    /// The time reference, when the caller knows it (replaying part of a
+    /// capture); else the first packet read.
+    pub t0: Option<Timestamp>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let reassembly = reassembly::Config {
+            server_ports: qscope_dissectors::WELL_KNOWN_PORTS
+                .iter()
+                .map(|(p, _)| *p)
+                .collect(),
+            ..Default::default()
+        };
+        Config {
+            decode_as: Vec::new(),
+            opts: Options::default(),
+            limits: Limits::default(),
+            reassembly,
+            probe_bytes: 64 << 10,
+            max_pending_refs: 1 << 20,
+            stop: None,
+            jobs: 0,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            keep_bytes: false,
+            t0: None,
+        }
+    }
+}
+
+impl Config {
+    /// Adds `--decode-as` overrides, and makes their ports count as server
+    /// ports when orienting connections picked up mid-stream.
+    pub fn with_decode_as(mut self, pairs: Vec<(u16, Proto)>) -> Config {
+        for (port, _) in &pairs {
+            if !self.reassembly.server_ports.contains(port) {
+                self.reassembly.server_ports.push(*port);
+            }
+        }
+        self.decode_as = pairs;
+        self
+    }
+
+    /// The number of shards this configuration runs with.
+    pub fn shards(&self) -> usize {
+        match self.jobs {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            decode_as: self.decode_as.clone(),
+            opts: self.opts,
+            limits: self.limits,
+            reassembly: self.reassembly.clone(),
+            probe_bytes: self.probe_bytes,
+            max_pending_refs: self.max_pending_refs,
+            keep_bytes: self.keep_bytes,
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+}
+
+/// What a shard needs of the configuration (each shard has a copy).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub decode_as: Vec<(u16, Proto)>,
+    pub opts: Options,
+    pub limits: Limits,
+    pub reassembly: reassembly::Config,
+    pub probe_bytes: usize,
+    pub max_pending_refs: usize,
+    pub keep_bytes: bool,
+}
+
+/// Why an analysis stopped.
+#[derive(Debug)]
+pub enum AnalyzeError {
+    /// The capture could not be read further (what came before was analysed
+    /// and written, summary included).
+    Capture(CaptureError),
+    /// Writing the output failed.
+    Output(io::Error),
+}
+
+impl std::fmt::Display for AnalyzeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnalyzeError::Capture(e) => write!(f, "{e}"),
+            AnalyzeError::Output(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AnalyzeError {}
+
+/// How long a live source may wait for a packet before pending work is
+/// handed on anyway.
+const LIVE_WAIT: Duration = Duration::from_millis(50);
+/// How often, at most, a quiet live capture closes what has waited too
+/// long (overdue holes).
+const EXPIRE_EVERY: Duration = Duration::from_secs(1);
+
+/// The current wall-clock time as a capture timestamp (live expiry).
+fn wall_clock() -> Timestamp {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp {
+        secs: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: d.subsec_nanos(),
+        nano: false,
+    }
+}
+
+/// Reads `source` to its end (or first error, or until the sink asks to
+/// stop) and pushes records into `sink`.
+pub fn analyze(
+    source: &mut (dyn Source + Send),
+    cfg: Config,
+    sink: &mut dyn Sink,
+) -> Result<Summary, AnalyzeError> {
+    let n = cfg.shards();
+    let (summary, fault) = if n <= 1 {
+        run_inline(source, &cfg, sink)
+    } else {
+        run_threaded(source, &cfg, sink, n)
+    };
+    match (summary, fault) {
+        (Err(e), _) => Err(AnalyzeError::Output(e)),
+        (Ok(_), Some(e)) => Err(AnalyzeError::Capture(e)),
+        (Ok(s), None) => Ok(s),
+    }
+}
+
+/// Budget decisions waiting for the epoch they apply to.
+#[derive(Default)]
+struct Pending(BTreeMap<u64, Decision>);
+
+impl Pending {
+    fn schedule(&mut self, after: u64, d: Decision) {
+        if !d.is_empty() {
+            self.0.insert(after + budget::LAG, d);
+        }
+    }
+    fn take(&mut self, epoch: u64) -> Option<Decision> {
+        self.0.remove(&epoch)
+    }
+}
+
+/// Reads the next packet (or idles, for live sources) and hands completed
+/// epochs to `deliver`; returns false at the end of the input.
+struct Reader {
+    disp: Dispatcher,
+    live: bool,
+    epoch_started: Instant,
+    last_expire: Instant,
+    fault: Option<CaptureError>,
+}
+
+impl Reader {
+    fn new(shards: usize, live: bool) -> Reader {
+        Reader {
+            disp: Dispatcher::new(shards),
+            live,
+            epoch_started: Instant::now(),
+            last_expire: Instant::now(),
+            fault: None,
+        }
+    }
+
+    /// One step: `Some(epoch)` when one is complete, `None` to go on;
+    /// `Err(())` at the end of the input (or a fault, kept in `fault`).
+    fn step(&mut self, source: &mut (dyn Source + Send)) -> Result<Option<Epoch>, ()> {
+        match source.next_or_idle(LIVE_WAIT) {
+            Ok(Next::Packet(p)) => Ok(self.packet(&p)),
+            Ok(Next::Idle) => Ok(self.idle()),
+            Ok(Next::End) => Err(()),
+            Err(e) => {
+                self.fault = Some(e);
+                Err(())
+            }
+        }
+    }
+
+    fn packet(&mut self, p: &Packet<'_>) -> Option<Epoch> {
+        if self.disp.pending() == 0 {
+            self.epoch_started = Instant::now();
+        }
+        if let Some(e) = self.disp.packet(p) {
+            return Some(e);
+        }
+        // Live: hand on what came in promptly, even in small epochs.
+        if self.live && self.epoch_started.elapsed() >= LIVE_WAIT {
+            return Some(self.disp.take(None));
+        }
+        None
+    }
+
+    fn idle(&mut self) -> Option<Epoch> {
+        let expire = self.last_expire.elapsed() >= EXPIRE_EVERY;
+        if self.disp.pending() == 0 && !expire {
+            return None;
+        }
+        let at = expire.then(|| {
+            self.last_expire = Instant::now();
+            wall_clock()
+        });
+        Some(self.disp.take(at))
+    }
+}
+
+/// One job: the reader, the shard and the merger take turns.
+fn run_inline(
+    source: &mut (dyn Source + Send),
+    cfg: &Config,
+    sink: &mut dyn Sink,
+) -> (io::Result<Summary>, Option<CaptureError>) {
+    let mut reader = Reader::new(1, source.live());
+    let mut shard = Shard::new(cfg.settings());
+    let mut merger = Merger::new(cfg.memory_limit);
+    let mut pending = Pending::default();
+    let mut halted = false;
+    let mut run = |e: Epoch, t0: Timestamp, merger: &mut Merger, sink: &mut dyn Sink| {
+        let out = shard.epoch(&e, 0, t0, pending.take(e.number).as_ref());
+        let d = merger.epoch(sink, &e.counters, vec![out]);
+        pending.schedule(e.number, d);
+    };
+    loop {
+        if cfg.stopped() {
+            break;
+        }
+        match reader.step(source) {
+            Ok(Some(e)) => {
+                let t0 = cfg.t0.or(reader.disp.t0).unwrap_or_default();
+                run(e, t0, &mut merger, sink);
+                if merger.done() {
+                    halted = true;
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(()) => break,
+        }
+    }
+    let t0 = cfg.t0.or(reader.disp.t0).unwrap_or_default();
+    let dropped = source.dropped();
+    let fault = reader.fault.take();
+    let error = fault.as_ref().map(ToString::to_string);
+    if halted {
+        let last = vec![(ShardOut::default(), shard.tcp())];
+        return (merger.finish(sink, last, error, dropped), fault);
+    }
+    let last = reader.disp.take(None);
+    run(last, t0, &mut merger, sink);
+    let fin = shard.finish(reader.disp.last_ts, reader.disp.last_frame);
+    (merger.finish(sink, vec![fin], error, dropped), fault)
+}
+
+/// What a shard thread is given.
+enum ShardIn {
+    Epoch(Arc<Epoch>, Timestamp),
+    Finish { last_ts: Timestamp, last_frame: u64 },
+}
+
+/// What a shard thread gives back.
+enum ShardMsg {
+    Epoch(ShardOut),
+    Final(ShardOut, reassembly::Stats),
+}
+
+/// What the reader tells the merger.
+enum Meta {
+    Epoch(Counters),
+    End {
+        fault: Option<CaptureError>,
+        dropped: Option<u64>,
+    },
+}
+
+/// Epochs in flight per channel.
+const DEPTH: usize = 3;
+
+/// `n` jobs: a reader thread, `n` shard threads, the merger on this thread.
+fn run_threaded(
+    source: &mut (dyn Source + Send),
+    cfg: &Config,
+    sink: &mut dyn Sink,
+    n: usize,
+) -> (io::Result<Summary>, Option<CaptureError>) {
+    let halt = AtomicBool::new(false);
+    let mut merger = Merger::new(cfg.memory_limit);
+    std::thread::scope(|sc| {
+        let mut ins: Vec<SyncSender<ShardIn>> = Vec::with_capacity(n);
+        let mut outs: Vec<Receiver<ShardMsg>> = Vec::with_capacity(n);
+        let mut decisions: Vec<Sender<Option<Decision>>> = Vec::with_capacity(n);
+        for i in 0..n {
+            let (in_tx, in_rx) = mpsc::sync_channel::<ShardIn>(DEPTH);
+            let (out_tx, out_rx) = mpsc::sync_channel::<ShardMsg>(DEPTH);
+            let (dec_tx, dec_rx) = mpsc::channel::<Option<Decision>>();
+            ins.push(in_tx);
+            outs.push(out_rx);
+            decisions.push(dec_tx);
+            let set = cfg.settings();
+            sc.spawn(move || shard_thread(i, set, &in_rx, &out_tx, &dec_rx));
+        }
+        let (meta_tx, meta_rx) = mpsc::sync_channel::<Meta>(DEPTH + 1);
+        let halt = &halt;
+        sc.spawn(move || reader_thread(source, cfg, n, &ins, &meta_tx, halt));
+
+        let mut fault = None;
+        let mut dropped = None;
+        let mut halted = false;
+        let mut stats = vec![reassembly::Stats::default(); n];
+        while let Ok(meta) = meta_rx.recv() {
+            match meta {
+                Meta::Epoch(counters) => {
+                    let mut got = Vec::with_capacity(n);
+                    for (i, rx) in outs.iter().enumerate() {
+                        if let Ok(ShardMsg::Epoch(o)) = rx.recv() {
+                            if let Some(s) = stats.get_mut(i) {
+                                s.clone_from(&o.tcp);
+                            }
+                            got.push(o);
+                        }
+                    }
+                    let d = merger.epoch(sink, &counters, got);
+                    if merger.done() {
+                        halted = true;
+                        halt.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    for tx in &decisions {
+                        let _ = tx.send((!d.is_empty()).then_some(d));
+                    }
+                }
+                Meta::End {
+                    fault: f,
+                    dropped: d,
+                } => {
+                    fault = f;
+                    dropped = d;
+                    break;
+                }
+            }
+        }
+        let error = fault.as_ref().map(ToString::to_string);
+        if halted {
+            // Stop: nothing more is merged; the threads end as their
+            // channels close.
+            drop(decisions);
+            drop(outs);
+            let last = stats
+                .into_iter()
+                .map(|s| (ShardOut::default(), s))
+                .collect();
+            return (merger.finish(sink, last, error, dropped), fault);
+        }
+        let mut last = Vec::with_capacity(n);
+        for rx in &outs {
+            if let Ok(ShardMsg::Final(o, s)) = rx.recv() {
+                last.push((o, s));
+            }
+        }
+        (merger.finish(sink, last, error, dropped), fault)
+    })
+}
+
+fn reader_thread(
+    source: &mut (dyn Source + Send),
+    cfg: &Config,
+    n: usize,
+    ins: &[SyncSender<ShardIn>],
+    meta: &SyncSender<Meta>,
+    halt: &AtomicBool,
+) {
+    let mut reader = Reader::new(n, source.live());
+    let send = |e: Epoch, t0: Timestamp| -> bool {
+        let counters = e.counters.clone();
+        let e = Arc::new(e);
+        for tx in ins {
+            if tx.send(ShardIn::Epoch(e.clone(), t0)).is_err() {
+                return false;
+            }
+        }
+        meta.send(Meta::Epoch(counters)).is_ok()
+    };
+    let mut go_on = true;
+    while go_on && !cfg.stopped() && !halt.load(Ordering::Relaxed) {
+        match reader.step(source) {
+            Ok(Some(e)) => {
+                let t0 = cfg.t0.or(reader.disp.t0).unwrap_or_default();
+                go_on = send(e, t0);
+            }
+            Ok(None) => {}
+            Err(()) => break,
+        }
+    }
+    if !go_on || halt.load(Ordering::Relaxed) {
+        return;
+    }
+    let t0 = cfg.t0.or(reader.disp.t0).unwrap_or_default();
+    if !send(reader.disp.take(None), t0) {
+        return;
+    }
+    for tx in ins {
+        let _ = tx.send(ShardIn::Finish {
+            last_ts: reader.disp.last_ts,
+            last_frame: reader.disp.last_frame,
+        });
+    }
+    let _ = meta.send(Meta::End {
+        fault: reader.fault.take(),
+        dropped: source.dropped(),
+    });
+}
+
+fn shard_thread(
+    i: usize,
+    set: Settings,
+    rx: &Receiver<ShardIn>,
+    tx: &SyncSender<ShardMsg>,
+    decisions: &Receiver<Option<Decision>>,
+) {
+    let mut shard = Shard::new(set);
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            ShardIn::Epoch(e, t0) => {
+                // The decision taken after epoch `number - LAG`.
+                let cut = if e.number >= budget::LAG {
+                    match decisions.recv() {
+                        Ok(d) => d,
+                        Err(_) => return,
+                    }
+                } else {
+                    None
+                };
+                let out = shard.epoch(&e, i, t0, cut.as_ref());
+                if tx.send(ShardMsg::Epoch(out)).is_err() {
+                    return;
+                }
+            }
+            ShardIn::Finish {
+                last_ts,
+                last_frame,
+            } => {
+                let (out, stats) = shard.finish(last_ts, last_frame);
+                let _ = tx.send(ShardMsg::Final(out, stats));
+                return;
+            }
+        }
+    }
+}
+
+/// Packet-at-a-time analysis on the caller's thread, for callers that
+/// interleave their own work with the engine's (the terminal UI: spooling,
+/// live batches). The same stages as [`analyze`] with one job; the sink is
+/// owned and reachable between packets.
+pub struct Engine<S: Sink> {
+    cfg: Config,
+    reader: Reader,
+    shard: Shard,
+    merger: Option<Merger>,
+    pending: Pending,
+    sink: S,
+    halted: bool,
+}
+
+impl<S: Sink> Engine<S> {
+    pub fn new(cfg: Config, sink: S) -> Engine<S> {
+        Engine {
+            reader: Reader::new(1, false),
+            shard: Shard::new(cfg.settings()),
+            merger: Some(Merger::new(cfg.memory_limit)),
+            pending: Pending::default(),
+            cfg,
+            sink,
+            halted: false,
+        }
+    }
+
+    /// The sink, between packets.
+    pub fn sink(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// True once writing failed or the sink asked to stop: feed no more
+    /// packets.
+    pub fn done(&self) -> bool {
+        self.halted
+    }
+
+    /// Analyses one captured packet (records come out when its epoch is
+    /// complete, or at [`Engine::flush`]).
+    pub fn packet(&mut self, pkt: &Packet<'_>) {
+        if self.halted {
+            return;
+        }
+        if let Some(e) = self.reader.disp.packet(pkt) {
+            self.run(e);
+        }
+    }
+
+    /// Analyses the packets given so far now (an epoch ends early).
+    pub fn flush(&mut self) {
+        if !self.halted && self.reader.disp.pending() > 0 {
+            let e = self.reader.disp.take(None);
+            self.run(e);
+        }
+    }
+
+    /// Live capture gone quiet: closes what has waited too long as of `now`.
+    pub fn expire(&mut self, now: Timestamp) {
+        if !self.halted {
+            let e = self.reader.disp.take(Some(now));
+            self.run(e);
+        }
+    }
+
+    fn run(&mut self, e: Epoch) {
+        let Some(merger) = self.merger.as_mut() else {
+            return;
+        };
+        let t0 = self.cfg.t0.or(self.reader.disp.t0).unwrap_or_default();
+        let out = self
+            .shard
+            .epoch(&e, 0, t0, self.pending.take(e.number).as_ref());
+        let d = merger.epoch(&mut self.sink, &e.counters, vec![out]);
+        self.pending.schedule(e.number, d);
+        self.halted = merger.done();
+    }
+
+    /// Ends the analysis: flushes every connection and writes the summary
+    /// (`error`: why reading stopped early; `dropped`: the source's losses).
+    pub fn finish(
+        mut self,
+        error: Option<String>,
+        dropped: Option<u64>,
+    ) -> (io::Result<Summary>, S) {
+        let last = if self.halted {
+            vec![(ShardOut::default(), self.shard.tcp())]
+        } else {
+            let e = self.reader.disp.take(None);
+            self.run(e);
+            vec![self
+                .shard
+                .finish(self.reader.disp.last_ts, self.reader.disp.last_frame)]
+        };
+        let result = match self.merger.take() {
+            Some(m) => m.finish(&mut self.sink, last, error, dropped),
+            None => Ok(Summary::default()),
+        };
+        (result, self.sink)
+    }
+}

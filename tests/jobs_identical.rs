@@ -1,0 +1,159 @@
+//! The output is the same, byte for byte, for every number of worker
+//! threads (`-j`): for every bundled capture and every output, for a
+//! generated mixed capture with many connections open at once, and when
+//! the memory budget has to cut.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// Every capture bundled with the repository.
+fn captures() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in std::fs::read_dir(bundled("")).unwrap() {
+        let d = d.unwrap().path();
+        if !d.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&d).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|x| x == "pcap") {
+                out.push(f);
+            }
+        }
+    }
+    out.sort();
+    assert!(out.len() >= 17, "{out:?}");
+    out
+}
+
+/// The outputs compared.
+const OUTPUTS: &[&[&str]] = &[
+    &["export", "--format", "jsonl"],
+    &["export", "--format", "json"],
+    &["export", "--format", "ek"],
+    &["print"],
+    &["print", "-V"],
+    &["stats", "--expert"],
+    &["stats", "--format", "json"],
+];
+
+fn run(path: &Path, out: &[&str], jobs: &str, extra: &[&str]) -> Vec<u8> {
+    let mut args: Vec<&str> = out.to_vec();
+    args.push(path.to_str().unwrap());
+    args.extend_from_slice(&["-j", jobs]);
+    args.extend_from_slice(extra);
+    let o = qscope(&args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+fn same_for_every_job_count(path: &Path, extra: &[&str]) {
+    for out in OUTPUTS {
+        let one = run(path, out, "1", extra);
+        assert!(!one.is_empty());
+        for jobs in ["2", "3"] {
+            let many = run(path, out, jobs, extra);
+            assert!(
+                one == many,
+                "{} {out:?} {extra:?}: -j 1 and -j {jobs} differ",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_bundled_capture_every_output() {
+    for c in captures() {
+        same_for_every_job_count(&c, &[]);
+    }
+}
+
+/// Copies of real sessions, each with its own client port and start time,
+/// interleaved so that dozens of connections are open at once (the recipe
+/// of the benchmarks' mixed captures, small).
+fn mixed(copies: usize) -> PathBuf {
+    let sources: &[(&str, u16)] = &[
+        ("qmp/qmp-basic.pcap", 4444),
+        ("qmp/qmp-events.pcap", 4444),
+        ("qm/qm-1-fileops-qmclilib.pcap", 4243),
+        ("qm/qm-2-prompt-call-qmclilib.pcap", 4243),
+        ("mqserver/mq-xml.pcap", 8889),
+        ("qps/qps-1-happy.pcap", 7070),
+    ];
+    let mut all: Vec<Pkt> = Vec::new();
+    let mut port = 20_000u16;
+    for k in 0..copies {
+        for (i, (rel, server)) in sources.iter().enumerate() {
+            let pkts = read_pcap(&bundled(rel));
+            let t0 = pkts[0].ts_us;
+            let shift = (k * sources.len() + i) as i64 * 7_000;
+            // Every client port of the capture gets a port of its own.
+            let mut map: Vec<(u16, u16)> = Vec::new();
+            for p in &pkts {
+                let t = tcp(&p.frame);
+                let client = if t.sport == *server { t.dport } else { t.sport };
+                let to = match map.iter().find(|(from, _)| *from == client) {
+                    Some((_, to)) => *to,
+                    None => {
+                        port += 1;
+                        map.push((client, port));
+                        port
+                    }
+                };
+                all.push(Pkt {
+                    ts_us: 1_800_000_000_000_000 + (p.ts_us - t0) + shift,
+                    frame: with_port(&p.frame, client, to),
+                });
+            }
+        }
+    }
+    all.sort_by_key(|p| p.ts_us);
+    let path = scratch("jobs_identical").join(format!("mixed-{copies}.pcap"));
+    write_pcap(&path, &all);
+    path
+}
+
+#[test]
+fn generated_mixed_capture() {
+    same_for_every_job_count(&mixed(12), &[]);
+}
+
+#[test]
+fn memory_budget_cuts_the_same_way_for_every_job_count() {
+    // (Not the file of the other test: tests run in parallel.)
+    let path = mixed(11);
+    // A budget far below what the capture holds at its peak.
+    let extra = ["--memory-limit", "1M"];
+    same_for_every_job_count(&path, &extra);
+    let (recs, out) = export(&path, &extra);
+    assert!(out.status.success());
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    let m = &summary["memory"];
+    assert_eq!(m["limit"], 1 << 20);
+    assert!(m["cuts"].as_u64().unwrap() > 0, "{m}");
+    // What was cut is reported, and nothing is lost silently: the
+    // messages, undecoded ranges and gaps still tile every stream.
+    assert_coverage(&recs);
+    let undecoded: Vec<_> = of_type(&recs, "undecoded")
+        .into_iter()
+        .filter(|r| {
+            r["reason"]
+                .as_str()
+                .is_some_and(|t| t.contains("memory limit"))
+        })
+        .collect();
+    let gaps = of_type(&recs, "gap");
+    assert!(
+        !undecoded.is_empty() || !gaps.is_empty(),
+        "a cut leaves gaps or undecoded ranges with a reason"
+    );
+}
