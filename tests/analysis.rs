@@ -492,25 +492,46 @@ fn follow_breaks_lines_only_in_text_protocols() {
 }
 
 #[test]
-fn follow_refuses_standard_input() {
-    let capture = std::fs::read(bundled("qmp/qmp-basic.pcap")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qscope"))
-        .args(["follow", "-", "s1"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // qscope may exit before reading: a broken pipe here is fine.
-    let _ = std::io::Write::write_all(child.stdin.as_mut().unwrap(), &capture);
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("not standard input") && err.lines().count() == 1,
-        "{err}"
+fn follow_reads_standard_input() {
+    // One pass of the engine: a capture piped in is followed like a file.
+    let path = bundled("qmp/qmp-basic.pcap");
+    let capture = std::fs::read(&path).unwrap();
+    for args in [
+        &["follow", "-", "s1"][..],
+        &["follow", "-", "s1", "--hex"],
+        &["follow", "-", "s1", "--raw", "--dir", "s2c"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qscope"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let capture = capture.clone();
+        let writer = std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &capture);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let mut from_file: Vec<&str> = args.to_vec();
+        from_file[1] = path.to_str().unwrap();
+        assert_eq!(out.stdout, qscope(&from_file).stdout, "{args:?}");
+    }
+    let s2c = std::fs::read(bundled("qmp/qmp-basic.s2c.bin")).unwrap();
+    assert_eq!(
+        qscope(&[
+            "follow",
+            path.to_str().unwrap(),
+            "s1",
+            "--raw",
+            "--dir",
+            "s2c"
+        ])
+        .stdout,
+        s2c
     );
 }
 

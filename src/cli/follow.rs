@@ -1,6 +1,9 @@
 //! `qscope follow CAPTURE SESSION`: the reassembled byte stream of one
-//! session. The session is found by a first analysis (so its id is the one
-//! print/export give it); a second pass reassembles only that connection.
+//! session, in one pass of the engine, which reports every session's bytes
+//! ([`Config::keep_bytes`]); the sink keeps those of the session asked
+//! for (by its id, as print/export give it, or by its addresses), with its
+//! gaps and the secret ranges its messages mark. So standard input works
+//! too.
 //!
 //! Output: text (default; `->` client to server, `<-` server to client,
 //! bytes other than printable ASCII as `\xNN`), `--hex` (hex dump with
@@ -12,55 +15,95 @@
 //! Text and hex follow the rules of [`crate::human`]: the bytes the
 //! dissectors mark as secret are masked (`*`, `**`) unless
 //! `--show-secrets`, and text lines break at 0x0a only in text protocols.
-//! The first pass collects the marked ranges (as stream offsets) of every
-//! session's messages, so masking is a function of the second pass's
-//! chunks, those ranges and the flag. `--raw` cannot mask (its point is
-//! the exact bytes): it refuses a direction that carries a credential
-//! unless `--show-secrets`.
+//! `--raw` cannot mask (its point is the exact bytes): it refuses a
+//! direction that carries a credential unless `--show-secrets`.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use qscope_dissectors::Dir;
 
-use super::{DirArg, Failure, FollowArgs};
-use crate::capture::{FileSource, Source, Timestamp};
-use crate::engine::{analyze, Config};
+use super::{exit, DirArg, Failure, FollowArgs};
+use crate::capture::FileSource;
+use crate::engine::{analyze, AnalyzeError, Config};
 use crate::human::{self, Layout, Secrets};
-use crate::layers::{self, Decoded};
-use crate::reassembly::{Event, Reassembler};
-use crate::record::Summary;
-use crate::record::{Flow, Record, SessionInfo, Sink};
+use crate::record::{Flow, Record, SessionInfo, Sink, Summary};
 
-/// What the first pass keeps of a session's messages.
-#[derive(Default)]
-struct Seen {
+enum Chunk {
+    Data(Dir, u64, Vec<u8>),
+    Gap(Dir, u64, u64),
+}
+
+/// Which session to follow.
+enum Want {
+    Id(String),
+    /// Either order.
+    Addrs(SocketAddr, SocketAddr),
+}
+
+/// Keeps the bytes, gaps and secret ranges of the session asked for.
+struct Follow {
+    want: Want,
+    /// Sessions announced.
+    sessions: u64,
+    target: Option<SessionInfo>,
+    /// Other sessions between the same addresses.
+    also: u64,
+    chunks: Vec<Chunk>,
     /// Secret byte ranges by direction, as stream offsets.
     secrets: [Secrets; 2],
     /// The wire encoding the first message reported (MQServer).
     encoding: Option<String>,
 }
 
-/// Keeps every session announced, and what [`Seen`] holds of each.
-#[derive(Default)]
-struct Sessions {
-    list: Vec<SessionInfo>,
-    seen: HashMap<String, Seen>,
+impl Follow {
+    fn is_target(&self, s: &SessionInfo) -> bool {
+        self.target.as_ref().is_some_and(|t| t.id == s.id)
+    }
 }
 
-impl Sink for Sessions {
+impl Sink for Follow {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         match rec {
-            Record::Session(s) => self.list.push((*s).clone()),
-            Record::Message(m) => {
-                let seen = self.seen.entry(m.session.id.clone()).or_default();
-                if !m.msg.secrets.is_empty() {
-                    seen.secrets[m.msg.dir.idx()].extend(m.msg.secret_offsets());
+            Record::Session(s) => {
+                self.sessions += 1;
+                let hit = match &self.want {
+                    Want::Id(id) => s.id == *id,
+                    Want::Addrs(a, b) => {
+                        (s.client, s.server) == (*a, *b) || (s.client, s.server) == (*b, *a)
+                    }
+                };
+                if hit {
+                    match self.target {
+                        None => self.target = Some((*s).clone()),
+                        Some(_) => self.also += 1,
+                    }
                 }
-                if seen.encoding.is_none() {
-                    seen.encoding = human::encoding(m.msg).map(str::to_owned);
+            }
+            Record::Bytes(b) if self.is_target(b.session) => match self.chunks.last_mut() {
+                Some(Chunk::Data(d, o, v)) if *d == b.dir && *o + v.len() as u64 == b.offset => {
+                    v.extend_from_slice(b.data)
+                }
+                _ => self
+                    .chunks
+                    .push(Chunk::Data(b.dir, b.offset, b.data.to_vec())),
+            },
+            Record::Gap(r) if self.is_target(r.session) => {
+                self.chunks.push(Chunk::Gap(r.dir, r.offset, r.len));
+            }
+            Record::Message(m) if self.is_target(m.session) => {
+                if !m.msg.secrets.is_empty() {
+                    self.secrets[m.msg.dir.idx()].extend(m.msg.secret_offsets());
+                }
+                if self.encoding.is_none() {
+                    self.encoding = human::encoding(m.msg).map(str::to_owned);
+                }
+            }
+            // Asked for by id: nothing more to learn after its end.
+            Record::SessionEnd(e) if self.is_target(e.session) => {
+                if matches!(self.want, Want::Id(_)) {
+                    return Ok(Flow::Stop);
                 }
             }
             _ => {}
@@ -72,141 +115,73 @@ impl Sink for Sessions {
     }
 }
 
-enum Chunk {
-    Data(Dir, u64, Vec<u8>),
-    Gap(Dir, u64, u64),
-}
-
 fn fail(reason: impl Into<String>) -> Failure {
     Failure::fail(reason)
 }
 
-fn find(sessions: &[SessionInfo], want: &str) -> Result<SessionInfo, Failure> {
-    if let Some(s) = sessions.iter().find(|s| s.id == want) {
-        return Ok(s.clone());
-    }
-    let addrs = want.split_once('-').and_then(|(a, b)| {
+/// What the SESSION argument asks for.
+fn want(arg: &str) -> Want {
+    let addrs = arg.split_once('-').and_then(|(a, b)| {
         Some((
             a.trim().parse::<SocketAddr>().ok()?,
             b.trim().parse::<SocketAddr>().ok()?,
         ))
     });
-    let Some((a, b)) = addrs else {
-        return Err(fail(format!(
-            "no session '{want}': give an id such as s1 (see qscope print) or CLIENT-SERVER addresses such as 127.0.0.1:40000-127.0.0.1:4444 ({} session(s) in the capture)",
-            sessions.len()
-        )));
-    };
-    let hits: Vec<&SessionInfo> = sessions
-        .iter()
-        .filter(|s| (s.client, s.server) == (a, b) || (s.client, s.server) == (b, a))
-        .collect();
-    match hits.as_slice() {
-        [] => Err(fail(format!("no session between {a} and {b}"))),
-        [one] => Ok((*one).clone()),
-        [first, ..] => {
-            eprintln!(
-                "qscope: {} sessions between {a} and {b}; following the first, {} (use an id for another)",
-                hits.len(),
-                first.id
-            );
-            Ok((*first).clone())
-        }
+    match addrs {
+        Some((a, b)) => Want::Addrs(a, b),
+        None => Want::Id(arg.trim().to_string()),
     }
-}
-
-/// Reassembles the connection of `info` alone: its data and gaps in order,
-/// directions as the session has them.
-fn reassemble(args: &FollowArgs, cfg: &Config, info: &SessionInfo) -> Result<Vec<Chunk>, Failure> {
-    let mut source = FileSource::open(&args.capture).map_err(|e| fail(e.to_string()))?;
-    let mut reasm = Reassembler::new(cfg.reassembly.clone());
-    let mut chunks = Vec::new();
-    // The reassembler's connection for the session, and whether its
-    // orientation is the other way round from the session's.
-    let mut conn: Option<(u64, bool)> = None;
-    let mut last = Timestamp::default();
-    let ends = [info.client, info.server];
-    let mut on_event = |ev: Event<'_>| match ev {
-        Event::Open {
-            conn: c,
-            client,
-            ts,
-            ..
-        } if conn.is_none() && ts == info.start => {
-            conn = Some((c, client != info.client));
-        }
-        Event::Data {
-            conn: c,
-            dir,
-            offset,
-            bytes,
-            ..
-        } => {
-            if let Some((want, flip)) = conn {
-                if c == want {
-                    let dir = if flip { dir.flip() } else { dir };
-                    match chunks.last_mut() {
-                        Some(Chunk::Data(d, o, b))
-                            if *d == dir && *o + b.len() as u64 == offset =>
-                        {
-                            b.extend_from_slice(bytes)
-                        }
-                        _ => chunks.push(Chunk::Data(dir, offset, bytes.to_vec())),
-                    }
-                }
-            }
-        }
-        Event::Gap {
-            conn: c,
-            dir,
-            offset,
-            len,
-            ..
-        } => {
-            if let Some((want, flip)) = conn {
-                if c == want {
-                    chunks.push(Chunk::Gap(if flip { dir.flip() } else { dir }, offset, len));
-                }
-            }
-        }
-        _ => {}
-    };
-    loop {
-        let pkt = match source.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
-                eprintln!("qscope: {e}");
-                break;
-            }
-        };
-        last = last.max(pkt.ts);
-        if let Ok(Decoded::Tcp(seg)) = layers::decode(pkt.link, pkt.data, pkt.orig_len) {
-            if ends.contains(&seg.src) && ends.contains(&seg.dst) {
-                reasm.segment(pkt.ts, &seg, &mut on_event);
-            }
-        }
-    }
-    reasm.finish(last, &mut on_event);
-    Ok(chunks)
 }
 
 pub fn run(args: &FollowArgs) -> Result<(), Failure> {
-    if args.capture.as_os_str() == "-" {
-        return Err(fail(
-            "follow reads the capture twice (to find the session, then its bytes): give a capture file, not standard input",
-        ));
-    }
-    let cfg = Config::default().with_decode_as(args.decode_as.clone());
+    let mut cfg = Config::default().with_decode_as(args.decode_as.clone());
+    cfg.keep_bytes = true;
     let mut source = FileSource::open(&args.capture).map_err(|e| fail(e.to_string()))?;
-    let mut sessions = Sessions::default();
-    // A capture error after some packets still leaves the sessions before it.
-    let _ = analyze(&mut source, cfg.clone(), &mut sessions);
-    let info = find(&sessions.list, &args.session)?;
-    let seen = sessions.seen.remove(&info.id).unwrap_or_default();
-    let layout = Layout::of(info.proto, seen.encoding.as_deref());
+    let mut f = Follow {
+        want: want(&args.session),
+        sessions: 0,
+        target: None,
+        also: 0,
+        chunks: Vec::new(),
+        secrets: [Secrets::default(), Secrets::default()],
+        encoding: None,
+    };
+    // A capture damaged part-way still leaves what came before the fault:
+    // it is followed, and the fault reported after it.
+    let fault = match analyze(&mut source, cfg, &mut f) {
+        Ok(_) => None,
+        Err(AnalyzeError::Capture(e)) => Some(e.to_string()),
+        Err(e @ AnalyzeError::Output(_)) => return Err(fail(e.to_string())),
+    };
+    let Some(info) = f.target.take() else {
+        let msg = match &f.want {
+            Want::Id(id) => format!(
+                "no session '{id}': give an id such as s1 (see qscope print) or CLIENT-SERVER addresses such as 127.0.0.1:40000-127.0.0.1:4444 ({} session(s) in the capture)",
+                f.sessions
+            ),
+            Want::Addrs(a, b) => format!("no session between {a} and {b}"),
+        };
+        return Err(match fault {
+            Some(e) => Failure {
+                code: exit::DAMAGED,
+                reason: format!("{msg}; {e}"),
+            },
+            None => fail(msg),
+        });
+    };
+    if f.also > 0 {
+        eprintln!(
+            "qscope: {} sessions between {} and {}; following the first, {} (use an id for another)",
+            f.also + 1,
+            info.client,
+            info.server,
+            info.id
+        );
+    }
+    let seen_secrets = std::mem::take(&mut f.secrets);
+    let layout = Layout::of(info.proto, f.encoding.as_deref());
     let show = args.show_secrets;
-    let chunks = reassemble(args, &cfg, &info)?;
+    let chunks = std::mem::take(&mut f.chunks);
     let want = args.dir.map(|d| match d {
         DirArg::C2s => Dir::C2S,
         DirArg::S2c => Dir::S2C,
@@ -216,7 +191,7 @@ pub fn run(args: &FollowArgs) -> Result<(), Failure> {
     let result = if args.raw {
         if !show {
             let first = want
-                .map(|d| &seen.secrets[d.idx()])
+                .map(|d| &seen_secrets[d.idx()])
                 .and_then(|s| s.ranges().first());
             if let Some(r) = first {
                 return Err(fail(format!(
@@ -249,7 +224,7 @@ pub fn run(args: &FollowArgs) -> Result<(), Failure> {
             _ => Ok(()),
         })
     } else {
-        let masked = !show && seen.secrets.iter().any(|s| !s.is_empty());
+        let masked = !show && seen_secrets.iter().any(|s| !s.is_empty());
         let mut out = format!(
             "# {} {} {} -> {} (-> client to server, <- server to client{})\n",
             info.id,
@@ -270,7 +245,7 @@ pub fn run(args: &FollowArgs) -> Result<(), Failure> {
                 }
                 Chunk::Data(d, o, b) if keep(*d) => {
                     let m = if *d == Dir::C2S { "->" } else { "<-" };
-                    let bytes = human::shown(b, *o, &seen.secrets[d.idx()], show);
+                    let bytes = human::shown(b, *o, &seen_secrets[d.idx()], show);
                     let lines = if args.hex {
                         human::hex_rows(bytes, *o, 16, layout.marks)
                     } else {
@@ -289,6 +264,12 @@ pub fn run(args: &FollowArgs) -> Result<(), Failure> {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(fail(format!("cannot write output: {e}")))
         }
-        _ => Ok(()),
+        _ => match fault {
+            Some(e) => Err(Failure {
+                code: exit::DAMAGED,
+                reason: e,
+            }),
+            None => Ok(()),
+        },
     }
 }
