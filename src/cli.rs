@@ -663,7 +663,7 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
                 eprintln!(
                     "qscope: warning: skipped {} malformed packet(s), first: {}",
                     summary.malformed_packets,
-                    crate::sink::text::escape(first)
+                    crate::human::escape(first)
                 );
             }
             if let Some(d) = summary.dropped {
@@ -688,7 +688,7 @@ fn list_interfaces() -> Result<(), Failure> {
     let list = crate::capture::live::list_interfaces().map_err(Failure::fail)?;
     for (i, (name, desc)) in list.iter().enumerate() {
         match desc {
-            Some(d) => println!("{}. {name} ({})", i + 1, crate::sink::text::escape(d)),
+            Some(d) => println!("{}. {name} ({})", i + 1, crate::human::escape(d)),
             None => println!("{}. {name}", i + 1),
         }
     }

@@ -58,7 +58,7 @@ fn qm_2_verbose_print_shows_what_matters() {
     let out = print(&["print", "-V", pcap.to_str().unwrap()]);
     for want in [
         // The failed login, with its error text.
-        "<- qm Login ERROR  ON_ERROR status=0 \"Invalid username or password\"  (3.00 s)",
+        "<- qm Login ERROR  ON_ERROR status=0 \"Invalid username or password\"  (3.00s)",
         "message: \"Invalid username or password\"",
         // The prompt dialogue, one exchange.
         "<- qm Execute  PROMPT status=0 \"What is your name\" (prompt 1 of \"RUN BP ASKNAME\")",
@@ -75,7 +75,7 @@ fn qm_2_verbose_print_shows_what_matters() {
         // The 200 kB record: structured, abbreviated on screen.
         "<- qm Read  OK status=0 record 2001 fields, 200000 bytes",
         "<1,2>: \"KLMNOPQRS\"",
-        "… (396004 more bytes)",
+        "… (256002 more bytes)",
         // Secrets stay hidden.
         "password: \"<redacted>\"",
     ] {

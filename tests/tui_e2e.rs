@@ -122,7 +122,7 @@ fn open_find_the_error_open_the_ladder_and_quit() {
             && s.contains("client 127.0.0.1:45828")
             && s.contains("server 127.0.0.1:4444")
             && selected(s).iter().any(|l| {
-                l.contains("<-") && l.contains("no-such-command ERROR") && l.contains("2.8 ms")
+                l.contains("<-") && l.contains("no-such-command ERROR") && l.contains("2.8ms")
             })
     });
 

@@ -240,11 +240,11 @@ pub fn run(args: &FollowArgs) -> Result<(), Failure> {
         for c in &chunks {
             match c {
                 Chunk::Gap(d, o, l) if keep(*d) => {
-                    let m = if *d == Dir::C2S { "->" } else { "<-" };
+                    let m = human::arrow(*d);
                     let _ = writeln!(out, "{m} [gap: {l} bytes at offset {o}]");
                 }
                 Chunk::Data(d, o, b) if keep(*d) => {
-                    let m = if *d == Dir::C2S { "->" } else { "<-" };
+                    let m = human::arrow(*d);
                     let bytes = human::shown(b, *o, &seen_secrets[d.idx()], show);
                     let lines = if args.hex {
                         human::hex_rows(bytes, *o, 16, layout.marks)

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use crate::human::{self, escape};
 use crate::record::Percentiles;
-use crate::sink::text::escape;
 use crate::stats::{Detail, NameDetail};
 
 fn percentiles(v: &[i64]) -> Option<Percentiles> {
@@ -97,18 +97,6 @@ pub fn json(d: &Detail, filter: Option<&str>) -> Value {
            "sessions": sessions, "expert": expert, "security": security})
 }
 
-/// A duration in microseconds, short: `401us`, `12.3ms`, `2.50s`.
-fn dur(us: i64) -> String {
-    let a = us.unsigned_abs();
-    if a < 1000 {
-        format!("{us}us")
-    } else if a < 1_000_000 {
-        format!("{:.1}ms", us as f64 / 1e3)
-    } else {
-        format!("{:.2}s", us as f64 / 1e6)
-    }
-}
-
 /// Rows as aligned columns (`align`: one `l` or `r` per column; missing
 /// ones are `r`), cells escaped.
 fn grid(out: &mut String, head: &[&str], rows: &[Vec<String>], align: &str) {
@@ -152,7 +140,7 @@ fn name_row(proto: &str, name: &str, n: &NameDetail) -> Vec<String> {
         n.missing.to_string(),
     ];
     match percentiles(&n.latencies_us) {
-        Some(p) => row.extend([p.min, p.p50, p.p95, p.p99, p.max].map(dur)),
+        Some(p) => row.extend([p.min, p.p50, p.p95, p.p99, p.max].map(human::latency)),
         None => row.extend(std::iter::repeat_n("-".to_string(), 5)),
     }
     row
@@ -187,7 +175,7 @@ pub fn table(d: &Detail, expert: bool) -> String {
             .iter()
             .map(|s| {
                 vec![
-                    dur(s.latency_us),
+                    human::latency(s.latency_us),
                     s.proto.to_string(),
                     s.name.clone(),
                     format!("{}#{}", s.session, s.request),
@@ -213,7 +201,7 @@ pub fn table(d: &Detail, expert: bool) -> String {
                 format!("{} -> {}", s.client, s.server),
                 s.messages.to_string(),
                 s.errors.to_string(),
-                dur(s.end.micros_since(&s.start)),
+                human::latency(s.end.micros_since(&s.start)),
                 s.notes.to_string(),
             ]
         })

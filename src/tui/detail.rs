@@ -4,7 +4,6 @@
 //! rendering only ever sees safe text.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::ops::Range;
 
 use qscope_dissectors::{Dir, Field, Proto, Severity, Value};
@@ -12,9 +11,8 @@ use qscope_dissectors::{Dir, Field, Proto, Severity, Value};
 use super::index::{Row, RowKind};
 use super::jobs::DecodedSession;
 use super::state::State;
-use crate::human;
+use crate::human::{self, escape, pretty_json};
 use crate::record::Collected;
-use crate::sink::text::{escape, human_latency, pretty_json};
 
 /// Longest value shown on one tree line (characters).
 pub const MAX_VALUE: usize = 2000;
@@ -73,72 +71,6 @@ impl TreeLine {
     }
 }
 
-/// Latin-1 with MultiValue marks made visible (`<FM>`...), escaped.
-pub fn qm_text(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len());
-    for &c in b {
-        match c {
-            0xFF => s.push_str("<IM>"),
-            0xFE => s.push_str("<FM>"),
-            0xFD => s.push_str("<VM>"),
-            0xFC => s.push_str("<SM>"),
-            0xFB => s.push_str("<TM>"),
-            c => s.push(char::from(c)),
-        }
-    }
-    escape(&s).into_owned()
-}
-
-/// Bytes as text: valid UTF-8 escaped, other bytes as `\xNN`.
-pub fn bytes_text(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len());
-    for chunk in b.utf8_chunks() {
-        s.push_str(&escape(chunk.valid()));
-        for x in chunk.invalid() {
-            let _ = write!(s, "\\x{x:02x}");
-        }
-    }
-    s
-}
-
-fn cut(mut s: String, max: usize) -> String {
-    if let Some((i, _)) = s.char_indices().nth(max) {
-        let more = s.len() - i;
-        s.truncate(i);
-        let _ = write!(s, "… ({more} more bytes)");
-    }
-    s
-}
-
-fn value_text(v: &Value, proto: Option<Proto>) -> String {
-    let s = match v {
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::UInt(u) => u.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Str(s) => format!("\"{}\"", escape(s)),
-        Value::Bytes(b) if proto == Some(Proto::Qm) => format!("\"{}\"", qm_text(b)),
-        Value::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(s) => format!("\"{}\"", escape(s)),
-            Err(_) => {
-                let mut h = String::from("hex ");
-                for x in b.iter().take(256) {
-                    let _ = write!(h, "{x:02x}");
-                }
-                if b.len() > 256 {
-                    let _ = write!(h, "… ({} bytes)", b.len());
-                }
-                h
-            }
-        },
-        Value::Json(t) => escape(t).into_owned(),
-        Value::Struct(f) => format!("{} fields", f.len()),
-        Value::List(f) => format!("{} item{}", f.len(), if f.len() == 1 { "" } else { "s" }),
-    };
-    cut(s, MAX_VALUE)
-}
-
 fn push_fields(
     out: &mut Vec<TreeLine>,
     fields: &[Field],
@@ -162,7 +94,7 @@ fn push_fields(
                     depth,
                     kind: LineKind::Field,
                     name,
-                    value: value_text(&f.value, proto),
+                    value: human::value_text(&f.value, proto, MAX_VALUE),
                     range: f.range.clone(),
                     path: Some(path.clone()),
                     expanded,
@@ -179,7 +111,7 @@ fn push_fields(
                         depth,
                         kind: LineKind::Field,
                         name,
-                        value: value_text(&f.value, proto),
+                        value: human::value_text(&f.value, proto, MAX_VALUE),
                         range: f.range.clone(),
                         path: None,
                         expanded: false,
@@ -195,7 +127,7 @@ fn push_fields(
                     value: if expanded {
                         format!("JSON, {n} lines")
                     } else {
-                        cut(escape(text).into_owned(), 200)
+                        human::abbreviate_owned(escape(text).into_owned(), 200)
                     },
                     range: f.range.clone(),
                     path: Some(path),
@@ -207,7 +139,7 @@ fn push_fields(
                             depth: depth + 1,
                             kind: LineKind::Json,
                             name: String::new(),
-                            value: cut(escape(l).into_owned(), MAX_VALUE),
+                            value: human::abbreviate_owned(escape(l).into_owned(), MAX_VALUE),
                             range: f.range.clone(),
                             path: None,
                             expanded: false,
@@ -219,19 +151,12 @@ fn push_fields(
                 depth,
                 kind: LineKind::Field,
                 name,
-                value: value_text(v, proto),
+                value: human::value_text(v, proto, MAX_VALUE),
                 range: f.range.clone(),
                 path: None,
                 expanded: false,
             }),
         }
-    }
-}
-
-fn dir_text(d: Dir) -> &'static str {
-    match d {
-        Dir::C2S => "c2s (client -> server)",
-        Dir::S2C => "s2c (server -> client)",
     }
 }
 
@@ -257,7 +182,7 @@ pub fn message_lines(
         "bytes",
         format!(
             "{} offset {} len {}",
-            dir_text(msg.dir),
+            human::dir_text(msg.dir),
             msg.offset,
             msg.len
         ),
@@ -267,7 +192,7 @@ pub fn message_lines(
     if let Some(r) = m.reply_to {
         let lat = m
             .latency_us
-            .map(|l| format!(", latency {}", human_latency(l)))
+            .map(|l| format!(", latency {}", human::latency(l)))
             .unwrap_or_default();
         out.push(TreeLine::info(
             "reply to",
@@ -280,7 +205,7 @@ pub fn message_lines(
     if !msg.summary.is_empty() {
         out.push(TreeLine::info(
             "summary",
-            cut(escape(&msg.summary).into_owned(), MAX_VALUE),
+            human::abbreviate_owned(escape(&msg.summary).into_owned(), MAX_VALUE),
         ));
     }
     for n in &msg.notes {
@@ -325,7 +250,7 @@ pub fn row_lines(st: &State, id: usize, row: &Row) -> Vec<TreeLine> {
                     s.messages, s.requests, s.errors, s.warnings
                 ),
             ));
-            out.push(TreeLine::info("duration", human_latency(s.duration_us())));
+            out.push(TreeLine::info("duration", human::latency(s.duration_us())));
             for (k, v) in &s.attrs {
                 out.push(TreeLine::info(k, v.clone()));
             }
@@ -341,7 +266,7 @@ pub fn row_lines(st: &State, id: usize, row: &Row) -> Vec<TreeLine> {
                 "gap",
                 format!("{} bytes missing from the capture", row.range_len()),
             ));
-            out.push(TreeLine::info("direction", dir_text(row.dir())));
+            out.push(TreeLine::info("direction", human::dir_text(row.dir())));
             out.push(TreeLine::info("session", info.id.clone()));
         }
         RowKind::Undecoded => {
@@ -349,7 +274,7 @@ pub fn row_lines(st: &State, id: usize, row: &Row) -> Vec<TreeLine> {
                 "undecoded",
                 format!("{} bytes: {}", row.range_len(), st.index.text(row)),
             ));
-            out.push(TreeLine::info("direction", dir_text(row.dir())));
+            out.push(TreeLine::info("direction", human::dir_text(row.dir())));
             out.push(TreeLine::info("session", info.id.clone()));
         }
         RowKind::Note | RowKind::Message => {

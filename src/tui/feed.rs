@@ -19,8 +19,8 @@ use super::index::{sat_latency, sat_u32, Row, RowKind, NAME_OVERFLOW, NONE};
 use super::spool;
 use crate::capture::{LinkType, Packet, Source, Timestamp};
 use crate::engine::{Config, Engine};
+use crate::human::escape;
 use crate::record::{Flow, Record, SessionEnd, SessionInfo, Sink, Summary};
-use crate::sink::text::escape;
 
 /// Most session-note rows one session end produces.
 pub const MAX_END_NOTE_ROWS: usize = 16;

@@ -54,7 +54,7 @@
 //!   percentiles come from [`Percentiles::of`](crate::record::Percentiles::of).
 //!
 //! * **Safety.** Every string from the wire goes through
-//!   [`escape`](crate::sink::text::escape) before it is stored for
+//!   [`escape`](crate::human::escape) before it is stored for
 //!   display. The terminal is restored on exit, on a panic of the UI
 //!   thread (panic hook; panics of other threads are reported after exit)
 //!   and on Ctrl-C (a key in raw mode) or when the engine's stop flag

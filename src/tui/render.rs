@@ -18,8 +18,7 @@ use super::detail::{LineKind, StreamKind};
 use super::index::{Row, RowKind};
 use super::keys::KEYS;
 use super::state::{InputKind, Pane, State, View};
-use crate::human::{self, Shown};
-use crate::sink::text::{escape, human_latency};
+use crate::human::{self, escape, Shown};
 
 /// Smallest usable screen.
 pub const MIN_W: u16 = 40;
@@ -267,23 +266,6 @@ fn rel(st: &State, ts: i64) -> String {
     format!("{:.6}", us as f64 / 1e6)
 }
 
-/// A compact signed duration: "+401µs", "+2.8ms", "+1.20s".
-fn delta(us: i64) -> String {
-    let sign = if us < 0 { "-" } else { "+" };
-    let a = us.unsigned_abs();
-    if a < 1000 {
-        format!("{sign}{a}µs")
-    } else if a < 100_000 {
-        format!("{sign}{:.1}ms", a as f64 / 1e3)
-    } else if a < 1_000_000 {
-        format!("{sign}{}ms", a / 1000)
-    } else if a < 100_000_000 {
-        format!("{sign}{:.2}s", a as f64 / 1e6)
-    } else {
-        format!("{sign}{}s", a / 1_000_000)
-    }
-}
-
 fn proto_short(p: Proto) -> &'static str {
     match p {
         Proto::Qmp => "qmp",
@@ -291,13 +273,6 @@ fn proto_short(p: Proto) -> &'static str {
         Proto::Qps => "qps",
         Proto::MqServer => "mq",
         Proto::Unknown => "?",
-    }
-}
-
-fn arrow(d: Dir) -> &'static str {
-    match d {
-        Dir::C2S => "->",
-        Dir::S2C => "<-",
     }
 }
 
@@ -538,7 +513,7 @@ fn sessions(f: &mut Frame<'_>, st: &State, r: Rect) {
             Cell::from(proto_short(s.info.proto)),
             Cell::from(format!("{} -> {}", s.info.client, s.info.server)),
             Cell::from(count(s.messages)),
-            Cell::from(human_latency(s.duration_us())),
+            Cell::from(human::latency(s.duration_us())),
             Cell::from(Span::styled(
                 count(s.errors),
                 if s.errors > 0 {
@@ -616,7 +591,7 @@ fn row_cells(st: &State, pos: usize, row: &Row, narrow: bool) -> Vec<Cell<'stati
     let proto = sess.map_or("", |s| proto_short(s.info.proto));
     let mark = if pos == st.tl.sel { ">" } else { " " };
     let time = Cell::from(format!("{mark}{}", rel(st, row.ts_us)));
-    let dcell = Cell::from(Span::styled(delta(d), DIM));
+    let dcell = Cell::from(Span::styled(human::delta(d), DIM));
     let mut cells = vec![time, dcell, Cell::from(sid)];
     let text = st.index.text(row);
     let cut = if row.text_cut() { "…" } else { "" };
@@ -630,7 +605,7 @@ fn row_cells(st: &State, pos: usize, row: &Row, narrow: bool) -> Vec<Cell<'stati
             } else {
                 " "
             };
-            cells.push(Cell::from(Span::styled(arrow(row.dir()), style)));
+            cells.push(Cell::from(Span::styled(human::arrow(row.dir()), style)));
             cells.push(Cell::from(proto));
             cells.push(Cell::from(Line::from(vec![
                 Span::styled(flag, sev_style(row.severity()).add_modifier(Modifier::BOLD)),
@@ -643,13 +618,14 @@ fn row_cells(st: &State, pos: usize, row: &Row, narrow: bool) -> Vec<Cell<'stati
             summary.push(Span::raw(format!("{text}{cut}")));
             cells.push(Cell::from(Line::from(summary)));
             cells.push(Cell::from(
-                Line::from(row.latency_us().map(human_latency).unwrap_or_default()).right_aligned(),
+                Line::from(row.latency_us().map(human::latency).unwrap_or_default())
+                    .right_aligned(),
             ));
         }
         kind => {
             let (a, msg, style) = match kind {
                 RowKind::Gap => (
-                    arrow(row.dir()),
+                    human::arrow(row.dir()),
                     format!(
                         "~~ {} bytes missing ({}) ~~",
                         row.range_len(),
@@ -658,7 +634,7 @@ fn row_cells(st: &State, pos: usize, row: &Row, narrow: bool) -> Vec<Cell<'stati
                     Style::new().fg(Color::Black).bg(Color::Yellow),
                 ),
                 RowKind::Undecoded => (
-                    arrow(row.dir()),
+                    human::arrow(row.dir()),
                     format!("{} bytes: {text}{cut}", row.range_len()),
                     sev_style(row.severity()),
                 ),
@@ -694,7 +670,7 @@ fn row_cells(st: &State, pos: usize, row: &Row, narrow: bool) -> Vec<Cell<'stati
                             "{} msgs, {} errors, {}",
                             count(s.messages),
                             count(s.errors),
-                            human_latency(s.duration_us())
+                            human::latency(s.duration_us())
                         )
                     }),
                     DIM,
@@ -1112,7 +1088,7 @@ fn ladder(f: &mut Frame<'_>, st: &State, r: Rect) {
                 (
                     mid,
                     kind_style(&row),
-                    row.latency_us().map(human_latency).unwrap_or_default(),
+                    row.latency_us().map(human::latency).unwrap_or_default(),
                 )
             }
             kind => {
@@ -1173,7 +1149,7 @@ fn stats(f: &mut Frame<'_>, st: &State, l: &Layout) {
     };
     let lat = |p: &Option<crate::record::Percentiles>,
                f: fn(&crate::record::Percentiles) -> i64| {
-        p.as_ref().map(|p| human_latency(f(p))).unwrap_or_default()
+        p.as_ref().map(|p| human::latency(f(p))).unwrap_or_default()
     };
     let n = table_area.height.saturating_sub(1) as usize;
     let off = sv.scroll.offset.min(sv.rows.len().saturating_sub(n));
@@ -1311,7 +1287,7 @@ fn stats(f: &mut Frame<'_>, st: &State, l: &Layout) {
     let caption = format!(
         " highest latency over time: {}  (0 to {span_s:.3} s, peak {})",
         escape(name),
-        human_latency(peak as i64)
+        human::latency(peak as i64)
     );
     f.render_widget(
         Paragraph::new(Span::styled(caption, DIM)),

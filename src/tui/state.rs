@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use qscope_dissectors::{Dir, Kind, Message, Note, Proto, Severity};
+use qscope_dissectors::{Kind, Message, Note, Proto, Severity};
 
 use super::detail::{self, TreeLine};
 use super::feed::{Batch, Done, NoteEntry, Progress};
@@ -1858,12 +1858,4 @@ fn wheel(st: &mut State, x: u16, y: u16, down: bool) {
         }
     }
     move_sel(st, delta);
-}
-
-/// For tests and the benchmark: the direction arrow of a row.
-pub fn arrow(dir: Dir) -> &'static str {
-    match dir {
-        Dir::C2S => "->",
-        Dir::S2C => "<-",
-    }
 }

@@ -1,5 +1,5 @@
-//! How raw bytes from the wire are shown to a human: the one set of rules
-//! every byte view follows (`qscope follow` text and `--hex`, the TUI's hex
+//! How raw bytes from the wire are shown: the one set of rules every byte
+//! view follows (`qscope follow` text and `--hex`, the TUI's hex
 //! pane and its stream view).
 //!
 //! * **Masking.** Dissectors mark the bytes that hold secrets
