@@ -18,6 +18,7 @@ pub mod file;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod signals;
+pub mod synth;
 pub mod writer;
 
 pub use file::FileSource;
