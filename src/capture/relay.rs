@@ -499,11 +499,11 @@ impl Shared {
         }
     }
 
-    /// Queues an event regardless of the bound (opening and closing).
-    fn push_always(&self, g: &mut Inner, ev: Ev) {
+    /// Queues an event regardless of the bound (opening and closing). The
+    /// caller wakes the analysis once the lock is released.
+    fn push_always(g: &mut Inner, ev: Ev) {
         g.queued += ev.cost();
         g.queue.push_back(ev);
-        self.ready.notify_one();
     }
 
     /// Registers a connected client for relaying and tells the analysis.
@@ -520,8 +520,10 @@ impl Shared {
         if tracked {
             let accepted = Self::next_ts(&mut g, accepted);
             let ts = Self::next_ts(&mut g, now());
-            self.push_always(&mut g, Ev::Open { id, accepted, ts });
+            Self::push_always(&mut g, Ev::Open { id, accepted, ts });
         }
+        drop(g);
+        self.ready.notify_one();
         Some(tracked)
     }
 
@@ -533,23 +535,27 @@ impl Shared {
         }
         let accepted = Self::next_ts(&mut g, accepted);
         let ts = Self::next_ts(&mut g, now());
-        self.push_always(&mut g, Ev::Refused { id, accepted, ts });
+        Self::push_always(&mut g, Ev::Refused { id, accepted, ts });
+        drop(g);
+        self.ready.notify_one();
     }
 
-    /// Offers a copy of relayed bytes to the analysis; never waits.
-    fn data(&self, id: u64, dir: Dir, offset: u64, bytes: &[u8]) {
+    /// Offers a copy of relayed bytes to the analysis; never waits. True
+    /// when queued: the caller wakes the analysis ([`Shared::wake`]) after
+    /// it has passed the bytes on, so the wake-up costs the relay nothing.
+    fn data(&self, id: u64, dir: Dir, offset: u64, bytes: &[u8]) -> bool {
         if self.decoding_off.load(Ordering::Relaxed) {
-            return;
+            return false;
         }
         let copy = bytes.to_vec();
         let mut g = self.lock();
         if g.queued + copy.len() + ITEM_COST > self.cap {
             drop(g);
             self.dropped(bytes.len());
-            return;
+            return false;
         }
         let ts = Self::next_ts(&mut g, now());
-        self.push_always(
+        Self::push_always(
             &mut g,
             Ev::Data {
                 id,
@@ -559,6 +565,11 @@ impl Shared {
                 ts,
             },
         );
+        true
+    }
+
+    fn wake(&self) {
+        self.ready.notify_one();
     }
 
     /// Relayed bytes left out of the analysis while it runs.
@@ -582,7 +593,7 @@ impl Shared {
         let mut g = self.lock();
         if tracked && !self.decoding_off.load(Ordering::Relaxed) {
             let ts = Self::next_ts(&mut g, now());
-            self.push_always(
+            Self::push_always(
                 &mut g,
                 Ev::End {
                     id,
@@ -594,6 +605,7 @@ impl Shared {
             );
         }
         g.pumps -= 1;
+        drop(g);
         self.ready.notify_all();
     }
 
@@ -614,6 +626,7 @@ impl Shared {
                 let _ = s.shutdown(Shutdown::Both);
             }
         }
+        drop(g);
         self.ready.notify_all();
     }
 }
@@ -766,14 +779,21 @@ fn pump(shared: &Shared, id: u64, tracked: bool, dir: Dir, from: &Stream, to: &S
         match from.read(&mut buf) {
             Ok(0) => break (dir, false),
             Ok(n) => {
-                if tracked {
-                    shared.data(id, dir, offset, &buf[..n]);
+                // Queued before it is passed on: a reply can never be
+                // queued before the request it answers.
+                let queued = if tracked {
+                    shared.data(id, dir, offset, &buf[..n])
                 } else {
                     shared.dropped(n);
-                }
+                    false
+                };
                 offset += n as u64;
                 shared.bytes[dir.idx()].fetch_add(n as u64, Ordering::Relaxed);
-                if to.write_all(&buf[..n]).is_err() {
+                let sent = to.write_all(&buf[..n]);
+                if queued {
+                    shared.wake();
+                }
+                if sent.is_err() {
                     // The receiver went away.
                     break (dir.flip(), true);
                 }
@@ -1352,5 +1372,87 @@ impl Drop for RelaySource {
         // Nobody reads the queue any more: stop filling it.
         self.shared.decoding_off.store(true, Ordering::Relaxed);
         let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_and_print_back() {
+        for (text, want) in [
+            (
+                "unix:/run/qmp.sock",
+                Addr::Unix(PathBuf::from("/run/qmp.sock")),
+            ),
+            ("unix:rel.sock", Addr::Unix(PathBuf::from("rel.sock"))),
+            (
+                "tcp:127.0.0.1:4444",
+                Addr::Tcp {
+                    host: "127.0.0.1".into(),
+                    port: 4444,
+                },
+            ),
+            (
+                "tcp:[::1]:0",
+                Addr::Tcp {
+                    host: "::1".into(),
+                    port: 0,
+                },
+            ),
+            (
+                "tcp:localhost:4243",
+                Addr::Tcp {
+                    host: "localhost".into(),
+                    port: 4243,
+                },
+            ),
+        ] {
+            let a = Addr::parse(text).unwrap();
+            assert_eq!(a, want);
+            assert_eq!(a.to_string(), text);
+        }
+        for bad in [
+            "",
+            "/run/qmp.sock",
+            "unix:",
+            "unix:@abstract",
+            "tcp:",
+            "tcp:host",
+            "tcp::4444",
+            "tcp:host:port",
+            "tcp:host:70000",
+            "tcp:[::1:4444",
+            "tcp:fe80::x:1",
+            "udp:127.0.0.1:4444",
+        ] {
+            assert!(Addr::parse(bad).is_err(), "{bad}");
+        }
+        let long = format!("unix:/{}", "a".repeat(107));
+        assert!(Addr::parse(&long).is_err());
+        assert_eq!(
+            Addr::parse("unix:/x").unwrap().server_port(),
+            UNIX_SERVER_PORT
+        );
+        assert_eq!(Addr::parse("tcp:h:99").unwrap().server_port(), 99);
+    }
+
+    #[test]
+    fn client_addresses_wrap_within_the_port_range() {
+        assert_eq!(client_addr(1).port(), FIRST_CLIENT_PORT);
+        assert_eq!(client_addr(2).port(), FIRST_CLIENT_PORT + 1);
+        assert_eq!(client_addr(25_536).port(), u16::MAX);
+        assert_eq!(client_addr(25_537).port(), FIRST_CLIENT_PORT);
+        assert_eq!(*client_addr(7).ip(), synth::CLIENT_IP);
+    }
+
+    #[test]
+    fn same_path_resolves_directories() {
+        let dir = std::env::temp_dir();
+        let a = dir.join("qscope-same-path.sock");
+        let b = dir.join(".").join("qscope-same-path.sock");
+        assert!(same_path(&a, &b));
+        assert!(!same_path(&a, &dir.join("other.sock")));
     }
 }
