@@ -516,6 +516,13 @@ fn open_relay(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> 
         relay::StartError::Usage(s) => Failure::usage(s),
         relay::StartError::Fail(s) => Failure::fail(s),
     })?;
+    // The relay comes first: this thread (and the engine's threads it
+    // starts) decode at a lower priority than the relay's threads, which
+    // were started before and keep the normal one (Linux: per thread).
+    // SAFETY: nice has no preconditions; failing leaves the priority as is.
+    unsafe {
+        libc::nice(5);
+    }
     crate::capture::signals::stop_on_signals(relay.stop_flag())
         .map_err(|e| Failure::fail(format!("cannot install signal handlers: {e}")))?;
     eprintln!(
