@@ -15,6 +15,7 @@ use std::sync::Arc;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use qscope_dissectors::{Options, Proto};
 
+use crate::capture::relay::{self, Addr, Relay, RelayOptions};
 use crate::capture::writer::PcapWriter;
 use crate::capture::{FileSource, Source};
 use crate::engine::{analyze, AnalyzeError, Config};
@@ -42,6 +43,8 @@ const AFTER: &str = "Examples:
   qscope print capture.pcap -Y 'qm.function == Login' -w logins.pcap
   qscope print -i lo                     live, on the loopback interface (feature `live`)
   qscope export -i any -f 'tcp port 4444' --format jsonl | jq .
+  qscope export --listen unix:/tmp/tap.sock --connect unix:/run/qmp.sock | jq .
+                                         relay a Unix-socket monitor and decode it
 
 Display filter fields and operators: docs/filters.md.
 
@@ -83,7 +86,7 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct Common {
     /// Capture file (pcap or pcapng), or - for standard input. Without it,
-    /// capture live (-i).
+    /// capture live (-i), or relay (--listen/--connect).
     pub capture: Option<PathBuf>,
     /// Capture live on IFACE (`any` for all; feature `live`). Without a
     /// capture file and without -i, libpcap's default interface is used.
@@ -124,8 +127,10 @@ pub struct Common {
         requires = "ring_size"
     )]
     pub ring_files: usize,
-    /// Decode sessions on PORT as PROTO (qmp, qm, qps, mqserver, unknown); repeatable.
-    #[arg(long = "decode-as", value_name = "PORT=PROTO", value_parser = parse_decode_as)]
+    /// Decode sessions on PORT as PROTO (qmp, qm, qps, mqserver, unknown);
+    /// repeatable. With --listen, a PROTO alone applies to every relayed
+    /// session.
+    #[arg(long = "decode-as", value_name = "PORT=PROTO", value_parser = parse_decode_as_or_relay)]
     pub decode_as: Vec<(u16, Proto)>,
     /// Show passwords and other secrets instead of redacting them.
     #[arg(long)]
@@ -144,6 +149,30 @@ pub struct Common {
     /// a second).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Relay: accept clients on ADDR (unix:PATH or tcp:HOST:PORT), relay
+    /// each to --connect byte for byte, and decode both directions.
+    /// Whoever can connect to ADDR controls the target.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        value_parser = parse_relay_addr,
+        requires = "connect",
+        conflicts_with_all = ["capture", "interface"]
+    )]
+    pub listen: Option<Addr>,
+    /// Relay: where each client is relayed to (unix:PATH or tcp:HOST:PORT),
+    /// e.g. a QEMU monitor or guest agent socket.
+    #[arg(long, value_name = "ADDR", value_parser = parse_relay_addr, requires = "listen")]
+    pub connect: Option<Addr>,
+    /// Relay: most MB of relayed bytes waiting to be decoded; beyond, bytes
+    /// are still relayed but left undecoded (a gap), never held up.
+    #[arg(
+        long = "relay-queue",
+        value_name = "MB",
+        default_value_t = 16,
+        requires = "listen"
+    )]
+    pub relay_queue: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -299,6 +328,25 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(v)
 }
 
+fn parse_relay_addr(s: &str) -> Result<Addr, String> {
+    Addr::parse(s)
+}
+
+/// `--decode-as` of print, export, stats and the UI: `PORT=PROTO`, or a
+/// bare `PROTO` for the relay's sessions (kept as port [`RELAY_PORT`]).
+fn parse_decode_as_or_relay(s: &str) -> Result<(u16, Proto), String> {
+    if !s.contains('=') {
+        if let Some(proto) = Proto::from_name(s.trim()) {
+            return Ok((RELAY_PORT, proto));
+        }
+    }
+    parse_decode_as(s)
+}
+
+/// Stands for "the relay's sessions" in [`Common::decode_as`] (no session
+/// has TCP port 0).
+const RELAY_PORT: u16 = 0;
+
 fn parse_decode_as(s: &str) -> Result<(u16, Proto), String> {
     let (port, proto) = s
         .split_once('=')
@@ -356,7 +404,20 @@ impl Failure {
 
 impl Common {
     fn config(&self, stop: &Arc<AtomicBool>) -> Config {
-        let mut cfg = Config::default().with_decode_as(self.decode_as.clone());
+        let relay_port = self.connect.as_ref().map(Addr::server_port);
+        let mut pairs: Vec<(u16, Proto)> = self
+            .decode_as
+            .iter()
+            .filter(|(p, _)| *p != RELAY_PORT)
+            .copied()
+            .collect();
+        // A bare PROTO: the relay's server port, after any PORT=PROTO.
+        pairs.extend(
+            self.decode_as
+                .iter()
+                .filter_map(|(p, proto)| (*p == RELAY_PORT).then_some((relay_port?, *proto))),
+        );
+        let mut cfg = Config::default().with_decode_as(pairs);
         cfg.opts = Options {
             show_secrets: self.show_secrets,
         };
@@ -372,7 +433,12 @@ impl Common {
             return f.clone();
         }
         let mut ports: Vec<u16> = vec![4243, 4444];
-        ports.extend(self.decode_as.iter().map(|(p, _)| *p));
+        ports.extend(
+            self.decode_as
+                .iter()
+                .map(|(p, _)| *p)
+                .filter(|p| *p != RELAY_PORT),
+        );
         ports.dedup();
         ports
             .iter()
@@ -405,6 +471,8 @@ pub struct Input {
     pub stop: Arc<AtomicBool>,
     /// What the input is, for titles and messages.
     pub name: String,
+    /// The relay, for `--listen`/`--connect` (stopped when dropped).
+    pub relay: Option<Relay>,
 }
 
 /// Opens the capture file, or the live interface (then installs the
@@ -420,6 +488,20 @@ pub fn open_input(common: &Common) -> Result<Input, Failure> {
         return Err(Failure::usage(
             "-w with a capture file reads the file twice: give a file name, not - (standard input)",
         ));
+    }
+    if common.decode_as.iter().any(|(p, _)| *p == RELAY_PORT) && common.listen.is_none() {
+        return Err(Failure::usage(
+            "--decode-as PROTO without a port applies to the relay (--listen/--connect) only; \
+             give PORT=PROTO",
+        ));
+    }
+    if common.listen.is_some() {
+        if common.capture_filter.is_some() {
+            return Err(Failure::usage(
+                "-f applies to live capture (-i) only, not to the relay",
+            ));
+        }
+        return open_relay(common, stop);
     }
     if common.ring_size.is_some() && !common.is_live() {
         return Err(Failure::usage(
@@ -444,24 +526,111 @@ pub fn open_input(common: &Common) -> Result<Input, Failure> {
                 live: false,
                 stop,
                 name: path.display().to_string(),
+                relay: None,
             })
         }
         None => open_live(common, stop),
     }
 }
 
+/// `--duration`, checked.
+fn duration(common: &Common) -> Result<Option<std::time::Duration>, Failure> {
+    match common.duration {
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),
+        Some(s) => Err(Failure::usage(format!(
+            "--duration {s}: expected a positive number of seconds"
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Starts the relay (`--listen`/`--connect`): the signals stop it (its
+/// connections are closed, what is queued is still decoded); `stop`
+/// (the analysis is over) ends its source at once.
+fn open_relay(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> {
+    let (Some(listen), Some(connect)) = (&common.listen, &common.connect) else {
+        return Err(Failure::usage("--listen and --connect go together"));
+    };
+    let mut opts = RelayOptions::new(listen.clone(), connect.clone());
+    opts.queue_bytes = common.relay_queue.max(1).saturating_mul(1 << 20);
+    opts.duration = duration(common)?;
+    opts.stop = stop.clone();
+    opts.write = common.write.clone();
+    opts.ring_bytes = common.ring_size.map(|mb| mb.saturating_mul(1 << 20));
+    opts.ring_files = common.ring_files;
+    let (relay, source) = Relay::start(opts).map_err(|e| match e {
+        relay::StartError::Usage(s) => Failure::usage(s),
+        relay::StartError::Fail(s) => Failure::fail(s),
+    })?;
+    // The relay comes first: this thread (and the engine's threads it
+    // starts) decode at a lower priority than the relay's threads, which
+    // were started before and keep the normal one (Linux: per thread).
+    // SAFETY: nice has no preconditions; failing leaves the priority as is.
+    unsafe {
+        libc::nice(5);
+    }
+    crate::capture::signals::stop_on_signals(relay.stop_flag())
+        .map_err(|e| Failure::fail(format!("cannot install signal handlers: {e}")))?;
+    eprintln!(
+        "qscope: relaying {} -> {} (sessions appear as {}:{}+ -> {}:{})",
+        relay.listening(),
+        relay.target(),
+        crate::capture::synth::CLIENT_IP,
+        relay::FIRST_CLIENT_PORT,
+        crate::capture::synth::SERVER_IP,
+        connect.server_port()
+    );
+    Ok(Input {
+        source: Box::new(source),
+        live: true,
+        stop,
+        name: format!("relay {} -> {}", relay.listening(), relay.target()),
+        relay: Some(relay),
+    })
+}
+
+/// After the analysis of a relay: an analysis that ended on its own
+/// (`-c`, output closed, an internal error) leaves the open connections
+/// relayed to their end; then the relay stops and says what passed.
+fn finish_relay(mut relay: Relay, why: Option<String>) {
+    if !relay.stopping() {
+        let open = relay.stats().open;
+        if open > 0 {
+            eprintln!(
+                "qscope: decoding has ended ({}); relaying the {open} open connection(s) \
+                 until they close (Ctrl-C closes them now)",
+                why.as_deref().unwrap_or("done")
+            );
+        }
+        relay.drain();
+    }
+    relay.stop();
+    let s = relay.stats();
+    let lost = if s.dropped_chunks == 0 {
+        "all decoded".to_string()
+    } else {
+        format!(
+            "{} chunk(s), {} bytes relayed but not decoded (decoding fell behind; gaps in the sessions)",
+            s.dropped_chunks, s.dropped_bytes
+        )
+    };
+    eprintln!(
+        "qscope: relay: {} client(s){}, {} bytes client->target, {} bytes target->client; {lost}",
+        s.clients,
+        if s.refused > 0 {
+            format!(" ({} could not reach the target)", s.refused)
+        } else {
+            String::new()
+        },
+        s.bytes[0],
+        s.bytes[1]
+    );
+}
+
 #[cfg(feature = "live")]
 fn open_live(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> {
     use crate::capture::live::{drop_privileges, stop_on_signals, LiveOptions, LiveSource};
-    let duration = match common.duration {
-        Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
-        Some(s) => {
-            return Err(Failure::usage(format!(
-                "--duration {s}: expected a positive number of seconds"
-            )))
-        }
-        None => None,
-    };
+    let duration = duration(common)?;
     let opts = LiveOptions {
         interface: common.interface.clone(),
         filter: common.live_filter(),
@@ -488,6 +657,7 @@ fn open_live(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> {
         live: true,
         stop,
         name,
+        relay: None,
     })
 }
 
@@ -618,7 +788,11 @@ fn write_sessions(
 fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<(), Failure> {
     let filter = common.filter()?;
     let Input {
-        source, stop, live, ..
+        source,
+        stop,
+        live,
+        relay,
+        ..
     } = input;
     let mut source: Box<dyn Source + Send> =
         match progress::WithProgress::wrap(source, common.quiet) {
@@ -652,7 +826,27 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
         }
         None => &mut limited,
     };
-    let result = analyze(&mut source, cfg, top);
+    let result = match &relay {
+        // The relay must outlive a decoding bug: catch it, relay on.
+        Some(_) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            analyze(&mut source, cfg, top)
+        })),
+        None => Ok(analyze(&mut source, cfg, top)),
+    };
+    drop(source);
+    if let Some(relay) = relay {
+        let why = match &result {
+            Err(_) => Some("internal error".to_string()),
+            Ok(Err(e)) => Some(e.to_string()),
+            Ok(Ok(_)) => common.count.map(|n| format!("-c {n} reached")),
+        };
+        finish_relay(relay, why);
+    }
+    let Ok(result) = result else {
+        return Err(Failure::fail(
+            "internal error while decoding (the relay went on until its connections ended)",
+        ));
+    };
     if let (Some((out, capture)), Ok(_)) = (write_out, &result) {
         write_sessions(capture, out, &track.sessions)?;
     }
@@ -666,7 +860,7 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
                     crate::human::escape(first)
                 );
             }
-            if let Some(d) = summary.dropped {
+            if let Some(d) = summary.dropped.filter(|_| common.listen.is_none()) {
                 eprintln!(
                     "qscope: {} packets captured, {d} dropped by the kernel or interface",
                     summary.packets
@@ -708,7 +902,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         return list_interfaces();
     }
     let Some(command) = cli.command else {
-        if cli.ui.capture.is_none() && cli.ui.interface.is_none() {
+        if cli.ui.capture.is_none() && cli.ui.interface.is_none() && cli.ui.listen.is_none() {
             let _ = Cli::command().print_help();
             return Ok(());
         }
@@ -758,8 +952,14 @@ fn run_ui(common: &Common) -> Result<(), Failure> {
         live: input.live,
         export_dir: None,
     };
-    crate::tui::run_with(input.source, cfg, input.name, opts)
-        .map_err(|e| Failure::fail(format!("terminal UI: {e}")))
+    if let Some(r) = &input.relay {
+        r.quiet();
+    }
+    let result = crate::tui::run_with(input.source, cfg, input.name, opts)
+        .map_err(|e| Failure::fail(format!("terminal UI: {e}")));
+    // Quitting the UI stops the relay (its connections are closed).
+    drop(input.relay);
+    result
 }
 
 /// `qscope stats`: one analysis into a detailed [`Collector`]; the filter

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use super::signals::stop_on_signals;
 use super::writer::PcapWriter;
 use super::{CaptureError, CaptureErrorKind, LinkType, Next, Packet, Source, Timestamp};
 
@@ -272,21 +273,6 @@ impl Source for LiveSource {
             .ok()
             .map(|s| u64::from(s.dropped) + u64::from(s.if_dropped))
     }
-}
-
-/// Raises `stop` on SIGINT and SIGTERM; a second signal ends the process
-/// at once (the terminal is not held hostage by a stuck capture). "Second"
-/// counts signals only: `stop` may already be raised by `-c COUNT`, and a
-/// Ctrl-C then must still let the output be finished.
-pub fn stop_on_signals(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let signalled = Arc::new(AtomicBool::new(false));
-    for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, signalled.clone())?;
-        signal_hook::flag::register(sig, signalled.clone())?;
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
-    Ok(())
 }
 
 /// When run as root through sudo, gives up root for the invoking user

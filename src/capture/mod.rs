@@ -17,6 +17,9 @@ use std::fmt;
 pub mod file;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod relay;
+pub mod signals;
+pub mod synth;
 pub mod writer;
 
 pub use file::FileSource;

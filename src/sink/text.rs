@@ -272,7 +272,9 @@ impl<W: Write> Sink for TextPrinter<W> {
             s.packets, s.sessions, s.messages, s.gaps, s.gap_bytes, s.undecoded_bytes
         );
         if let Some(d) = s.dropped {
-            let _ = write!(line, ", {d} dropped by the kernel");
+            // Live capture: by the kernel or interface; relay: chunks
+            // left undecoded because decoding fell behind.
+            let _ = write!(line, ", {d} dropped");
         }
         if let Some(m) = s.matched {
             let _ = write!(line, ", {m} matching the filter");

@@ -1,0 +1,20 @@
+//! Signal handling shared by the inputs that run until stopped (live
+//! capture, the relay).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Raises `stop` on SIGINT and SIGTERM; a second signal ends the process
+/// at once (the terminal is not held hostage by a stuck capture). "Second"
+/// counts signals only: `stop` may already be raised by `-c COUNT`, and a
+/// Ctrl-C then must still let the output be finished.
+pub fn stop_on_signals(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, signalled.clone())?;
+        signal_hook::flag::register(sig, signalled.clone())?;
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    Ok(())
+}
