@@ -8,7 +8,10 @@
 //! --format jsonl` (with `-j 1` and with the default number of workers),
 //! `tcpdump -r F -w /dev/null` (the floor for reading the file) and, on
 //! the 200 MiB file, tshark's JSON decode; then each target with PASS or
-//! FAIL.
+//! FAIL. Then hostile captures, each through `stats` and `export` with the
+//! default memory limit and with `--memory-limit 256M`: peak RSS, exit
+//! status, whether every output line is JSON, and what the summary says
+//! was dropped.
 //!
 //! Captures are made by `../shared/tools/gen-bigmix.py` when it is present
 //! (else by `mixgen.rs`, the same recipe in Rust) and cached in
@@ -18,9 +21,14 @@
 //! Environment: QSCOPE_BENCH_SIZES (MiB, comma-separated, default
 //! "200,1024"; the seed is the size; 0 for none), QSCOPE_BENCH_RUNS (best
 //! of N after a warm-up run, default 3), QSCOPE_BENCH_BIN,
-//! QSCOPE_BENCH_TSHARK=0, QSCOPE_BENCH_GEN=rust (use mixgen.rs even when
-//! the script is there).
+//! QSCOPE_BENCH_TSHARK=0, QSCOPE_BENCH_HOSTILE (0 for none, or case
+//! letters like "a,d"), QSCOPE_BENCH_GEN=rust (use mixgen.rs even when the
+//! script is there), QSCOPE_BENCH_RSS_CAP_MB (default 8000) and
+//! QSCOPE_BENCH_TIMEOUT (s, default 900): a hostile run over either is
+//! killed and reported.
 
+mod hostile;
+mod jsonscan;
 mod measure;
 mod mixgen;
 mod pcap;
@@ -29,14 +37,23 @@ use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use measure::{Outcome, Watch};
 
 const SCRIPT: &str = "../shared/tools/gen-bigmix.py";
+const MIB: u64 = 1024 * 1024;
+/// The hostile cases' memory limit, and the allowance above a limit.
+const LIMIT: (&str, u64) = ("256M", 256 * MIB);
+const SLACK: u64 = 64 * MIB;
+
 struct Settings {
     sizes: Vec<u64>,
     runs: usize,
     tshark: bool,
+    hostile: Vec<&'static hostile::Case>,
     own_gen: bool,
+    watch: Watch,
     bin: PathBuf,
     bin_from: &'static str,
 }
@@ -64,6 +81,17 @@ impl Settings {
                     .unwrap_or_else(|_| panic!("QSCOPE_BENCH_SIZES: not a size in MiB: {s}"))
             })
             .collect();
+        let hostile = match env("QSCOPE_BENCH_HOSTILE").as_deref() {
+            Some("0") => Vec::new(),
+            None | Some("1") => hostile::CASES.iter().collect(),
+            Some(list) => {
+                let keys: Vec<&str> = list.split(',').map(str::trim).collect();
+                hostile::CASES
+                    .iter()
+                    .filter(|c| keys.contains(&c.key))
+                    .collect()
+            }
+        };
         let (bin, bin_from) = match env("QSCOPE_BENCH_BIN") {
             Some(b) => (PathBuf::from(b), "QSCOPE_BENCH_BIN"),
             None => (
@@ -75,7 +103,12 @@ impl Settings {
             sizes,
             runs: num("QSCOPE_BENCH_RUNS", 3).max(1) as usize,
             tshark: env("QSCOPE_BENCH_TSHARK").as_deref() != Some("0"),
+            hostile,
             own_gen: env("QSCOPE_BENCH_GEN").as_deref() == Some("rust"),
+            watch: Watch {
+                rss_cap_bytes: num("QSCOPE_BENCH_RSS_CAP_MB", 8000) * 1_000_000,
+                timeout: Duration::from_secs(num("QSCOPE_BENCH_TIMEOUT", 900)),
+            },
             bin,
             bin_from,
         }
@@ -353,6 +386,15 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
+/// An output's size: bytes below a megabyte.
+fn size(bytes: u64) -> String {
+    if bytes < 1_000_000 {
+        format!("{bytes} bytes")
+    } else {
+        mb(bytes)
+    }
+}
+
 fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
@@ -623,6 +665,203 @@ impl Table<'_> {
     }
 }
 
+// ---------------------------------------------------------------- hostile
+
+enum Consumed {
+    Text(u64, u64),
+    Lines(jsonscan::Lines),
+    Doc(jsonscan::Doc),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum HCmd {
+    Stats,
+    StatsJson,
+    Export,
+}
+
+impl HCmd {
+    fn label(self) -> &'static str {
+        match self {
+            HCmd::Stats => "stats",
+            HCmd::StatsJson => "stats --format json",
+            HCmd::Export => "export --format jsonl",
+        }
+    }
+}
+
+struct HRow {
+    case: &'static str,
+    cmd: HCmd,
+    limit: Option<&'static str>,
+    outcome: Result<(Outcome, Consumed), String>,
+}
+
+fn hostile_file(cache: &Path, case: &hostile::Case) -> io::Result<(PathBuf, u64, String)> {
+    let path = cache.join(case.file);
+    let id = format!(
+        "hostile {} {:016x}",
+        case.key,
+        pcap::fnv(&[
+            include_str!("hostile.rs").as_bytes(),
+            include_str!("pcap.rs").as_bytes(),
+            case.key.as_bytes()
+        ])
+    );
+    if let Some(bytes) = cached(&path, &id) {
+        return Ok((path, bytes, "cached".into()));
+    }
+    eprintln!(
+        "bigmix: generating hostile case {} ({}) ...",
+        case.key, case.what
+    );
+    let _ = std::fs::remove_file(path.with_extension("stamp"));
+    let t = Instant::now();
+    let bytes = hostile::generate(case.key, &path)?;
+    stamp(&path, &id)?;
+    Ok((
+        path,
+        bytes,
+        format!("generated in {:.1} s", t.elapsed().as_secs_f64()),
+    ))
+}
+
+fn run_hostile(
+    set: &Settings,
+    file: &Path,
+    cmd: HCmd,
+    limit: Option<&str>,
+) -> Result<(Outcome, Consumed), String> {
+    let mut args: Vec<OsString> = match cmd {
+        HCmd::Stats => vec!["stats".into(), file.into()],
+        HCmd::StatsJson => vec![
+            "stats".into(),
+            file.into(),
+            "--format".into(),
+            "json".into(),
+        ],
+        HCmd::Export => vec![
+            "export".into(),
+            file.into(),
+            "--format".into(),
+            "jsonl".into(),
+        ],
+    };
+    if let Some(l) = limit {
+        args.extend(["--memory-limit".into(), l.into()]);
+    }
+    let r = measure::run_piped(
+        set.bin.as_os_str(),
+        &os(&args),
+        set.watch,
+        |out| match cmd {
+            HCmd::Stats => {
+                let (b, l) = jsonscan::text(out);
+                Consumed::Text(b, l)
+            }
+            HCmd::StatsJson => Consumed::Doc(jsonscan::document(out)),
+            HCmd::Export => Consumed::Lines(jsonscan::jsonl(out)),
+        },
+    );
+    r.map_err(|e| e.to_string())
+}
+
+fn print_hostile(rows: &[HRow]) {
+    println!(
+        "{:<4} {:<21} {:<8} {:>5} {:>8} {:>10} {:<16} {:<34} summary: drop/memory/limit keys",
+        "case", "command", "limit", "exit", "seconds", "peak RSS", "<= limit+64MiB", "output"
+    );
+    for r in rows {
+        let limit = r.limit.unwrap_or("default");
+        let (o, c) = match &r.outcome {
+            Ok(x) => x,
+            Err(e) => {
+                println!(
+                    "{:<4} {:<21} {:<8} could not run: {e}",
+                    r.case,
+                    r.cmd.label(),
+                    limit
+                );
+                continue;
+            }
+        };
+        if o.code() == Some(2) {
+            println!(
+                "{:<4} {:<21} {:<8} {:>5} n/a ({})",
+                r.case,
+                r.cmd.label(),
+                limit,
+                2,
+                clip(o.stderr_line(), 90)
+            );
+            continue;
+        }
+        let (output, found) = match c {
+            Consumed::Text(b, l) => (format!("{} lines, {}", thousands(*l), size(*b)), None),
+            Consumed::Lines(v) => (
+                if v.invalid == 0 {
+                    format!("{} lines, all JSON", thousands(v.lines))
+                } else {
+                    format!(
+                        "{} lines, {} NOT JSON",
+                        thousands(v.lines),
+                        thousands(v.invalid)
+                    )
+                },
+                Some(
+                    v.summary
+                        .as_ref()
+                        .map_or("(no summary record)".to_string(), |f| f.keys_text()),
+                ),
+            ),
+            Consumed::Doc(d) => match &d.result {
+                Ok(f) => (
+                    format!("1 JSON document, {}", mb(d.bytes)),
+                    Some(f.keys_text()),
+                ),
+                Err(e) => (format!("NOT JSON: {}", clip(e, 24)), None),
+            },
+        };
+        let found_limit = match c {
+            Consumed::Lines(v) => v.summary.as_ref().and_then(|f| f.memory_limit()),
+            Consumed::Doc(d) => d.result.as_ref().ok().and_then(|f| f.memory_limit()),
+            Consumed::Text(..) => None,
+        };
+        let limit_bytes = if r.limit.is_some() {
+            Some(LIMIT.1)
+        } else {
+            found_limit
+        };
+        let accept = match limit_bytes {
+            Some(l) if o.maxrss_bytes <= l + SLACK => "yes".to_string(),
+            Some(_) => "NO".to_string(),
+            None => "- (no limit known)".to_string(),
+        };
+        println!(
+            "{:<4} {:<21} {:<8} {:>5} {:>8.2} {:>10} {:<16} {:<34} {}",
+            r.case,
+            r.cmd.label(),
+            limit,
+            o.status_text(),
+            o.secs,
+            mb(o.maxrss_bytes),
+            accept,
+            output,
+            found.unwrap_or_else(|| "-".into())
+        );
+        if !matches!(o.code(), Some(0)) && !o.stderr_line().is_empty() {
+            println!("       stderr: {}", clip(o.stderr_line(), 120));
+        }
+        if let Consumed::Lines(jsonscan::Lines {
+            first_error: Some(e),
+            ..
+        }) = c
+        {
+            println!("       first bad line: {}", clip(e, 120));
+        }
+    }
+}
+
 // ------------------------------------------------------------------- main
 
 fn main() {
@@ -668,6 +907,34 @@ fn main() {
         results.push(row);
     }
 
+    let mut hrows = Vec::new();
+    let mut hfiles = Vec::new();
+    for case in &set.hostile {
+        let (path, bytes, how) = hostile_file(&cache, case).expect("generate a hostile capture");
+        hfiles.push((case, path.clone(), bytes, how));
+        let mut cmds = vec![HCmd::Stats];
+        if case.stats_json {
+            cmds.push(HCmd::StatsJson);
+        }
+        cmds.push(HCmd::Export);
+        for cmd in cmds {
+            for limit in [None, Some(LIMIT.0)] {
+                eprintln!(
+                    "bigmix: hostile {}: {} {} ...",
+                    case.key,
+                    cmd.label(),
+                    limit.map_or(String::new(), |l| format!("--memory-limit {l}"))
+                );
+                hrows.push(HRow {
+                    case: case.key,
+                    cmd,
+                    limit,
+                    outcome: run_hostile(&set, &path, cmd, limit),
+                });
+            }
+        }
+    }
+
     println!();
     println!("qscope bigmix benchmark");
     println!(
@@ -703,5 +970,27 @@ fn main() {
         };
         table.print();
         table.targets();
+    }
+
+    if !set.hostile.is_empty() {
+        println!();
+        println!(
+            "Hostile cases (one run each, default memory limit and --memory-limit {}; acceptance: peak RSS <= limit + 64 MiB)",
+            LIMIT.0
+        );
+        for (case, path, bytes, how) in &hfiles {
+            println!(
+                "  {}  {:<68} {:>15} bytes  {} ({how})",
+                case.key,
+                case.what,
+                thousands(*bytes),
+                path.file_name().unwrap().to_string_lossy()
+            );
+        }
+        println!();
+        print_hostile(&hrows);
+    } else {
+        println!();
+        println!("Hostile cases skipped (QSCOPE_BENCH_HOSTILE=0).");
     }
 }

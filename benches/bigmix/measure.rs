@@ -11,13 +11,15 @@
 use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub enum Status {
     Exited(i32),
     Signaled(i32),
+    /// Killed by the benchmark: over the RSS cap or the time limit.
+    Killed(String),
 }
 
 #[derive(Clone, Debug)]
@@ -40,6 +42,7 @@ impl Outcome {
         match &self.status {
             Status::Exited(c) => c.to_string(),
             Status::Signaled(s) => format!("signal {s}"),
+            Status::Killed(why) => format!("killed ({why})"),
         }
     }
     /// The first line of standard error that says something.
@@ -50,6 +53,13 @@ impl Outcome {
             .find(|l| !l.is_empty())
             .unwrap_or("")
     }
+}
+
+/// Limits of a watched run.
+#[derive(Clone, Copy)]
+pub struct Watch {
+    pub rss_cap_bytes: u64,
+    pub timeout: Duration,
 }
 
 /// Gives freed heap memory back to the system, so that the next child
@@ -116,10 +126,22 @@ fn wait4(pid: libc::pid_t, nohang: bool) -> io::Result<Option<(i32, libc::rusage
     }
 }
 
-fn decode(status: i32, ru: &libc::rusage) -> (Status, u64) {
+fn vm_rss(pid: libc::pid_t) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            l.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+fn decode(status: i32, ru: &libc::rusage, killed: Option<String>) -> (Status, u64) {
     // Linux reports ru_maxrss in KiB.
     let rss = ru.ru_maxrss.max(0) as u64 * 1024;
-    let st = if libc::WIFEXITED(status) {
+    let st = if let Some(why) = killed {
+        Status::Killed(why)
+    } else if libc::WIFEXITED(status) {
         Status::Exited(libc::WEXITSTATUS(status))
     } else {
         Status::Signaled(libc::WTERMSIG(status))
@@ -153,12 +175,66 @@ pub fn run_null(prog: &OsStr, args: &[&OsStr]) -> io::Result<Outcome> {
         let h = s.spawn(move || read_stderr(err));
         let (status, ru) = wait4(pid, false)?.expect("blocking wait4");
         let secs = t.elapsed().as_secs_f64();
-        let (status, maxrss_bytes) = decode(status, &ru);
+        let (status, maxrss_bytes) = decode(status, &ru, None);
         Ok(Outcome {
             status,
             secs,
             maxrss_bytes,
             stderr: h.join().unwrap(),
         })
+    })
+}
+
+/// Runs `prog args` with standard output given to `consume` (on a thread
+/// of its own), polling the child: over `watch`'s RSS cap or time limit it
+/// is killed. Returns the outcome and what `consume` returned.
+pub fn run_piped<T: Send>(
+    prog: &OsStr,
+    args: &[&OsStr],
+    watch: Watch,
+    consume: impl FnOnce(ChildStdout) -> T + Send,
+) -> io::Result<(Outcome, T)> {
+    let t = Instant::now();
+    let mut child = spawn(prog, args, Stdio::piped())?;
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let pid = child.id() as libc::pid_t;
+    std::thread::scope(|s| {
+        let he = s.spawn(move || read_stderr(err));
+        let ho = s.spawn(move || consume(out));
+        let mut killed = None;
+        let (status, ru) = loop {
+            if let Some(r) = wait4(pid, true)? {
+                break r;
+            }
+            // Not reaped yet, so `pid` is still our child.
+            if killed.is_none() {
+                let rss = vm_rss(pid);
+                let why = if rss > watch.rss_cap_bytes {
+                    Some(format!("RSS {:.0} MB over the cap", rss as f64 / 1e6))
+                } else if t.elapsed() > watch.timeout {
+                    Some(format!("over {} s", watch.timeout.as_secs()))
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    killed = Some(why);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let secs = t.elapsed().as_secs_f64();
+        let (status, maxrss_bytes) = decode(status, &ru, killed);
+        let consumed = ho.join().unwrap();
+        Ok((
+            Outcome {
+                status,
+                secs,
+                maxrss_bytes,
+                stderr: he.join().unwrap(),
+            },
+            consumed,
+        ))
     })
 }

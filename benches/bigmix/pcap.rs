@@ -7,6 +7,14 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+pub const FIN: u8 = 0x01;
+pub const SYN: u8 = 0x02;
+pub const PSH: u8 = 0x08;
+pub const ACK: u8 = 0x10;
+
+/// Largest TCP payload of one frame (IPv4 total length 65535, no options).
+pub const MAX_PAYLOAD: usize = 65535 - 40;
+
 /// One Ethernet/IPv4/TCP segment, every header field explicit.
 #[derive(Clone, Copy, Debug)]
 pub struct Tcp<'a> {
@@ -27,6 +35,42 @@ pub struct Tcp<'a> {
     pub ipid: u16,
     pub frag: u16,
     pub ttl: u8,
+}
+
+impl Tcp<'static> {
+    /// A plain segment: synthetic MACs derived from the addresses, window
+    /// 65535, no options, DF set, TTL 64.
+    pub fn simple(
+        src: ([u8; 4], u16),
+        dst: ([u8; 4], u16),
+        seq: u32,
+        ack: u32,
+        flags: u8,
+    ) -> Tcp<'static> {
+        Tcp {
+            src_mac: mac(src.0),
+            dst_mac: mac(dst.0),
+            src: src.0,
+            dst: dst.0,
+            sport: src.1,
+            dport: dst.1,
+            seq,
+            ack,
+            flags,
+            win: 65535,
+            urg: 0,
+            opts: &[],
+            tos: 0,
+            ipid: 0,
+            frag: 0x4000,
+            ttl: 64,
+        }
+    }
+}
+
+/// A locally administered MAC address holding the IPv4 address.
+pub fn mac(ip: [u8; 4]) -> [u8; 6] {
+    [0x02, 0x00, ip[0], ip[1], ip[2], ip[3]]
 }
 
 /// Sum of the big-endian 16-bit words of `b` (odd length: zero padded).
@@ -139,6 +183,84 @@ impl PcapOut {
         drop(file);
         std::fs::rename(&self.part, &self.path)?;
         Ok(self.bytes)
+    }
+}
+
+/// The two ends and next sequence numbers of a synthetic TCP connection.
+pub struct Conn {
+    pub client: ([u8; 4], u16),
+    pub server: ([u8; 4], u16),
+    /// Next sequence number of the client and of the server.
+    pub seq: [u32; 2],
+}
+
+impl Conn {
+    pub fn new(client: ([u8; 4], u16), server: ([u8; 4], u16), isn: [u32; 2]) -> Conn {
+        Conn {
+            client,
+            server,
+            seq: isn,
+        }
+    }
+
+    /// The client's SYN.
+    pub fn syn(&mut self, out: &mut PcapOut, ts: u64) -> io::Result<()> {
+        let t = Tcp::simple(self.client, self.server, self.seq[0], 0, SYN);
+        self.seq[0] = self.seq[0].wrapping_add(1);
+        out.tcp(ts, &t, &[])
+    }
+
+    /// The server's SYN-ACK.
+    pub fn syn_ack(&mut self, out: &mut PcapOut, ts: u64) -> io::Result<()> {
+        let t = Tcp::simple(
+            self.server,
+            self.client,
+            self.seq[1],
+            self.seq[0],
+            SYN | ACK,
+        );
+        self.seq[1] = self.seq[1].wrapping_add(1);
+        out.tcp(ts, &t, &[])
+    }
+
+    /// A data segment (with ACK and PSH) from the client (`c2s`) or the
+    /// server, acknowledging everything the other side sent.
+    pub fn data(&mut self, out: &mut PcapOut, ts: u64, c2s: bool, bytes: &[u8]) -> io::Result<()> {
+        for chunk in bytes.chunks(MAX_PAYLOAD) {
+            let (s, from, to) = if c2s {
+                (0, self.client, self.server)
+            } else {
+                (1, self.server, self.client)
+            };
+            let t = Tcp::simple(from, to, self.seq[s], self.seq[1 - s], ACK | PSH);
+            self.seq[s] = self.seq[s].wrapping_add(chunk.len() as u32);
+            out.tcp(ts, &t, chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Both sides close (FIN, FIN, ACK).
+    pub fn close(&mut self, out: &mut PcapOut, ts: u64) -> io::Result<()> {
+        let t = Tcp::simple(
+            self.client,
+            self.server,
+            self.seq[0],
+            self.seq[1],
+            FIN | ACK,
+        );
+        self.seq[0] = self.seq[0].wrapping_add(1);
+        out.tcp(ts, &t, &[])?;
+        let t = Tcp::simple(
+            self.server,
+            self.client,
+            self.seq[1],
+            self.seq[0],
+            FIN | ACK,
+        );
+        self.seq[1] = self.seq[1].wrapping_add(1);
+        out.tcp(ts + 1, &t, &[])?;
+        let t = Tcp::simple(self.client, self.server, self.seq[0], self.seq[1], ACK);
+        out.tcp(ts + 2, &t, &[])
     }
 }
 
