@@ -19,6 +19,12 @@ use qscope_dissectors::{Dir, Message, Note, Proto, Severity};
 use crate::capture::Timestamp;
 use crate::reassembly;
 
+mod distinct;
+mod latency;
+
+pub use distinct::{Distinct, EXACT_DISTINCT};
+pub use latency::{Latency, EXACT_SAMPLES, MAX_RELATIVE_ERROR};
+
 /// What a sink wants after a record: more, or the end of the analysis
 /// (`-c COUNT` reached, a view complete, the reader gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +197,8 @@ impl Sink for Collect {
     }
 }
 
-/// Latency percentiles in microseconds.
+/// Latency percentiles in microseconds (of a [`Latency`], or exact of a
+/// slice with [`Percentiles::of`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Percentiles {
     pub count: u64,
