@@ -9,7 +9,7 @@ use qscope_dissectors::{Dir, Kind, Severity, Value};
 
 use crate::capture::Timestamp;
 use crate::filter::Filter;
-use crate::record::{Flow, MessageRecord, NameStats, Record, Sink, Summary};
+use crate::record::{Flow, MessageRecord, Record, Sink, Summary, NAME_CAP};
 
 /// Builds the per-protocol part of the [`Summary`] from records; with
 /// [`Collector::detailed`], also the `qscope stats` report ([`Detail`]).
@@ -58,12 +58,17 @@ impl Sink for Collector {
                 if m.msg.is_error {
                     p.errors += 1;
                 }
+                let name = m.msg.name.as_str();
                 // Look up before inserting: no String allocated per message.
-                if !p.by_name.contains_key(&m.msg.name) {
-                    p.by_name.insert(m.msg.name.clone(), NameStats::default());
+                if !p.by_name.contains_key(name) && p.by_name.len() < NAME_CAP {
+                    p.by_name.insert(name.to_owned(), Default::default());
                 }
-                let Some(n) = p.by_name.get_mut(&m.msg.name) else {
-                    return Ok(Flow::Continue);
+                let n = match p.by_name.get_mut(name) {
+                    Some(n) => n,
+                    None => {
+                        p.folded_names.insert(name);
+                        &mut p.folded
+                    }
                 };
                 match m.msg.kind {
                     Kind::Request => n.requests += 1,
@@ -74,7 +79,7 @@ impl Sink for Collector {
                     n.errors += 1;
                 }
                 if let Some(l) = m.latency_us {
-                    n.latencies_us.push(l);
+                    n.latency.add(l);
                 }
             }
             Record::Gap(r) => {
