@@ -17,8 +17,8 @@
 //!   (at most [`OPEN_PER_SESSION`], [`OPEN_OVERALL`] over all sessions)
 //!   and the last [`RECENT_PER_SESSION`] other messages, names interned.
 //!
-//! Per open session the report holds a small fixed state, as the engine
-//! does.
+//! Besides, each open session has its row and counters until it ends (the
+//! engine keeps more per open session).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
