@@ -204,6 +204,10 @@ pub struct StatsArgs {
     /// List the N slowest replies.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub slowest: usize,
+    /// List at most N sessions in the table, then one line for the rest
+    /// (0: all; the JSON output lists all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub sessions: usize,
     /// Also list expert notes (grouped by severity and text) and security
     /// findings (clear-text credentials, unauthenticated logins).
     #[arg(long)]
@@ -986,15 +990,13 @@ fn run_stats(a: &StatsArgs) -> Result<(), Failure> {
         return analysis;
     };
     detail.finish();
-    let text = match a.format {
-        StatsFormat::Json => {
-            let mut s = report::json(&detail, a.common.display_filter.as_deref()).to_string();
-            s.push('\n');
-            s
+    let written = match a.format {
+        StatsFormat::Json => report::json(&detail, a.common.display_filter.as_deref(), &mut out),
+        StatsFormat::Table => {
+            out.write_all(report::table(&detail, a.expert, a.sessions).as_bytes())
         }
-        StatsFormat::Table => report::table(&detail, a.expert),
     };
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(Failure::fail(format!("cannot write output: {e}")))
         }

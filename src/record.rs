@@ -19,6 +19,12 @@ use qscope_dissectors::{Dir, Message, Note, Proto, Severity};
 use crate::capture::Timestamp;
 use crate::reassembly;
 
+mod distinct;
+mod latency;
+
+pub use distinct::{Distinct, EXACT_DISTINCT};
+pub use latency::{Latency, EXACT_SAMPLES, MAX_RELATIVE_ERROR};
+
 /// What a sink wants after a record: more, or the end of the analysis
 /// (`-c COUNT` reached, a view complete, the reader gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +234,8 @@ impl Sink for Collect {
     }
 }
 
-/// Latency percentiles in microseconds.
+/// Latency percentiles in microseconds (of a [`Latency`], or exact of a
+/// slice with [`Percentiles::of`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Percentiles {
     pub count: u64,
@@ -261,6 +268,11 @@ impl Percentiles {
     }
 }
 
+/// Distinct message names kept per protocol (in [`ProtoStats::by_name`]
+/// and in the `qscope stats` report): the first ones seen; the messages of
+/// any further name count together as "folded" (the `(other)` row).
+pub const NAME_CAP: usize = 1000;
+
 /// Per message name (QMP command, QM function, ...).
 #[derive(Debug, Clone, Default)]
 pub struct NameStats {
@@ -268,7 +280,24 @@ pub struct NameStats {
     pub responses: u64,
     pub errors: u64,
     pub other: u64,
-    pub latencies_us: Vec<i64>,
+    /// Latencies of the replies (µs).
+    pub latency: Latency,
+}
+
+impl NameStats {
+    /// Messages counted.
+    pub fn messages(&self) -> u64 {
+        self.requests + self.responses + self.other
+    }
+
+    /// Adds the counts of `o`.
+    pub fn merge(&mut self, o: &NameStats) {
+        self.requests += o.requests;
+        self.responses += o.responses;
+        self.errors += o.errors;
+        self.other += o.other;
+        self.latency.merge(&o.latency);
+    }
 }
 
 /// Per protocol.
@@ -279,7 +308,13 @@ pub struct ProtoStats {
     pub c2s: u64,
     pub s2c: u64,
     pub errors: u64,
+    /// The first [`NAME_CAP`] distinct names.
     pub by_name: BTreeMap<String, NameStats>,
+    /// The messages of every further name, together (`folded_names` of them).
+    pub folded: NameStats,
+    /// How many distinct names were folded (exact up to
+    /// [`EXACT_DISTINCT`], beyond an estimate).
+    pub folded_names: Distinct,
 }
 
 /// What the memory budget (`--memory-limit`) gave up, by kind.

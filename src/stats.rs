@@ -1,27 +1,50 @@
 //! Counters and latency statistics, gathered as a [`Sink`]: the
 //! per-protocol part of the export's final `summary` record, and the
 //! `qscope stats` report.
+//!
+//! Every structure here is bounded, whatever the capture:
+//!
+//! * latencies are a [`Latency`] (exact up to 2,048 samples, then a
+//!   histogram within 1/128 relative error);
+//! * at most [`NAME_CAP`] distinct names per protocol, further names
+//!   count together ("folded", the `(other)` row);
+//! * the report keeps at most [`SESSION_CAP`] session rows (further
+//!   sessions are only counted), [`FINDINGS_CAP`] security findings,
+//!   [`NOTE_TEXT_CAP`] distinct expert note texts with at most
+//!   [`NOTE_AT_CAP`] locations each;
+//! * pairing state (to name a reply after its request and to count the
+//!   requests never answered): per open session, the unanswered requests
+//!   (at most [`OPEN_PER_SESSION`], [`OPEN_OVERALL`] over all sessions)
+//!   and the last [`RECENT_PER_SESSION`] other messages, names interned.
+//!
+//! Besides, each open session has its row and counters until it ends (the
+//! engine keeps more per open session).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
+use std::net::SocketAddr;
 
 use qscope_dissectors::{Dir, Kind, Severity, Value};
 
 use crate::capture::Timestamp;
 use crate::filter::Filter;
-use crate::record::{Flow, MessageRecord, NameStats, Record, Sink, Summary};
+use crate::record::{
+    Distinct, Flow, Latency, MessageRecord, Record, SessionInfo, Sink, Summary, NAME_CAP,
+};
 
 /// Builds the per-protocol part of the [`Summary`] from records; with
-/// [`Collector::detailed`], also the `qscope stats` report ([`Detail`]).
+/// [`Collector::detailed`], the `qscope stats` report ([`Detail`]) instead.
 #[derive(Default)]
 pub struct Collector {
+    /// Counters of the summary (left empty by a detailed collector: the
+    /// engine builds the run's summary itself).
     pub summary: Summary,
     /// Per-command statistics, sessions and expert notes (`qscope stats`).
     pub detail: Option<Detail>,
 }
 
 impl Collector {
-    /// A collector that also builds the [`Detail`] report: only messages
+    /// A collector that builds the [`Detail`] report: only messages
     /// `filter` selects are counted (and replies to selected requests),
     /// `slowest` replies are kept.
     #[must_use]
@@ -37,10 +60,10 @@ impl Sink for Collector {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         if let Some(d) = &mut self.detail {
             d.record(rec);
+            return Ok(Flow::Continue);
         }
         let s = &mut self.summary;
         match rec {
-            Record::Bytes(_) => {}
             Record::Session(info) => {
                 s.sessions += 1;
                 s.protos.entry(info.proto.as_str()).or_default().sessions += 1;
@@ -59,12 +82,17 @@ impl Sink for Collector {
                 if m.msg.is_error {
                     p.errors += 1;
                 }
+                let name = m.msg.name.as_str();
                 // Look up before inserting: no String allocated per message.
-                if !p.by_name.contains_key(&m.msg.name) {
-                    p.by_name.insert(m.msg.name.clone(), NameStats::default());
+                if !p.by_name.contains_key(name) && p.by_name.len() < NAME_CAP {
+                    p.by_name.insert(name.to_owned(), Default::default());
                 }
-                let Some(n) = p.by_name.get_mut(&m.msg.name) else {
-                    return Ok(Flow::Continue);
+                let n = match p.by_name.get_mut(name) {
+                    Some(n) => n,
+                    None => {
+                        p.folded_names.insert(name);
+                        &mut p.folded
+                    }
                 };
                 match m.msg.kind {
                     Kind::Request => n.requests += 1,
@@ -75,7 +103,7 @@ impl Sink for Collector {
                     n.errors += 1;
                 }
                 if let Some(l) = m.latency_us {
-                    n.latencies_us.push(l);
+                    n.latency.add(l);
                 }
             }
             Record::Gap(r) => {
@@ -91,6 +119,7 @@ impl Sink for Collector {
                     s.notes_by_severity[n.severity as usize] += count;
                 }
             }
+            Record::Bytes(_) => {}
         }
         Ok(Flow::Continue)
     }
@@ -103,13 +132,41 @@ impl Sink for Collector {
 /// default for QMP transactions; applied to every protocol).
 pub const TIMEOUT_US: i64 = 30_000_000;
 
+/// Session rows the report keeps (the first ones, in order of appearance);
+/// further sessions are counted only ([`Limits::sessions_not_listed`]).
+pub const SESSION_CAP: usize = 100_000;
+/// Unanswered requests kept per session for pairing; beyond, the oldest
+/// one is dropped and counted as missing ([`Limits::requests_untracked`]).
+pub const OPEN_PER_SESSION: usize = 4096;
+/// Unanswered requests kept over all open sessions; beyond, the session
+/// that adds one drops its oldest (as above).
+pub const OPEN_OVERALL: usize = 1_000_000;
+/// Messages other than unanswered requests kept per session, most recent
+/// first, for the replies that answer them (an MQServer ACK of a CLNTCAP,
+/// a second QUEUEINFO for one FINDQUEUE).
+pub const RECENT_PER_SESSION: usize = 64;
+/// Distinct (severity, text) expert note groups; further texts count
+/// under [`FOLDED_NOTES`].
+pub const NOTE_TEXT_CAP: usize = 1000;
+/// Locations kept per expert note group (the first ones, in session
+/// order); `count` stays exact.
+pub const NOTE_AT_CAP: usize = 10;
+/// Security findings listed (about one per session with a login: as
+/// generous as [`SESSION_CAP`]); further ones are counted only.
+pub const FINDINGS_CAP: usize = 100_000;
+/// Distinct note texts kept per session while it is not known whether
+/// the session is reported (with `-Y`, before its first selected message).
+const PENDING_TEXT_CAP: usize = 16;
+/// The text of the expert note group of texts beyond [`NOTE_TEXT_CAP`].
+pub const FOLDED_NOTES: &str = "(other notes: more distinct texts than the statistics keep)";
+
 /// Statistics of one message name, as `qscope stats` reports them.
 ///
 /// Key: a reply (a message with `reply_to`) counts under the name of the
 /// message it answers; any other message under its own name. `requests`
 /// counts messages of kind `request`, `replies` the messages with
 /// `reply_to`, `errors` those flagged as errors, `missing` the requests no
-/// message answered, and `latencies_us` the replies' latencies.
+/// message answered, and `latency` the replies' latencies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NameDetail {
     pub messages: u64,
@@ -117,7 +174,104 @@ pub struct NameDetail {
     pub replies: u64,
     pub errors: u64,
     pub missing: u64,
-    pub latencies_us: Vec<i64>,
+    pub latency: Latency,
+}
+
+impl NameDetail {
+    /// Adds the counts of `o`.
+    pub fn merge(&mut self, o: &NameDetail) {
+        self.messages += o.messages;
+        self.requests += o.requests;
+        self.replies += o.replies;
+        self.errors += o.errors;
+        self.missing += o.missing;
+        self.latency.merge(&o.latency);
+    }
+}
+
+/// A message name as the pairing state keeps it: interned, or (beyond
+/// [`NAME_CAP`]) the name itself.
+#[derive(Debug, Clone)]
+enum NameRef {
+    Id(u32),
+    Folded(Box<str>),
+}
+
+/// The names of one protocol.
+#[derive(Debug, Default)]
+pub struct ProtoDetail {
+    ids: HashMap<String, u32>,
+    names: Vec<(String, NameDetail)>,
+    /// Messages counted under names beyond the first [`NAME_CAP`].
+    pub folded: NameDetail,
+    /// How many distinct names were folded.
+    pub folded_names: Distinct,
+    /// Reported sessions (listed or not).
+    pub sessions: u64,
+}
+
+impl ProtoDetail {
+    fn intern(&mut self, name: &str) -> NameRef {
+        if let Some(&i) = self.ids.get(name) {
+            return NameRef::Id(i);
+        }
+        if self.names.len() < NAME_CAP {
+            let i = self.names.len() as u32;
+            self.ids.insert(name.to_owned(), i);
+            self.names.push((name.to_owned(), NameDetail::default()));
+            return NameRef::Id(i);
+        }
+        NameRef::Folded(name.into())
+    }
+
+    /// Where a message counting under `r` counts.
+    fn stats(&mut self, r: &NameRef) -> &mut NameDetail {
+        let i = match r {
+            NameRef::Id(i) => *i as usize,
+            NameRef::Folded(s) => {
+                self.folded_names.insert(s);
+                usize::MAX
+            }
+        };
+        match self.names.get_mut(i) {
+            Some((_, n)) => n,
+            None => &mut self.folded,
+        }
+    }
+
+    fn name_of<'a>(&'a self, r: &'a NameRef) -> &'a str {
+        match r {
+            NameRef::Id(i) => self.names.get(*i as usize).map_or("?", |(n, _)| n),
+            NameRef::Folded(s) => s,
+        }
+    }
+
+    /// The kept names with a counted message, by name.
+    pub fn names(&self) -> Vec<(&str, &NameDetail)> {
+        let mut v: Vec<(&str, &NameDetail)> = self
+            .names
+            .iter()
+            .filter(|(_, n)| n.messages > 0)
+            .map(|(s, n)| (s.as_str(), n))
+            .collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// True when the protocol has a counted message.
+    pub fn counted(&self) -> bool {
+        self.folded.messages > 0 || self.names.iter().any(|(_, n)| n.messages > 0)
+    }
+
+    /// Totals over every name, folded ones included.
+    pub fn total(&self) -> NameDetail {
+        let mut t = NameDetail::default();
+        for (_, n) in &self.names {
+            t.merge(n);
+        }
+        t.merge(&self.folded);
+        t
+    }
 }
 
 /// One slow reply.
@@ -138,8 +292,8 @@ pub struct Slow {
 pub struct SessionDetail {
     pub id: String,
     pub proto: &'static str,
-    pub client: String,
-    pub server: String,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
     pub start: Timestamp,
     pub end: Timestamp,
     /// Counted (selected) messages and errors among them.
@@ -148,18 +302,19 @@ pub struct SessionDetail {
     /// Expert notes of the session (message, session and TCP notes, gaps,
     /// undecoded ranges, unanswered requests, timeouts, error replies).
     pub notes: u64,
-    expert: Vec<(Severity, String, String)>,
+    /// Order of appearance.
+    ordinal: u64,
 }
 
 /// A security finding: clear-text credentials, or an unauthenticated login.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    pub what: String,
+    pub what: &'static str,
     pub proto: &'static str,
     pub session: String,
     pub index: u64,
-    pub client: String,
-    pub server: String,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
     pub user: Option<String>,
     /// As the dissector shows it: redacted unless `--show-secrets`.
     pub password: Option<String>,
@@ -171,34 +326,163 @@ pub struct ExpertGroup {
     pub severity: Severity,
     pub text: String,
     pub count: u64,
-    /// Where, in order: "s1#3" (message), "s1 c2s@120+4" (range), "s1".
+    /// Where, in order, the first [`NOTE_AT_CAP`]: "s1#3" (message),
+    /// "s1 c2s@120+4" (range), "s1".
     pub at: Vec<String>,
 }
 
+/// What the report counted without keeping (zero on ordinary captures).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    /// Reported sessions beyond [`SESSION_CAP`]: counted in the protocols'
+    /// `sessions`, not listed.
+    pub sessions_not_listed: u64,
+    /// Requests dropped unanswered from the pairing state before their
+    /// session ended (beyond [`OPEN_PER_SESSION`] or [`OPEN_OVERALL`]),
+    /// counted as missing then: an approximation if a reply still came.
+    pub requests_untracked: u64,
+    /// Security findings beyond [`FINDINGS_CAP`].
+    pub findings_not_listed: u64,
+}
+
+impl Limits {
+    pub fn any(&self) -> bool {
+        *self != Limits::default()
+    }
+}
+
+/// An expert note group while it is built: exact count, the first
+/// locations by (session order, order within the session).
+#[derive(Debug, Clone, Default)]
+struct Group {
+    count: u64,
+    at: Vec<((u64, u64), String)>,
+}
+
+impl Group {
+    fn add(&mut self, key: (u64, u64), at: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.at.len() >= NOTE_AT_CAP && self.at.last().is_some_and(|(k, _)| *k < key) {
+            return;
+        }
+        let i = self.at.partition_point(|(k, _)| *k < key);
+        self.at.insert(i, (key, at()));
+        self.at.truncate(NOTE_AT_CAP);
+    }
+
+    fn absorb(&mut self, o: Group) {
+        let count = self.count + o.count;
+        for (key, at) in o.at {
+            self.add(key, || at);
+        }
+        self.count = count;
+    }
+}
+
+/// Expert notes grouped by (severity, text), at most `cap` texts.
+#[derive(Debug, Default)]
+struct Notes {
+    by_text: HashMap<Box<str>, [Option<Group>; 3]>,
+    groups: usize,
+}
+
+impl Notes {
+    /// The group of (`sev`, `text`), or the folded one when `cap` groups
+    /// exist already.
+    fn group(&mut self, cap: usize, sev: Severity, text: &str) -> Option<&mut Group> {
+        let s = sev as usize;
+        let exists = self
+            .by_text
+            .get(text)
+            .is_some_and(|g| g.get(s).is_some_and(Option::is_some));
+        let text = if exists || self.groups < cap {
+            text
+        } else {
+            FOLDED_NOTES
+        };
+        if !self.by_text.contains_key(text) {
+            self.by_text.insert(text.into(), Default::default());
+        }
+        let slot = self.by_text.get_mut(text)?.get_mut(s)?;
+        if slot.is_none() {
+            if text != FOLDED_NOTES {
+                self.groups += 1;
+            }
+            *slot = Some(Group::default());
+        }
+        slot.as_mut()
+    }
+
+    fn absorb(&mut self, cap: usize, o: Notes) {
+        for (text, groups) in o.by_text {
+            for (s, g) in groups.into_iter().enumerate() {
+                let Some(g) = g else { continue };
+                let sev = [Severity::Info, Severity::Warn, Severity::Error][s];
+                if let Some(mine) = self.group(cap, sev, &text) {
+                    mine.absorb(g);
+                }
+            }
+        }
+    }
+}
+
+/// What later replies need to know of a message.
 #[derive(Debug, Clone)]
-struct Known {
-    name: String,
+struct Entry {
+    name: NameRef,
     selected: bool,
-    request: bool,
-    answered: bool,
+}
+
+/// A session between its announcement and its end.
+#[derive(Debug)]
+struct Live {
+    detail: SessionDetail,
+    /// Holds one of the [`SESSION_CAP`] rows.
+    slot: bool,
+    /// Has a counted message (always, without a filter).
+    reported: bool,
+    /// Notes so far (orders the locations).
+    seq: u64,
+    /// Notes while not yet reported.
+    pending: Notes,
+    /// Unanswered requests, by index.
+    open: BTreeMap<u64, Entry>,
+    /// Other recent messages (and answered requests), oldest first.
+    recent: VecDeque<(u64, Entry)>,
+}
+
+impl Live {
+    fn remember(&mut self, index: u64, e: Entry) {
+        if self.recent.len() >= RECENT_PER_SESSION {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((index, e));
+    }
 }
 
 /// The `qscope stats` report, built from records (see [`NameDetail`] for
 /// the definitions).
 #[derive(Debug)]
 pub struct Detail {
+    live: HashMap<String, Live>,
+    core: Core,
+}
+
+#[derive(Debug)]
+struct Core {
     filter: Option<Filter>,
     slowest_n: usize,
-    /// (proto, name) → statistics.
-    pub names: BTreeMap<(&'static str, String), NameDetail>,
-    /// The slowest replies, slowest first.
-    pub slowest: Vec<Slow>,
-    /// Sessions in the order they were announced.
-    pub sessions: Vec<SessionDetail>,
-    pub findings: Vec<Finding>,
-    by_id: HashMap<String, usize>,
-    /// Per session: message index → what later replies need to know.
-    known: HashMap<String, BTreeMap<u64, Known>>,
+    protos: BTreeMap<&'static str, ProtoDetail>,
+    slowest: Vec<Slow>,
+    sessions: Vec<SessionDetail>,
+    findings: Vec<Finding>,
+    limits: Limits,
+    notes: Notes,
+    next_ordinal: u64,
+    /// Rows held by listed and open sessions.
+    slots: usize,
+    /// Unanswered requests held over all open sessions.
+    open_total: usize,
 }
 
 fn field_text(m: &MessageRecord<'_>, name: &str) -> Option<String> {
@@ -214,129 +498,106 @@ fn field_text(m: &MessageRecord<'_>, name: &str) -> Option<String> {
     })
 }
 
-impl Detail {
-    fn new(filter: Option<Filter>, slowest_n: usize) -> Detail {
-        Detail {
-            filter,
-            slowest_n,
-            names: BTreeMap::new(),
-            slowest: Vec::new(),
-            sessions: Vec::new(),
-            findings: Vec::new(),
-            by_id: HashMap::new(),
-            known: HashMap::new(),
+/// `n` with thousands separators: 12,357.
+#[must_use]
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Core {
+    fn note(&mut self, l: &mut Live, sev: Severity, text: &str, at: impl FnOnce() -> String) {
+        l.detail.notes += 1;
+        let key = (l.detail.ordinal, l.seq);
+        l.seq += 1;
+        let g = if l.reported {
+            self.notes.group(NOTE_TEXT_CAP, sev, text)
+        } else {
+            l.pending.group(PENDING_TEXT_CAP, sev, text)
+        };
+        if let Some(g) = g {
+            g.add(key, at);
         }
     }
 
-    fn session(&mut self, id: &str) -> Option<&mut SessionDetail> {
-        let i = *self.by_id.get(id)?;
-        self.sessions.get_mut(i)
+    /// The session has a counted message: its notes so far count.
+    fn report(&mut self, l: &mut Live) {
+        l.reported = true;
+        let pending = std::mem::take(&mut l.pending);
+        self.notes.absorb(NOTE_TEXT_CAP, pending);
     }
 
-    fn record(&mut self, rec: &Record<'_>) {
-        match rec {
-            Record::Bytes(_) => {}
-            Record::Session(info) => {
-                self.by_id.insert(info.id.clone(), self.sessions.len());
-                self.sessions.push(SessionDetail {
-                    id: info.id.clone(),
-                    proto: info.proto.as_str(),
-                    client: info.client.to_string(),
-                    server: info.server.to_string(),
-                    start: info.start,
-                    end: info.start,
-                    messages: 0,
-                    errors: 0,
-                    notes: 0,
-                    expert: Vec::new(),
-                });
-            }
-            Record::Message(m) => self.message(m),
-            Record::Gap(r) => {
-                let at = format!("{} {}@{}+{}", r.session.id, r.dir.as_str(), r.offset, r.len);
-                if let Some(s) = self.session(&r.session.id) {
-                    s.expert.push((
-                        Severity::Warn,
-                        "gap: bytes missing from the capture".into(),
-                        at,
-                    ));
-                }
-            }
-            Record::Undecoded(r) => {
-                if r.severity == Severity::Info {
-                    return;
-                }
-                let at = format!("{} {}@{}+{}", r.session.id, r.dir.as_str(), r.offset, r.len);
-                let text = format!("undecoded: {}", r.reason.unwrap_or("?"));
-                if let Some(s) = self.session(&r.session.id) {
-                    s.expert.push((r.severity, text, at));
-                }
-            }
-            Record::SessionEnd(e) => {
-                let id = e.session.id.clone();
-                if let Some(s) = self.session(&id) {
-                    s.end = s.end.max(e.end);
-                    // A note made several times counts once here: its
-                    // session is the one place it was made.
-                    for (n, _) in e.notes {
-                        s.expert.push((n.severity, n.text.to_string(), id.clone()));
-                    }
-                }
-                self.close(&id, e.session.proto.as_str());
-            }
-        }
-    }
-
-    /// Counts the session's unanswered selected requests as missing.
-    fn close(&mut self, id: &str, proto: &'static str) {
-        let Some(known) = self.known.remove(id) else {
+    /// Request `i` leaves the pairing state unanswered.
+    fn unanswered(&mut self, l: &mut Live, proto: &'static str, i: u64, e: &Entry) {
+        if !e.selected {
             return;
-        };
-        for (i, k) in known {
-            if !(k.request && k.selected && !k.answered) {
-                continue;
-            }
-            self.names
-                .entry((proto, k.name.clone()))
-                .or_default()
-                .missing += 1;
-            if let Some(s) = self.session(id) {
-                s.expert.push((
-                    Severity::Warn,
-                    format!("request never answered: {}", k.name),
-                    format!("{id}#{i}"),
-                ));
-            }
         }
+        let p = self.protos.entry(proto).or_default();
+        p.stats(&e.name).missing += 1;
+        let text = format!("request never answered: {}", p.name_of(&e.name));
+        let id = &l.detail.id.clone();
+        self.note(l, Severity::Warn, &text, || format!("{id}#{i}"));
     }
 
-    fn message(&mut self, m: &MessageRecord<'_>) {
+    fn message(&mut self, l: &mut Live, m: &MessageRecord<'_>) {
         let own = self.filter.as_ref().is_none_or(|f| f.matches(m));
-        let sid = m.session.id.clone();
         let proto = m.session.proto.as_str();
-        let known = self.known.entry(sid.clone()).or_default();
-        let req = m.reply_to.and_then(|i| known.get_mut(&i));
-        let (name, selected) = match req {
-            Some(k) => {
-                k.answered = true;
-                (k.name.clone(), own || k.selected)
-            }
-            None => (m.msg.name.clone(), own),
-        };
-        known.insert(
-            m.index,
-            Known {
-                name: name.clone(),
-                selected,
-                request: m.msg.kind == Kind::Request,
-                answered: false,
+        let target = match m.reply_to {
+            Some(r) => match l.open.remove(&r) {
+                Some(e) => {
+                    self.open_total -= 1;
+                    l.remember(r, e.clone());
+                    Some(e)
+                }
+                None => l
+                    .recent
+                    .iter()
+                    .rev()
+                    .find(|(i, _)| *i == r)
+                    .map(|(_, e)| e.clone()),
             },
-        );
+            None => None,
+        };
+        let p = self.protos.entry(proto).or_default();
+        let (name, selected) = match target {
+            Some(e) => (e.name, own || e.selected),
+            None => (p.intern(&m.msg.name), own),
+        };
+        let entry = Entry {
+            name: name.clone(),
+            selected,
+        };
+        if m.msg.kind == Kind::Request {
+            l.open.insert(m.index, entry);
+            self.open_total += 1;
+            while l.open.len() > OPEN_PER_SESSION || self.open_total > OPEN_OVERALL {
+                let Some((i, e)) = l.open.pop_first() else {
+                    break;
+                };
+                self.open_total -= 1;
+                self.limits.requests_untracked += 1;
+                self.unanswered(l, proto, i, &e);
+            }
+        } else {
+            l.remember(m.index, entry);
+        }
         if !selected {
             return;
         }
-        let at = format!("{sid}#{}", m.index);
-        let n = self.names.entry((proto, name.clone())).or_default();
+        if !l.reported {
+            self.report(l);
+        }
+        let sid = m.session.id.as_str();
+        let at = || format!("{sid}#{}", m.index);
+        let p = self.protos.entry(proto).or_default();
+        let n = p.stats(&name);
         n.messages += 1;
         if m.msg.kind == Kind::Request {
             n.requests += 1;
@@ -347,37 +608,42 @@ impl Detail {
         if m.msg.is_error {
             n.errors += 1;
         }
-        let mut expert: Vec<(Severity, String, String)> = m
-            .msg
-            .notes
-            .iter()
-            .map(|n| (n.severity, n.text.to_string(), at.clone()))
-            .collect();
-        if m.msg.is_error && m.reply_to.is_some() {
-            expert.push((Severity::Warn, format!("error reply to {name}"), at.clone()));
+        if let (Some(lat), Some(_)) = (m.latency_us, m.reply_to) {
+            n.latency.add(lat);
         }
-        if let (Some(l), Some(r)) = (m.latency_us, m.reply_to) {
-            n.latencies_us.push(l);
-            if l > TIMEOUT_US {
-                expert.push((
-                    Severity::Warn,
-                    format!("reply after more than 30 s (transaction timeout, QI-QMP's default): {name}"),
-                    at.clone(),
-                ));
+        let name_text = |core: &Core| {
+            core.protos
+                .get(proto)
+                .map_or_else(String::new, |p| p.name_of(&name).to_owned())
+        };
+        for note in &m.msg.notes {
+            self.note(l, note.severity, &note.text, at);
+        }
+        if m.msg.is_error && m.reply_to.is_some() {
+            let text = format!("error reply to {}", name_text(self));
+            self.note(l, Severity::Warn, &text, at);
+        }
+        if let (Some(lat), Some(r)) = (m.latency_us, m.reply_to) {
+            if lat > TIMEOUT_US {
+                let text = format!(
+                    "reply after more than 30 s (transaction timeout, QI-QMP's default): {}",
+                    name_text(self)
+                );
+                self.note(l, Severity::Warn, &text, at);
             }
-            if self.slowest_n > 0 {
-                self.slowest.push(Slow {
-                    latency_us: l,
+            // Slowest first; ties in arrival order.
+            let pos = self.slowest.partition_point(|s| s.latency_us >= lat);
+            if pos < self.slowest_n {
+                let slow = Slow {
+                    latency_us: lat,
                     proto,
-                    name: name.clone(),
-                    session: sid.clone(),
+                    name: name_text(self),
+                    session: sid.to_owned(),
                     index: m.index,
                     request: r,
                     ts: m.ts,
-                });
-                // Slowest first; ties in arrival order.
-                self.slowest
-                    .sort_by_key(|s| std::cmp::Reverse(s.latency_us));
+                };
+                self.slowest.insert(pos, slow);
                 self.slowest.truncate(self.slowest_n);
             }
         }
@@ -392,73 +658,329 @@ impl Detail {
                 _ => None,
             };
             if let Some(what) = what {
-                self.findings.push(Finding {
-                    what: what.into(),
-                    proto,
-                    session: sid.clone(),
-                    index: m.index,
-                    client: m.session.client.to_string(),
-                    server: m.session.server.to_string(),
-                    user: field_text(m, "user"),
-                    password: field_text(m, "password"),
-                });
+                if self.findings.len() < FINDINGS_CAP {
+                    self.findings.push(Finding {
+                        what,
+                        proto,
+                        session: sid.to_owned(),
+                        index: m.index,
+                        client: m.session.client,
+                        server: m.session.server,
+                        user: field_text(m, "user"),
+                        password: field_text(m, "password"),
+                    });
+                } else {
+                    self.limits.findings_not_listed += 1;
+                }
             }
         }
-        if let Some(s) = self.session(&sid) {
-            s.messages += 1;
-            if m.msg.is_error {
-                s.errors += 1;
+        l.detail.messages += 1;
+        if m.msg.is_error {
+            l.detail.errors += 1;
+        }
+        l.detail.end = l.detail.end.max(m.ts);
+    }
+
+    /// The session ended (or the analysis did): its unanswered requests
+    /// count as missing, its row is kept if it is reported and has one.
+    fn end(&mut self, mut l: Live) {
+        let proto = l.detail.proto;
+        let open = std::mem::take(&mut l.open);
+        self.open_total -= open.len();
+        for (i, e) in &open {
+            self.unanswered(&mut l, proto, *i, e);
+        }
+        if l.reported {
+            self.protos.entry(proto).or_default().sessions += 1;
+            if l.slot {
+                self.sessions.push(l.detail);
+            } else {
+                self.limits.sessions_not_listed += 1;
             }
-            s.end = s.end.max(m.ts);
-            s.expert.extend(expert);
+        } else if l.slot {
+            self.slots -= 1;
+        }
+    }
+}
+
+impl Detail {
+    fn new(filter: Option<Filter>, slowest_n: usize) -> Detail {
+        Detail {
+            live: HashMap::new(),
+            core: Core {
+                filter,
+                slowest_n,
+                protos: BTreeMap::new(),
+                slowest: Vec::new(),
+                sessions: Vec::new(),
+                findings: Vec::new(),
+                limits: Limits::default(),
+                notes: Notes::default(),
+                next_ordinal: 0,
+                slots: 0,
+                open_total: 0,
+            },
         }
     }
 
-    /// Ends the report: requests of sessions still open count as missing.
+    fn announce(&mut self, info: &SessionInfo) {
+        let c = &mut self.core;
+        if !self.live.contains_key(&info.id) {
+            let slot = c.slots < SESSION_CAP;
+            if slot {
+                c.slots += 1;
+            }
+            let ordinal = c.next_ordinal;
+            c.next_ordinal += 1;
+            self.live.insert(
+                info.id.clone(),
+                Live {
+                    detail: SessionDetail {
+                        id: info.id.clone(),
+                        proto: info.proto.as_str(),
+                        client: info.client,
+                        server: info.server,
+                        start: info.start,
+                        end: info.start,
+                        messages: 0,
+                        errors: 0,
+                        notes: 0,
+                        ordinal,
+                    },
+                    slot,
+                    reported: c.filter.is_none(),
+                    seq: 0,
+                    pending: Notes::default(),
+                    open: BTreeMap::new(),
+                    recent: VecDeque::new(),
+                },
+            );
+        }
+    }
+
+    fn record(&mut self, rec: &Record<'_>) {
+        match rec {
+            Record::Bytes(_) => {}
+            Record::Session(info) => {
+                self.announce(info);
+            }
+            Record::Message(m) => {
+                if let Some(l) = self.live.get_mut(&m.session.id) {
+                    self.core.message(l, m);
+                } else {
+                    // Not announced (a test's records): announce it now.
+                    self.announce(m.session);
+                    if let Some(l) = self.live.get_mut(&m.session.id) {
+                        self.core.message(l, m);
+                    }
+                }
+            }
+            Record::Gap(r) => {
+                if let Some(l) = self.live.get_mut(&r.session.id) {
+                    self.core.note(
+                        l,
+                        Severity::Warn,
+                        "gap: bytes missing from the capture",
+                        || format!("{} {}@{}+{}", r.session.id, r.dir.as_str(), r.offset, r.len),
+                    );
+                }
+            }
+            Record::Undecoded(r) => {
+                if r.severity == Severity::Info {
+                    return;
+                }
+                let text = format!("undecoded: {}", r.reason.unwrap_or("?"));
+                if let Some(l) = self.live.get_mut(&r.session.id) {
+                    self.core.note(l, r.severity, &text, || {
+                        format!("{} {}@{}+{}", r.session.id, r.dir.as_str(), r.offset, r.len)
+                    });
+                }
+            }
+            Record::SessionEnd(e) => {
+                let id = e.session.id.as_str();
+                if let Some(l) = self.live.get_mut(id) {
+                    l.detail.end = l.detail.end.max(e.end);
+                    // A note made several times counts once here: its
+                    // session is the one place it was made.
+                    for (n, _) in e.notes {
+                        self.core.note(l, n.severity, &n.text, || id.to_owned());
+                    }
+                }
+                if let Some(l) = self.live.remove(id) {
+                    self.core.end(l);
+                }
+            }
+        }
+    }
+
+    /// Ends the report: requests of sessions still open count as missing;
+    /// sessions in order of appearance.
     pub fn finish(&mut self) {
-        let open: Vec<(String, &'static str)> = self
-            .sessions
-            .iter()
-            .filter(|s| self.known.contains_key(&s.id))
-            .map(|s| (s.id.clone(), s.proto))
-            .collect();
-        for (id, proto) in open {
-            self.close(&id, proto);
+        let mut open: Vec<Live> = self.live.drain().map(|(_, l)| l).collect();
+        open.sort_by_key(|l| l.detail.ordinal);
+        for l in open {
+            self.core.end(l);
         }
-        for s in &mut self.sessions {
-            s.notes = s.expert.len() as u64;
-        }
+        self.core.sessions.sort_by_key(|s| s.ordinal);
     }
 
-    /// Sessions the report covers: all without a filter, else those with
-    /// a selected message.
-    pub fn reported_sessions(&self) -> impl Iterator<Item = &SessionDetail> {
-        let all = self.filter.is_none();
-        self.sessions.iter().filter(move |s| all || s.messages > 0)
+    /// Per protocol: its names, folded names and sessions.
+    pub fn protos(&self) -> impl Iterator<Item = (&'static str, &ProtoDetail)> {
+        self.core
+            .protos
+            .iter()
+            .filter(|(_, p)| p.counted())
+            .map(|(k, p)| (*k, p))
+    }
+
+    /// The slowest replies, slowest first.
+    pub fn slowest(&self) -> &[Slow] {
+        &self.core.slowest
+    }
+
+    /// The listed sessions (with a filter, those with a counted message),
+    /// in order of appearance, at most [`SESSION_CAP`]; complete after
+    /// [`Detail::finish`].
+    pub fn sessions(&self) -> &[SessionDetail] {
+        &self.core.sessions
+    }
+
+    /// Security findings, at most [`FINDINGS_CAP`].
+    pub fn findings(&self) -> &[Finding] {
+        &self.core.findings
+    }
+
+    /// What was counted without being kept.
+    pub fn limits(&self) -> &Limits {
+        &self.core.limits
     }
 
     /// Expert notes of the reported sessions grouped by severity (errors
-    /// first) and text.
+    /// first) and text; then, as info notes, what the caps left out.
     #[must_use]
     pub fn expert(&self) -> Vec<ExpertGroup> {
-        let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, String), Vec<String>> =
-            BTreeMap::new();
-        for s in self.reported_sessions() {
-            for (sev, text, at) in &s.expert {
-                groups
-                    .entry((std::cmp::Reverse(*sev), text.clone()))
-                    .or_default()
-                    .push(at.clone());
+        let mut out: Vec<ExpertGroup> = Vec::new();
+        for (text, groups) in &self.core.notes.by_text {
+            for (s, g) in groups.iter().enumerate() {
+                let Some(g) = g else { continue };
+                out.push(ExpertGroup {
+                    severity: [Severity::Info, Severity::Warn, Severity::Error][s],
+                    text: text.to_string(),
+                    count: g.count,
+                    at: g.at.iter().map(|(_, a)| a.clone()).collect(),
+                });
             }
         }
-        groups
-            .into_iter()
-            .map(|((sev, text), at)| ExpertGroup {
-                severity: sev.0,
-                text,
-                count: at.len() as u64,
-                at,
-            })
-            .collect()
+        let mut limit = |count: u64, text: String| {
+            if count > 0 {
+                out.push(ExpertGroup {
+                    severity: Severity::Info,
+                    text,
+                    count,
+                    at: Vec::new(),
+                });
+            }
+        };
+        for (proto, p) in self.protos() {
+            let n = p.folded_names.count();
+            limit(
+                p.folded.messages,
+                format!(
+                    "{proto}: {}{} distinct names beyond the first {} counted under (other)",
+                    if p.folded_names.is_exact() {
+                        ""
+                    } else {
+                        "about "
+                    },
+                    thousands(n),
+                    thousands(NAME_CAP as u64),
+                ),
+            );
+        }
+        let lim = &self.core.limits;
+        limit(
+            lim.sessions_not_listed,
+            format!(
+                "sessions beyond the first {} counted but not listed",
+                thousands(SESSION_CAP as u64)
+            ),
+        );
+        limit(
+            lim.requests_untracked,
+            format!(
+                "requests dropped unanswered from the pairing state (more than {} open in a session or {} in all), counted as missing then",
+                thousands(OPEN_PER_SESSION as u64),
+                thousands(OPEN_OVERALL as u64)
+            ),
+        );
+        limit(
+            lim.findings_not_listed,
+            format!(
+                "security findings beyond the first {} not listed",
+                thousands(FINDINGS_CAP as u64)
+            ),
+        );
+        out.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.text.cmp(&b.text))
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(12_357), "12,357");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn note_groups_keep_the_first_locations_in_session_order() {
+        let mut g = Group::default();
+        for k in (0..30u64).rev() {
+            g.add((k % 3, k), || format!("{k}"));
+        }
+        assert_eq!(g.count, 30);
+        let keys: Vec<(u64, u64)> = g.at.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                (0, 0),
+                (0, 3),
+                (0, 6),
+                (0, 9),
+                (0, 12),
+                (0, 15),
+                (0, 18),
+                (0, 21),
+                (0, 24),
+                (0, 27)
+            ]
+        );
+        let mut n = Notes::default();
+        for i in 0..NOTE_TEXT_CAP + 5 {
+            let g = n
+                .group(NOTE_TEXT_CAP, Severity::Warn, &format!("t{i}"))
+                .unwrap();
+            g.add((0, i as u64), || "s1".into());
+        }
+        assert_eq!(n.groups, NOTE_TEXT_CAP);
+        let folded = n.by_text[FOLDED_NOTES][Severity::Warn as usize]
+            .as_ref()
+            .unwrap();
+        assert_eq!(folded.count, 5);
+        // An existing text still has its own group.
+        n.group(NOTE_TEXT_CAP, Severity::Warn, "t3")
+            .unwrap()
+            .add((1, 0), || "s2".into());
+        assert_eq!(n.by_text["t3"][1].as_ref().unwrap().count, 2);
     }
 }

@@ -729,3 +729,175 @@ fn ek_bulk_lines_alternate_and_parse() {
         assert!(l.contains("\"error\":true"));
     }
 }
+
+/// A QMP session (greeting, qmp_capabilities) on port 4444 from `cport`,
+/// then `names` distinct commands `cmd-NNNNN`, each answered unless
+/// `answer` is false; timestamps start `t0_s` seconds after the Conv's.
+fn qmp_conv(cport: u16, names: usize, answer: bool, t0_s: i64) -> common::Conv {
+    let mut c = common::Conv::new(cport, 4444);
+    c.s2c(b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, \"capabilities\": []}}\r\n")
+        .c2s(b"{\"execute\": \"qmp_capabilities\"}\r\n")
+        .s2c(b"{\"return\": {}}\r\n");
+    for i in 0..names {
+        c.c2s(format!("{{\"execute\": \"cmd-{i:05}\", \"id\": {i}}}\r\n").as_bytes());
+        if answer {
+            c.s2c(format!("{{\"return\": {{}}, \"id\": {i}}}\r\n").as_bytes());
+        }
+    }
+    c.close();
+    for p in &mut c.pkts {
+        p.ts_us += t0_s * 1_000_000;
+    }
+    c
+}
+
+/// Beyond the first 1,000 distinct names of a protocol, messages count
+/// together under `(other)` (`folded` in JSON, with the number of names),
+/// in the report and in the export's summary; nothing is lost.
+#[test]
+fn names_beyond_the_cap_are_folded() {
+    let path = scratch("analysis").join("names5000.pcap");
+    qmp_conv(40000, 5000, true, 0).write(&path);
+    let p = path.to_str().unwrap();
+    let st: Value =
+        serde_json::from_str(&stdout(&qscope(&["stats", p, "--format", "json"]))).unwrap();
+    let qmp = &st["protocols"]["qmp"];
+    let by_name = qmp["by_name"].as_object().unwrap();
+    // greeting and qmp_capabilities came first: 998 commands kept.
+    assert_eq!(by_name.len(), 1000, "{qmp}");
+    assert!(by_name.contains_key("qmp_capabilities") && by_name.contains_key("cmd-00997"));
+    assert!(!by_name.contains_key("cmd-00998"));
+    let folded = &qmp["folded"];
+    assert_eq!(folded["names"], 4002, "{folded}");
+    assert_eq!(folded["messages"], 2 * 4002);
+    assert_eq!(folded["requests"], 4002);
+    assert_eq!(folded["replies"], 4002);
+    assert_eq!(folded["missing"], 0);
+    assert_eq!(folded["latency_us"]["count"], 4002);
+    let sum = |k: &str| -> u64 {
+        by_name
+            .values()
+            .map(|n| n[k].as_u64().unwrap())
+            .sum::<u64>()
+            + folded[k].as_u64().unwrap()
+    };
+    for k in ["messages", "requests", "replies", "missing"] {
+        assert_eq!(qmp[k], sum(k), "{k}: the totals include the folded names");
+    }
+    assert_eq!(qmp["messages"], 1 + 2 + 2 * 5000);
+    assert!(st.get("limits").is_none(), "no other cap reached");
+    // The table has the row, --expert says how many names were folded.
+    let t = stdout(&qscope(&["stats", p, "--expert"]));
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("qmp    (other)") && l.contains(" 8004 ")),
+        "{t}"
+    );
+    assert!(
+        t.contains("qmp: 4,002 distinct names beyond the first 1,000 counted under (other)"),
+        "{t}"
+    );
+    // The export's summary folds the same way.
+    let (recs, _) = export(&path, &[]);
+    let sum = recs.last().unwrap();
+    let qmp = &sum["protocols"]["qmp"];
+    assert_eq!(qmp["by_name"].as_object().unwrap().len(), 1000);
+    assert_eq!(qmp["folded"]["names"], 4002, "{}", qmp["folded"]);
+    assert_eq!(qmp["folded"]["requests"], 4002);
+    assert_eq!(qmp["folded"]["responses"], 4002);
+    assert_eq!(sum["latency_us"]["count"], 5001);
+}
+
+/// `--sessions N`: at most N session rows in the table and one line for
+/// the rest; the JSON lists every session.
+#[test]
+fn stats_sessions_option_caps_the_table() {
+    let mut pkts = Vec::new();
+    for k in 0..25u16 {
+        pkts.extend(qmp_conv(41000 + k, 2, true, i64::from(k)).pkts);
+    }
+    let path = scratch("analysis").join("sessions25.pcap");
+    write_pcap(&path, &pkts);
+    let p = path.to_str().unwrap();
+    let rows = |t: &str| -> Vec<String> {
+        let s = t.split("# Sessions\n").nth(1).unwrap();
+        s.lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let t = stdout(&qscope(&["stats", p]));
+    let r = rows(&t);
+    assert_eq!(r.len(), 21, "{t}");
+    assert!(r[0].starts_with("s1 ") && r[19].starts_with("s20 "), "{t}");
+    assert_eq!(
+        r[20],
+        "... and 5 more sessions; --sessions 0 lists them all"
+    );
+    let t = stdout(&qscope(&["stats", p, "--sessions", "3"]));
+    let r = rows(&t);
+    assert_eq!(r.len(), 4, "{t}");
+    assert_eq!(
+        r[3],
+        "... and 22 more sessions; --sessions 0 lists them all"
+    );
+    for n in ["0", "25", "100"] {
+        let t = stdout(&qscope(&["stats", p, "--sessions", n]));
+        let r = rows(&t);
+        assert_eq!(r.len(), 25, "--sessions {n}: {t}");
+        assert!(r[24].starts_with("s25 "), "{t}");
+    }
+    let st: Value =
+        serde_json::from_str(&stdout(&qscope(&["stats", p, "--format", "json"]))).unwrap();
+    let ids: Vec<&str> = st["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 25);
+    assert_eq!(ids[..3], ["s1", "s2", "s3"], "order of appearance");
+    assert_eq!(st["protocols"]["qmp"]["sessions"], 25);
+}
+
+/// More unanswered requests in a session than the pairing state keeps:
+/// the oldest are dropped and counted as missing then, so MISSING is
+/// still exact when no reply comes; the report says so.
+#[test]
+fn unanswered_requests_beyond_the_pairing_cap_count_as_missing() {
+    let path = scratch("analysis").join("unanswered5000.pcap");
+    qmp_conv(40000, 5000, false, 0).write(&path);
+    let p = path.to_str().unwrap();
+    let st: Value = serde_json::from_str(&stdout(&qscope(&[
+        "stats", p, "--format", "json", "--expert",
+    ])))
+    .unwrap();
+    let qmp = &st["protocols"]["qmp"];
+    assert_eq!(qmp["requests"], 5001);
+    assert_eq!(qmp["missing"], 5000, "{qmp}");
+    assert_eq!(qmp["replies"], 1);
+    // 5,000 open requests, 4,096 kept.
+    assert_eq!(
+        st["limits"]["requests_untracked"],
+        5000 - 4096,
+        "{}",
+        st["limits"]
+    );
+    // One note each; beyond 1,000 distinct texts they count together.
+    let count = |pred: &dyn Fn(&str) -> bool| -> u64 {
+        st["expert"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| pred(g["text"].as_str().unwrap()))
+            .map(|g| g["count"].as_u64().unwrap())
+            .sum()
+    };
+    let never = count(&|t| t.starts_with("request never answered: cmd-"));
+    let folded = count(&|t| t.starts_with("(other notes"));
+    assert!(never >= 900, "{never}");
+    assert_eq!(never + folded, 5000);
+    let groups = st["expert"].as_array().unwrap().len();
+    assert!(groups <= 1000 + 3 + 1, "{groups} groups");
+}

@@ -7,7 +7,6 @@ use std::sync::mpsc::{self, Receiver};
 
 use qscope::capture::{CaptureError, FileSource, Packet, Source};
 use qscope::engine::{analyze, Config};
-use qscope::record::Percentiles;
 use qscope::tui::state::Action;
 use qscope::tui::Harness;
 
@@ -212,8 +211,7 @@ fn statistics_are_the_summary_statistics() {
             (ns.requests, ns.responses, ns.other, ns.errors),
             "{name}"
         );
-        let mut l = ns.latencies_us.clone();
-        assert_eq!(row.latency, Percentiles::of(&mut l), "{name}");
+        assert_eq!(row.latency, ns.latency.percentiles(), "{name}");
     }
 }
 

@@ -339,7 +339,11 @@ pub fn push_summary(out: &mut Vec<u8>, s: &Summary) {
     );
     out.extend_from_slice(b",\"protocols\":{");
     let mut first = true;
-    let mut all_latencies = Vec::new();
+    let mut all_latencies = crate::record::Latency::default();
+    let push_latency = |out: &mut Vec<u8>, l: &crate::record::Latency| match l.percentiles() {
+        Some(p) => push_percentiles(out, &p),
+        None => out.extend_from_slice(b"null"),
+    };
     for (proto, p) in &s.protos {
         push_key(out, &mut first, proto);
         let _ = write!(
@@ -355,21 +359,31 @@ pub fn push_summary(out: &mut Vec<u8>, s: &Summary) {
                 "{{\"requests\":{},\"responses\":{},\"other\":{},\"errors\":{},\"latency_us\":",
                 n.requests, n.responses, n.other, n.errors
             );
-            let mut l = n.latencies_us.clone();
-            all_latencies.extend_from_slice(&l);
-            match Percentiles::of(&mut l) {
-                Some(p) => push_percentiles(out, &p),
-                None => out.extend_from_slice(b"null"),
-            }
+            all_latencies.merge(&n.latency);
+            push_latency(out, &n.latency);
             out.push(b'}');
         }
-        out.extend_from_slice(b"}}");
+        out.push(b'}');
+        // Names beyond the first NAME_CAP, together (only when there are).
+        let f = &p.folded;
+        if f.messages() > 0 {
+            let _ = write!(
+                out,
+                ",\"folded\":{{\"names\":{},\"requests\":{},\"responses\":{},\"other\":{},\"errors\":{},\"latency_us\":",
+                p.folded_names.count(),
+                f.requests,
+                f.responses,
+                f.other,
+                f.errors
+            );
+            all_latencies.merge(&f.latency);
+            push_latency(out, &f.latency);
+            out.push(b'}');
+        }
+        out.push(b'}');
     }
     out.extend_from_slice(b"},\"latency_us\":");
-    match Percentiles::of(&mut all_latencies) {
-        Some(p) => push_percentiles(out, &p),
-        None => out.extend_from_slice(b"null"),
-    }
+    push_latency(out, &all_latencies);
     out.extend_from_slice(b",\"malformed_examples\":[");
     for (i, e) in s.malformed_examples.iter().enumerate() {
         if i > 0 {

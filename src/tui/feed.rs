@@ -93,7 +93,7 @@ pub struct Progress {
 /// How the analysis ended.
 #[derive(Debug, Clone)]
 pub struct Done {
-    /// The summary, without the per-name latency lists.
+    /// The summary, without the per-name latency distributions.
     pub summary: Summary,
     pub error: Option<String>,
 }
@@ -575,8 +575,9 @@ fn analysis(
     };
     for p in summary.protos.values_mut() {
         for n in p.by_name.values_mut() {
-            n.latencies_us = Vec::new();
+            n.latency = Default::default();
         }
+        p.folded.latency = Default::default();
     }
     if summary.dropped.is_none() {
         summary.dropped = lp.progress.dropped;

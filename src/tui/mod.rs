@@ -51,7 +51,8 @@
 //!
 //! * **Statistics** are computed with the summary's own code: message rows
 //!   of the view are given to a [`Collector`](crate::stats::Collector) and
-//!   percentiles come from [`Percentiles::of`](crate::record::Percentiles::of).
+//!   percentiles come from its [`Latency`](crate::record::Latency)
+//!   distributions.
 //!
 //! * **Safety.** Every string from the wire goes through
 //!   [`escape`](crate::human::escape) before it is stored for

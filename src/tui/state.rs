@@ -18,7 +18,7 @@ use super::jobs::{DecodedSession, Job, JobResult, SessionKey};
 use super::render;
 use crate::filter::Filter;
 use crate::human::Secrets;
-use crate::record::{MessageRecord, Percentiles, Record, SessionInfo, Sink};
+use crate::record::{Latency, MessageRecord, Percentiles, Record, SessionInfo, Sink};
 use crate::stats::Collector;
 
 /// Decoded sessions kept.
@@ -1581,13 +1581,15 @@ fn rebuild_stream(st: &mut State) {
 /// Computes per-name statistics of the rows in the timeline's list with
 /// the summary's own code: each message row is given to a
 /// [`Collector`] as a message record (name, kind, direction, error,
-/// latency), and percentiles come from [`Percentiles::of`].
+/// latency), and percentiles come from its [`Latency`] distributions
+/// (bounded, as the collector's names are: the rows beyond the first
+/// [`NAME_CAP`](crate::record::NAME_CAP) names of a protocol are one
+/// `(other)` row). The latency chart takes a second pass over the rows.
 pub fn compute_stats(st: &mut State) {
     let mut c = Collector::default();
     let list = &st.timeline;
     let n = list.len();
     let (mut t_lo, mut t_hi) = (i64::MAX, i64::MIN);
-    let mut points: Vec<(u16, i64, i64)> = Vec::new();
     for p in 0..n {
         let row = st.index.row(list.get(p));
         if row.kind() != RowKind::Message {
@@ -1613,9 +1615,6 @@ pub fn compute_stats(st: &mut State) {
         let _ = c.record(&Record::Message(rec));
         t_lo = t_lo.min(row.ts_us);
         t_hi = t_hi.max(row.ts_us);
-        if let Some(l) = row.latency_us() {
-            points.push((row.name, row.ts_us, l));
-        }
     }
     let span = (t_lo, t_hi.max(t_lo));
     let bucket = |t: i64| -> usize {
@@ -1623,7 +1622,7 @@ pub fn compute_stats(st: &mut State) {
         (((t - span.0) as i128 * CHART_BUCKETS as i128 / (w + 1)) as usize).min(CHART_BUCKETS - 1)
     };
     let mut rows = Vec::new();
-    let mut all_lat = Vec::new();
+    let mut all_lat = Latency::default();
     let mut total = StatRow {
         proto: "",
         name: "(all)".into(),
@@ -1635,32 +1634,32 @@ pub fn compute_stats(st: &mut State) {
         chart: vec![0; CHART_BUCKETS],
     };
     for (proto, ps) in &c.summary.protos {
-        for (name, ns) in &ps.by_name {
-            let mut l = ns.latencies_us.clone();
-            all_lat.extend_from_slice(&l);
+        let folded = (ps.folded.messages() > 0).then(|| ("(other)".to_string(), &ps.folded));
+        for (name, ns) in ps.by_name.iter().map(|(k, v)| (k.clone(), v)).chain(folded) {
+            all_lat.merge(&ns.latency);
             total.requests += ns.requests;
             total.responses += ns.responses;
             total.other += ns.other;
             total.errors += ns.errors;
             rows.push(StatRow {
                 proto,
-                name: name.clone(),
+                name,
                 requests: ns.requests,
                 responses: ns.responses,
                 other: ns.other,
                 errors: ns.errors,
-                latency: Percentiles::of(&mut l),
+                latency: ns.latency.percentiles(),
                 chart: Vec::new(),
             });
         }
     }
-    total.latency = Percentiles::of(&mut all_lat);
+    total.latency = all_lat.percentiles();
     rows.sort_by(|a, b| {
         (b.requests + b.responses + b.other)
             .cmp(&(a.requests + a.responses + a.other))
             .then(a.name.cmp(&b.name))
     });
-    // Charts: the busiest names get a series each.
+    // Charts: the busiest names get a series each (second pass).
     let series = {
         let charted: std::collections::HashMap<&str, usize> = rows
             .iter()
@@ -1669,17 +1668,18 @@ pub fn compute_stats(st: &mut State) {
             .map(|(i, r)| (r.name.as_str(), i))
             .collect();
         let mut series: Vec<Vec<u64>> = vec![vec![0; CHART_BUCKETS]; charted.len()];
-        for (name_id, t, l) in &points {
-            let b = bucket(*t);
-            let l = (*l).max(0) as u64;
+        for p in 0..n {
+            let row = st.index.row(list.get(p));
+            if row.kind() != RowKind::Message || st.sessions.get(row.session as usize).is_none() {
+                continue;
+            }
+            let Some(l) = row.latency_us() else {
+                continue;
+            };
+            let b = bucket(row.ts_us);
+            let l = l.max(0) as u64;
             total.chart[b] = total.chart[b].max(l);
-            let name = st
-                .index
-                .names
-                .get(usize::from(*name_id))
-                .map(|s| &**s)
-                .unwrap_or("…");
-            if let Some(i) = charted.get(name) {
+            if let Some(i) = charted.get(st.index.name(&row)) {
                 series[*i][b] = series[*i][b].max(l);
             }
         }
