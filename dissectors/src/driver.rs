@@ -135,6 +135,44 @@ impl Default for Limits {
 /// more; beyond it the buffer grows as bytes arrive.
 const MAX_RESERVE: usize = 4 << 20;
 
+/// Buffers of ended sessions kept, per thread, for the next ones: a
+/// session whose message arrives in pieces then starts with the room an
+/// earlier one grew to, instead of growing (and copying, and faulting in)
+/// its own by doubling. At most [`spare::KEEP`] buffers of at most
+/// [`spare::MAX_CAP`] bytes each are kept.
+mod spare {
+    use std::cell::RefCell;
+
+    pub const KEEP: usize = 8;
+    pub const MAX_CAP: usize = 1 << 20;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A kept buffer (empty), or a new one.
+    pub fn take() -> Vec<u8> {
+        SPARE
+            .with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .unwrap_or_default()
+    }
+
+    /// Keeps `buf` for a later session if it is worth keeping.
+    pub fn give(mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > MAX_CAP {
+            return;
+        }
+        buf.clear();
+        SPARE.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < KEEP {
+                    s.push(buf);
+                }
+            }
+        });
+    }
+}
+
 #[derive(Default)]
 struct DirState {
     /// Unconsumed bytes; `buf[start..]` begins at stream offset `base`.
@@ -168,11 +206,20 @@ impl DirState {
     /// The dissector answered `NeedMore`, with the total it needs if it
     /// knows it: room for the whole message is reserved once.
     fn wait_for(&mut self, need: Option<usize>) {
+        if self.buf.capacity() == 0 {
+            self.buf = spare::take();
+        }
         self.need = need.unwrap_or(0);
         let want = self.need.min(MAX_RESERVE);
         if want > self.pending() {
             self.buf.reserve(want - self.pending());
         }
+    }
+}
+
+impl Drop for DirState {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.buf));
     }
 }
 
@@ -363,7 +410,7 @@ impl Driver {
             });
             st.consume(len);
         }
-        st.buf = Vec::new();
+        spare::give(std::mem::take(&mut st.buf));
         st.start = 0;
         st.need = 0;
     }
