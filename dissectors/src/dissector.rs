@@ -27,7 +27,9 @@ pub enum Step {
     },
     /// Nothing can be decided until more bytes arrive. The driver calls again
     /// with the same bytes plus whatever arrives next (the front does not move,
-    /// so a dissector may remember how far it has scanned).
+    /// so a dissector may remember how far it has scanned). A dissector that
+    /// knows how long the message at the front is says so with
+    /// [`Ctx::need_total`].
     NeedMore,
 }
 
@@ -61,11 +63,21 @@ pub struct Ctx {
     pub notes: Vec<Note>,
     /// Named attributes of the session (`"mode" => "pretty"`), latest wins.
     pub attrs: Vec<(&'static str, String)>,
+    /// With [`Step::NeedMore`]: the message at the front is this many bytes
+    /// long (a length header said so). The driver then reserves room for it
+    /// once and calls again only when that many bytes are there or the
+    /// stream ends, as Suricata's parsers do.
+    pub need: Option<usize>,
 }
 
 impl Ctx {
     pub fn note(&mut self, note: Note) {
         self.notes.push(note);
+    }
+    /// Says, with [`Step::NeedMore`], that nothing can be decided before
+    /// the data holds `total` bytes (see [`Ctx::need`]).
+    pub fn need_total(&mut self, total: usize) {
+        self.need = Some(total);
     }
     pub fn attr(&mut self, key: &'static str, value: impl Into<String>) {
         match self.attrs.iter_mut().find(|(k, _)| *k == key) {
@@ -81,7 +93,9 @@ impl Ctx {
 /// * `data` starts at the first unconsumed byte of `dir`, at stream offset
 ///   `offset`; between two calls for the same direction that answered
 ///   [`Step::NeedMore`], the bytes already given are unchanged and more may
-///   follow.
+///   follow. After a `NeedMore` with [`Ctx::need_total`], the next call for
+///   that direction comes when at least that many bytes are there, or with
+///   `eos`, or after a gap.
 /// * An answer that consumes bytes consumes at least one and at most
 ///   `data.len()`.
 /// * No method panics, whatever the bytes.

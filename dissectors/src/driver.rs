@@ -130,6 +130,49 @@ impl Default for Limits {
     }
 }
 
+/// Most bytes reserved at once for a message whose length a dissector
+/// announced ([`Ctx::need_total`]): a length header is not trusted with
+/// more; beyond it the buffer grows as bytes arrive.
+const MAX_RESERVE: usize = 4 << 20;
+
+/// Buffers of ended sessions kept, per thread, for the next ones: a
+/// session whose message arrives in pieces then starts with the room an
+/// earlier one grew to, instead of growing (and copying, and faulting in)
+/// its own by doubling. At most [`spare::KEEP`] buffers of at most
+/// [`spare::MAX_CAP`] bytes each are kept.
+mod spare {
+    use std::cell::RefCell;
+
+    pub const KEEP: usize = 8;
+    pub const MAX_CAP: usize = 1 << 20;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A kept buffer (empty), or a new one.
+    pub fn take() -> Vec<u8> {
+        SPARE
+            .with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .unwrap_or_default()
+    }
+
+    /// Keeps `buf` for a later session if it is worth keeping.
+    pub fn give(mut buf: Vec<u8>) {
+        if buf.capacity() == 0 || buf.capacity() > MAX_CAP {
+            return;
+        }
+        buf.clear();
+        SPARE.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < KEEP {
+                    s.push(buf);
+                }
+            }
+        });
+    }
+}
+
 #[derive(Default)]
 struct DirState {
     /// Unconsumed bytes; `buf[start..]` begins at stream offset `base`.
@@ -137,6 +180,9 @@ struct DirState {
     start: usize,
     base: u64,
     ended: bool,
+    /// The dissector needs this many unconsumed bytes before it can decide
+    /// anything ([`Ctx::need_total`]); 0 when it did not say.
+    need: usize,
 }
 
 impl DirState {
@@ -156,6 +202,24 @@ impl DirState {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+    }
+    /// The dissector answered `NeedMore`, with the total it needs if it
+    /// knows it: room for the whole message is reserved once.
+    fn wait_for(&mut self, need: Option<usize>) {
+        if self.buf.capacity() == 0 {
+            self.buf = spare::take();
+        }
+        self.need = need.unwrap_or(0);
+        let want = self.need.min(MAX_RESERVE);
+        if want > self.pending() {
+            self.buf.reserve(want - self.pending());
+        }
+    }
+}
+
+impl Drop for DirState {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.buf));
     }
 }
 
@@ -256,12 +320,22 @@ impl Driver {
             );
             let st = &mut self.dirs[dir.idx()];
             st.base += used.consumed as u64;
-            st.buf.extend_from_slice(&bytes[used.consumed..]);
+            let rest = bytes.get(used.consumed..).unwrap_or(&[]);
+            if !rest.is_empty() {
+                st.wait_for(used.need);
+            }
+            st.buf.extend_from_slice(rest);
             if used.resync {
                 self.overflow(dir, out);
             }
         } else {
             st.buf.extend_from_slice(bytes);
+            // The dissector said it needs more than there is: no call until
+            // then (past the limit it is called, as it always was, so that
+            // the oversized message is given up at the same point).
+            if st.pending() < st.need && st.pending() <= self.limits.max_message {
+                return;
+            }
             self.pump(dir, false, out);
         }
     }
@@ -326,6 +400,11 @@ impl Driver {
         );
         st.consume(used.consumed);
         st.compact();
+        if st.pending() > 0 {
+            st.wait_for(used.need);
+        } else {
+            st.need = 0;
+        }
         if used.resync {
             self.overflow(dir, out);
         }
@@ -364,8 +443,9 @@ impl Driver {
             });
             st.consume(len);
         }
-        st.buf = Vec::new();
+        spare::give(std::mem::take(&mut st.buf));
         st.start = 0;
+        st.need = 0;
     }
 }
 
@@ -373,6 +453,8 @@ struct Used {
     consumed: usize,
     /// The unconsumed rest exceeds the message limit.
     resync: bool,
+    /// With an unconsumed rest: the total the dissector said it needs.
+    need: Option<usize>,
 }
 
 /// Runs the dissector over `data` until it needs more bytes; returns how many
@@ -394,6 +476,7 @@ fn run(
     while pos < data.len() {
         let offset = base + pos as u64;
         let rest = &data[pos..];
+        ctx.need = None;
         let step = d.parse(dir, offset, rest, &mut ctx);
         flush_ctx(&mut ctx, out);
         match step {
@@ -432,6 +515,7 @@ fn run(
                 return Used {
                     consumed: pos,
                     resync: rest.len() > limits.max_message,
+                    need: ctx.need.take(),
                 };
             }
         }
@@ -439,6 +523,7 @@ fn run(
     Used {
         consumed: pos,
         resync: false,
+        need: None,
     }
 }
 
@@ -515,6 +600,61 @@ mod tests {
         fn close(&mut self, ctx: &mut Ctx) {
             ctx.note(Note::info("closed"));
         }
+    }
+
+    /// A toy length-prefixed protocol: one length byte, then that many
+    /// bytes. Counts its calls.
+    struct Prefixed {
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+    impl Dissector for Prefixed {
+        fn parse(&mut self, dir: Dir, _offset: u64, data: &[u8], ctx: &mut Ctx) -> Step {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let total = 1 + usize::from(data[0]);
+            if data.len() >= total {
+                Step::Message(Message::new(dir, total, Kind::Request, "frame"))
+            } else if ctx.eos {
+                Step::skip(data.len(), "cut", Severity::Warn)
+            } else {
+                ctx.need_total(total);
+                Step::NeedMore
+            }
+        }
+        fn gap(&mut self, _: Dir, _: u64, _: u64, _: &mut Ctx) {}
+        fn close(&mut self, _: &mut Ctx) {}
+    }
+
+    #[test]
+    fn a_known_total_is_waited_for_without_calls() {
+        let mut stream = vec![200u8];
+        stream.extend([7u8; 200]);
+        stream.extend([2, 1, 2, 50, 9]);
+        for chunk in [1, 3, 10, 64, 500] {
+            let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let d = Box::new(Prefixed {
+                calls: calls.clone(),
+            });
+            let items = run_schedule(d, &[(Dir::C2S, &stream)], chunk);
+            assert_eq!(
+                spans(&items),
+                vec![(0, 201, "msg"), (201, 3, "msg"), (204, 2, "undecoded")],
+                "chunk {chunk}"
+            );
+            // Without the total, every chunk of the 201-byte frame would
+            // be a call.
+            let n = calls.load(std::sync::atomic::Ordering::Relaxed);
+            assert!(n <= 6, "chunk {chunk}: {n} calls");
+        }
+        // Past the limit, the message is given up as it always was.
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut d = Driver::new(Box::new(Prefixed { calls }), Limits { max_message: 50 });
+        let mut items = Vec::new();
+        for (i, piece) in stream.chunks(10).enumerate() {
+            d.data(Dir::C2S, i as u64 * 10, piece, &mut |i| items.push(i));
+        }
+        d.close(&mut |i| items.push(i));
+        assert_eq!(spans(&items).first(), Some(&(0, 60, "undecoded")));
     }
 
     fn spans(items: &[Item]) -> Vec<(u64, u64, &'static str)> {

@@ -8,14 +8,20 @@
 
 use std::io::{self, Write};
 
-use super::encode::{push_record, push_str, push_ts};
+use super::encode::{push_message_members, push_str, push_ts};
+use super::json::CHUNK;
 use crate::record::{Flow, Record, Sink, Summary};
 
 /// Writes bulk action/document line pairs, one pair per message.
 pub struct EkWriter<W: Write> {
     out: W,
+    /// The two lines being written (the record is serialised straight
+    /// into it, after the action and the added members).
     buf: Vec<u8>,
-    rec: Vec<u8>,
+    /// The message's timestamp as a JSON string.
+    ts: Vec<u8>,
+    /// A socket address as text.
+    addr: Vec<u8>,
     /// Flush after every message (live capture).
     pub flush_each: bool,
 }
@@ -24,10 +30,31 @@ impl<W: Write> EkWriter<W> {
     pub fn new(out: W) -> Self {
         EkWriter {
             out,
-            buf: Vec::with_capacity(4096),
-            rec: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(CHUNK),
+            ts: Vec::new(),
+            addr: Vec::new(),
             flush_each: false,
         }
+    }
+
+    /// Hands the serialised lines to `out`.
+    fn drain(&mut self) -> io::Result<()> {
+        let r = self.out.write_all(&self.buf);
+        self.buf.clear();
+        if self.buf.capacity() > 4 * CHUNK {
+            self.buf = Vec::with_capacity(CHUNK);
+        }
+        r
+    }
+
+    /// Appends `addr` as a JSON string.
+    fn push_addr(&mut self, addr: &std::net::SocketAddr) {
+        self.addr.clear();
+        let _ = write!(self.addr, "{addr}");
+        push_str(
+            &mut self.buf,
+            std::str::from_utf8(&self.addr).unwrap_or_default(),
+        );
     }
 }
 
@@ -36,27 +63,32 @@ impl<W: Write> Sink for EkWriter<W> {
         let Record::Message(m) = rec else {
             return Ok(Flow::Continue);
         };
-        let ts = m.ts.rfc3339();
-        let day = ts.get(..10).unwrap_or("1970-01-01").replace('-', ".");
-        self.buf.clear();
-        self.buf.extend_from_slice(b"{\"index\":{\"_index\":");
-        push_str(&mut self.buf, &format!("qscope-{day}"));
-        self.buf.extend_from_slice(b"}}\n{\"@timestamp\":");
-        push_str(&mut self.buf, &ts);
+        // The index is named after the UTC day: the timestamp's first ten
+        // characters with '.' for '-'.
+        self.ts.clear();
+        push_ts(&mut self.ts, &m.ts);
+        let text = self.ts.get(1..self.ts.len().saturating_sub(1));
+        let day = text.and_then(|t| t.get(..10)).unwrap_or(b"1970-01-01");
+        self.buf
+            .extend_from_slice(b"{\"index\":{\"_index\":\"qscope-");
+        self.buf
+            .extend(day.iter().map(|&c| if c == b'-' { b'.' } else { c }));
+        self.buf.extend_from_slice(b"\"}}\n{\"@timestamp\":");
+        self.buf.extend_from_slice(&self.ts);
         self.buf.extend_from_slice(b",\"client\":");
-        push_str(&mut self.buf, &m.session.client.to_string());
+        self.push_addr(&m.session.client);
         self.buf.extend_from_slice(b",\"server\":");
-        push_str(&mut self.buf, &m.session.server.to_string());
+        self.push_addr(&m.session.server);
         self.buf.extend_from_slice(b",\"session_start\":");
         push_ts(&mut self.buf, &m.session.start);
-        let _ = write!(self.buf, ",\"mid_stream\":{},", m.session.mid_stream);
-        self.rec.clear();
-        push_record(&mut self.rec, rec);
-        // The message object without its opening brace.
-        self.buf
-            .extend_from_slice(self.rec.get(1..).unwrap_or(b"}"));
+        self.buf.extend_from_slice(if m.session.mid_stream {
+            b",\"mid_stream\":true,"
+        } else {
+            b",\"mid_stream\":false,"
+        });
+        push_message_members(&mut self.buf, m);
         self.buf.push(b'\n');
-        self.out.write_all(&self.buf)?;
+        self.drain()?;
         if self.flush_each {
             self.out.flush()?;
         }

@@ -7,9 +7,13 @@ use std::io::{self, Write};
 use super::encode::{push_record, push_summary};
 use crate::record::{Flow, Record, Sink, Summary};
 
+/// Room kept for serialising records (a huge record's is given back).
+pub(crate) const CHUNK: usize = 1 << 16;
+
 /// Writes one JSON object per line, as the analysis learns of it.
 pub struct JsonlWriter<W: Write> {
     out: W,
+    /// The record being written.
     buf: Vec<u8>,
     /// Flush after every message (live capture piped into `jq`).
     pub flush_each: bool,
@@ -19,28 +23,37 @@ impl<W: Write> JsonlWriter<W> {
     pub fn new(out: W) -> Self {
         JsonlWriter {
             out,
-            buf: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(CHUNK),
             flush_each: false,
         }
+    }
+
+    /// Hands the serialised record to `out`.
+    fn drain(&mut self) -> io::Result<()> {
+        let r = self.out.write_all(&self.buf);
+        self.buf.clear();
+        // A huge record's room is not kept.
+        if self.buf.capacity() > 4 * CHUNK {
+            self.buf = Vec::with_capacity(CHUNK);
+        }
+        r
     }
 }
 
 impl<W: Write> Sink for JsonlWriter<W> {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
-        self.buf.clear();
         push_record(&mut self.buf, rec);
         self.buf.push(b'\n');
-        self.out.write_all(&self.buf)?;
+        self.drain()?;
         if self.flush_each {
             self.out.flush()?;
         }
         Ok(Flow::Continue)
     }
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {
-        self.buf.clear();
         push_summary(&mut self.buf, summary);
         self.buf.push(b'\n');
-        self.out.write_all(&self.buf)?;
+        self.drain()?;
         self.out.flush()
     }
 }

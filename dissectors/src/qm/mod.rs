@@ -294,6 +294,7 @@ impl Qm {
                 return self.truncated(dir, data.len(), Some(l), eos);
             }
             self.dirs[dir.idx()].in_frame = Some((offset, offset + l as u64, code));
+            ctx.need_total(l);
             return Step::NeedMore;
         }
         self.dirs[dir.idx()].in_frame = None;

@@ -57,7 +57,7 @@ pub fn display_max(b: &[u8], max: usize) -> (String, bool) {
 /// One summary-safe line: marks visible, control characters escaped
 /// (`\n`, `\r`, `\t`, `\xNN`), at most `max` characters.
 pub fn one_line(b: &[u8], max: usize) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(b.len().min(max) + 3);
     for (n, &c) in b.iter().enumerate() {
         if n >= max {
             out.push_str("...");
@@ -84,7 +84,11 @@ pub fn quoted(b: &[u8], max: usize) -> String {
 
 /// A string that came from elsewhere, made summary-safe.
 pub fn clean(s: &str, max: usize) -> String {
-    let mut out = String::new();
+    // Printable ASCII that fits (the common case) stays as it is.
+    if s.len() <= max && s.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)) + 3);
     for (n, c) in s.chars().enumerate() {
         if n >= max {
             out.push_str("...");
@@ -134,10 +138,20 @@ pub fn split(b: &[u8], mark: u8) -> impl Iterator<Item = (usize, &[u8])> + '_ {
 /// as DCOUNT counts).
 pub fn count(b: &[u8], mark: u8) -> usize {
     if b.is_empty() {
-        0
-    } else {
-        b.iter().filter(|&&c| c == mark).count() + 1
+        return 0;
     }
+    // Per chunk of at most 255 bytes a byte-wide sum cannot overflow, and
+    // the compiler turns it into vector compares and adds.
+    b.chunks(255)
+        .map(|chunk| {
+            usize::from(
+                chunk
+                    .iter()
+                    .fold(0u8, |n, &c| n.wrapping_add(u8::from(c == mark))),
+            )
+        })
+        .sum::<usize>()
+        + 1
 }
 
 fn leaf(name: String, range: Range<usize>, b: &[u8], cut: &mut bool) -> Field {
@@ -283,6 +297,10 @@ mod tests {
         assert_eq!(&rec[at.start - 10..at.end - 10], b"200");
         assert_eq!(count(rec, FM), 4);
         assert_eq!(count(b"", FM), 0);
+        for len in [1, 254, 255, 256, 1000] {
+            assert_eq!(count(&vec![FM; len], FM), len + 1);
+            assert_eq!(count(&vec![VM; len], FM), 1);
+        }
     }
 
     #[test]

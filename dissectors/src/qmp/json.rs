@@ -543,10 +543,20 @@ impl<'a> Parser<'a> {
                     // The lexer never lets these through.
                     return self.err(t.start, "invalid UTF-8 sequence in string");
                 }
+                // The run of printable ASCII other than backslash from here
+                // (a quote inside the token is the other kind: plain too).
+                let run_end = skip_until(
+                    s,
+                    i + 1,
+                    |w| swar_eq(w, b'\\') | swar_outside(w, 0x20),
+                    |c| c == b'\\' || !(0x20..0x80).contains(&c),
+                )
+                .min(end);
                 if let Some(o) = out.as_deref_mut() {
-                    o.push(b as char);
+                    let run = s.get(i..run_end).unwrap_or(&[]);
+                    o.push_str(std::str::from_utf8(run).unwrap_or_default());
                 }
-                i += 1;
+                i = run_end.max(i + 1);
                 continue;
             }
             match mod_utf8(s, i, end) {
@@ -698,7 +708,7 @@ fn decode(s: &[u8], start: usize, end: usize, simple: bool) -> Fr<String> {
         i: end,
         strict: true,
     };
-    let mut out = String::new();
+    let mut out = String::with_capacity(end.saturating_sub(start));
     let t = Tok {
         t: T::Str,
         start,

@@ -315,7 +315,15 @@ pub fn probe(c2s: &[u8], s2c: &[u8], start: SessionStart) -> Verdict {
 /// One line of at most `max` characters: line breaks and the indentation
 /// after them collapse, control characters are escaped.
 fn one_line(s: &str, max: usize) -> String {
-    let mut out = String::new();
+    // Printable ASCII only (the common case): nothing collapses or needs
+    // an escape, one byte is one character.
+    if s.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+        return match s.get(..max) {
+            Some(head) if s.len() > max => format!("{head}..."),
+            _ => s.to_owned(),
+        };
+    }
+    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)) + 3);
     let mut count = 0usize;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -358,7 +366,7 @@ fn push_escaped(out: &mut String, c: char) {
 
 /// A decoded string for display: control characters escaped, truncated.
 fn esc(s: &str, max: usize) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)) + 3);
     for (n, c) in s.chars().enumerate() {
         if n >= max {
             out.push_str("...");

@@ -1207,6 +1207,11 @@ fn summaries_are_single_lines() {
     );
     assert_eq!(one_line("a\u{1}b\tc", 100), "a\\u0001b\\tc");
     assert_eq!(one_line("abcdef", 3), "abc...");
+    assert_eq!(one_line("abc", 3), "abc");
+    assert_eq!(one_line("abcd", 3), "abc...");
+    assert_eq!(one_line("", 0), "");
+    assert_eq!(one_line("a", 0), "...");
+    assert_eq!(one_line("a\u{7f}b", 2), "a\\u007F...");
     assert_eq!(one_line("é€", 2), "é€");
     assert_eq!(token_text(b"\"query-st\x01"), "\"query-st\\u0001");
     assert_eq!(token_text(b"\xff"), "\u{FFFD}");
