@@ -246,10 +246,25 @@ impl Driver {
         self.dirs[dir.idx()].pending()
     }
 
-    /// Bytes held in the driver's buffers (their capacity), for memory
-    /// accounting.
+    /// Bytes held in the driver's buffers, for memory accounting.
+    ///
+    /// A function of the streams alone (not of the buffers' actual
+    /// capacity, which depends on the per-thread spares): the bytes held,
+    /// rounded up to a power of two as a growing buffer is, or the room
+    /// reserved for an announced message. So a memory budget charges the
+    /// same whichever thread ran the session.
     pub fn memory(&self) -> usize {
-        self.dirs.iter().map(|d| d.buf.capacity()).sum()
+        self.dirs
+            .iter()
+            .map(|d| {
+                let held = if d.buf.is_empty() {
+                    0
+                } else {
+                    d.buf.len().next_power_of_two()
+                };
+                held.max(d.need.min(MAX_RESERVE))
+            })
+            .sum()
     }
 
     /// Gives up the buffered bytes of both directions (incomplete
