@@ -13,6 +13,12 @@
 //! [`human`] holds the rules every view of raw bytes follows (escaping, hex
 //! rows, masking of secrets): `qscope follow` and the [`tui`].
 
+/// A hash map with a fast, fixed-seed hasher, for the per-packet lookups
+/// of reassembly and the engine (the standard SipHash showed in profiles;
+/// nothing here is keyed by data an attacker could choose to collide
+/// cheaply beyond what a hash table tolerates).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 pub mod capture;
 pub mod cli;
 pub mod engine;

@@ -158,8 +158,36 @@ impl Dispatcher {
         self.cur.counters.packets
     }
 
-    /// Adds one packet; returns the epoch it completed, if any.
+    /// Adds one packet, copying its TCP segment into the batch of its
+    /// shard; returns the epoch it completed, if any.
     pub fn packet(&mut self, pkt: &Packet<'_>) -> Option<Epoch> {
+        if let Some(seg) = self.count(pkt) {
+            let shard = shard_of(seg.src, seg.dst, self.shards);
+            if let Some(b) = self.cur.batches.get_mut(shard) {
+                let start = b.arena.len();
+                b.arena.extend_from_slice(seg.payload);
+                b.segs.push(Seg {
+                    frame: pkt.num,
+                    ts: pkt.ts,
+                    src: seg.src,
+                    dst: seg.dst,
+                    seq: seg.seq,
+                    ack: seg.ack,
+                    flags: seg.flags,
+                    window: seg.window,
+                    wire_len: seg.wire_len,
+                    start,
+                    len: seg.payload.len(),
+                });
+            }
+        }
+        self.full().then(|| self.take(None))
+    }
+
+    /// Counts one packet into the current epoch and decodes it: its TCP
+    /// segment, if it is one, for the caller to handle (one shard on this
+    /// thread: no copy). Check [`Dispatcher::full`] afterwards.
+    pub fn count<'a>(&mut self, pkt: &Packet<'a>) -> Option<TcpSegment<'a>> {
         let c = &mut self.cur.counters;
         if c.packets == 0 {
             self.cur.first_frame = pkt.num;
@@ -176,40 +204,36 @@ impl Dispatcher {
         match layers::decode(pkt.link, pkt.data, pkt.orig_len) {
             Ok(Decoded::Tcp(seg)) => {
                 c.tcp_segments += 1;
-                let shard = shard_of(seg.src, seg.dst, self.shards);
-                if let Some(b) = self.cur.batches.get_mut(shard) {
-                    let start = b.arena.len();
-                    b.arena.extend_from_slice(seg.payload);
-                    self.bytes += seg.payload.len();
-                    b.segs.push(Seg {
-                        frame: pkt.num,
-                        ts: pkt.ts,
-                        src: seg.src,
-                        dst: seg.dst,
-                        seq: seg.seq,
-                        ack: seg.ack,
-                        flags: seg.flags,
-                        window: seg.window,
-                        wire_len: seg.wire_len,
-                        start,
-                        len: seg.payload.len(),
-                    });
-                }
+                self.bytes += seg.payload.len();
+                Some(seg)
             }
-            Ok(Decoded::NotTcp) => c.non_tcp_packets += 1,
-            Ok(Decoded::Fragment) => c.ip_fragments += 1,
+            Ok(Decoded::NotTcp) => {
+                c.non_tcp_packets += 1;
+                None
+            }
+            Ok(Decoded::Fragment) => {
+                c.ip_fragments += 1;
+                None
+            }
             Err(e) => {
                 c.malformed_packets += 1;
                 if self.examples < MAX_EXAMPLES {
                     self.examples += 1;
                     c.malformed_examples.push(format!("frame {}: {e}", pkt.num));
                 }
+                None
             }
         }
-        if self.cur.counters.packets as usize >= EPOCH_PACKETS || self.bytes >= EPOCH_BYTES {
-            return Some(self.take(None));
-        }
-        None
+    }
+
+    /// The current epoch is complete (by packets or bytes).
+    pub fn full(&self) -> bool {
+        self.cur.counters.packets as usize >= EPOCH_PACKETS || self.bytes >= EPOCH_BYTES
+    }
+
+    /// The current epoch: its number, first packet, and whether it has one.
+    pub fn current(&self) -> (u64, Timestamp, u64) {
+        (self.cur.number, self.cur.first_ts, self.cur.first_frame)
     }
 
     /// Ends the current epoch now (end of input, or a quiet live capture:

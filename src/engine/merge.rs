@@ -6,7 +6,6 @@
 //! shards' budget reports and takes the budget's decisions (it is the
 //! coordinator; see `budget`).
 
-use std::collections::HashMap;
 use std::io;
 
 use super::budget::{Coordinator, Decision, Report};
@@ -18,6 +17,7 @@ use crate::record::{
     Sink, Summary,
 };
 use crate::stats::Collector;
+use crate::FastMap;
 
 /// Pushes records into the collector and the sink, and remembers how the
 /// sink answered.
@@ -48,7 +48,7 @@ impl Emitter {
 pub(crate) struct Merger {
     em: Emitter,
     /// Announced sessions by holder, until they end.
-    sessions: HashMap<u64, SessionInfo>,
+    sessions: FastMap<u64, SessionInfo>,
     announced: u64,
     counters: Counters,
     memory: MemoryStats,
@@ -63,7 +63,7 @@ impl Merger {
                 error: None,
                 stopped: false,
             },
-            sessions: HashMap::new(),
+            sessions: FastMap::default(),
             announced: 0,
             counters: Counters::default(),
             memory: MemoryStats {

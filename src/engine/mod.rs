@@ -239,65 +239,113 @@ impl Pending {
     }
 }
 
-/// Reads the next packet (or idles, for live sources) and hands completed
-/// epochs to `deliver`; returns false at the end of the input.
-struct Reader {
-    disp: Dispatcher,
+/// The live-capture timing of a reader: hand on what came in promptly,
+/// and close what waited too long when the capture is quiet.
+struct Pace {
     live: bool,
     epoch_started: Instant,
     last_expire: Instant,
-    fault: Option<CaptureError>,
 }
 
-impl Reader {
-    fn new(shards: usize, live: bool) -> Reader {
-        Reader {
-            disp: Dispatcher::new(shards),
+impl Pace {
+    fn new(live: bool) -> Pace {
+        Pace {
             live,
             epoch_started: Instant::now(),
             last_expire: Instant::now(),
-            fault: None,
         }
     }
 
-    /// One step: `Some(epoch)` when one is complete, `None` to go on;
-    /// `Err(())` at the end of the input (or a fault, kept in `fault`).
-    fn step(&mut self, source: &mut (dyn Source + Send)) -> Result<Option<Epoch>, ()> {
-        match source.next_or_idle(LIVE_WAIT) {
-            Ok(Next::Packet(p)) => Ok(self.packet(&p)),
-            Ok(Next::Idle) => Ok(self.idle()),
-            Ok(Next::End) => Err(()),
-            Err(e) => {
-                self.fault = Some(e);
-                Err(())
-            }
-        }
+    /// A packet is about to start a new epoch.
+    fn started(&mut self) {
+        self.epoch_started = Instant::now();
     }
 
-    fn packet(&mut self, p: &Packet<'_>) -> Option<Epoch> {
-        if self.disp.pending() == 0 {
-            self.epoch_started = Instant::now();
-        }
-        if let Some(e) = self.disp.packet(p) {
-            return Some(e);
-        }
-        // Live: hand on what came in promptly, even in small epochs.
-        if self.live && self.epoch_started.elapsed() >= LIVE_WAIT {
-            return Some(self.disp.take(None));
-        }
-        None
+    /// After a packet: should the (unfinished) epoch end now?
+    fn due(&self) -> bool {
+        self.live && self.epoch_started.elapsed() >= LIVE_WAIT
     }
 
-    fn idle(&mut self) -> Option<Epoch> {
+    /// The source is idle: `None` to go on waiting, else end the epoch
+    /// now, with the time to expire connections as of (if due).
+    fn idle(&mut self, pending: bool) -> Option<Option<Timestamp>> {
         let expire = self.last_expire.elapsed() >= EXPIRE_EVERY;
-        if self.disp.pending() == 0 && !expire {
+        if !pending && !expire {
             return None;
         }
-        let at = expire.then(|| {
+        Some(expire.then(|| {
             self.last_expire = Instant::now();
             wall_clock()
-        });
-        Some(self.disp.take(at))
+        }))
+    }
+}
+
+/// One job on one thread: each packet is analysed as it is read (its
+/// bytes are not copied), and epochs end where the dispatcher cuts them,
+/// exactly as with several jobs.
+struct Inline {
+    disp: Dispatcher,
+    shard: Shard,
+    pending: Pending,
+    t0: Option<Timestamp>,
+    /// The current epoch has begun in the shard.
+    open: bool,
+}
+
+impl Inline {
+    fn new(cfg: &Config) -> Inline {
+        Inline {
+            disp: Dispatcher::new(1),
+            shard: Shard::new(cfg.settings()),
+            pending: Pending::default(),
+            t0: cfg.t0,
+            open: false,
+        }
+    }
+
+    fn t0(&self, first: Timestamp) -> Timestamp {
+        self.t0.or(self.disp.t0).unwrap_or(first)
+    }
+
+    fn packet(&mut self, p: &Packet<'_>, merger: &mut Merger, sink: &mut dyn Sink) {
+        if !self.open {
+            let number = self.disp.current().0;
+            let cut = self.pending.take(number);
+            self.shard
+                .begin(number, self.t0(p.ts), cut.as_ref(), p.ts, p.num);
+            self.open = true;
+        }
+        if let Some(seg) = self.disp.count(p) {
+            self.shard.segment(&seg, p.ts, p.num);
+        }
+        if self.disp.full() {
+            self.close(None, merger, sink);
+        }
+    }
+
+    /// Ends the current epoch (even one without packets).
+    fn close(&mut self, expire: Option<Timestamp>, merger: &mut Merger, sink: &mut dyn Sink) {
+        let e = self.disp.take(expire);
+        if !self.open {
+            let cut = self.pending.take(e.number);
+            let t0 = self.t0(e.first_ts);
+            self.shard
+                .begin(e.number, t0, cut.as_ref(), e.first_ts, e.first_frame);
+        }
+        self.open = false;
+        let out = self.shard.end(e.expire, e.last_frame);
+        let d = merger.epoch(sink, &e.counters, vec![out]);
+        self.pending.schedule(e.number, d);
+    }
+
+    /// The end: the last epoch, then every connection closes.
+    fn finish(
+        &mut self,
+        merger: &mut Merger,
+        sink: &mut dyn Sink,
+    ) -> (ShardOut, reassembly::Stats) {
+        self.close(None, merger, sink);
+        self.shard.finish(self.disp.last_ts, self.disp.last_frame)
     }
 }
 
@@ -307,45 +355,49 @@ fn run_inline(
     cfg: &Config,
     sink: &mut dyn Sink,
 ) -> (io::Result<Summary>, Option<CaptureError>) {
-    let mut reader = Reader::new(1, source.live());
-    let mut shard = Shard::new(cfg.settings());
+    let mut inline = Inline::new(cfg);
+    let mut pace = Pace::new(source.live());
     let mut merger = Merger::new(cfg.memory_limit);
-    let mut pending = Pending::default();
+    let mut fault = None;
     let mut halted = false;
-    let mut run = |e: Epoch, t0: Timestamp, merger: &mut Merger, sink: &mut dyn Sink| {
-        let out = shard.epoch(&e, 0, t0, pending.take(e.number).as_ref());
-        let d = merger.epoch(sink, &e.counters, vec![out]);
-        pending.schedule(e.number, d);
-    };
     loop {
         if cfg.stopped() {
             break;
         }
-        match reader.step(source) {
-            Ok(Some(e)) => {
-                let t0 = cfg.t0.or(reader.disp.t0).unwrap_or_default();
-                run(e, t0, &mut merger, sink);
-                if merger.done() {
-                    halted = true;
-                    break;
+        match source.next_or_idle(LIVE_WAIT) {
+            Ok(Next::Packet(p)) => {
+                if inline.disp.pending() == 0 {
+                    pace.started();
+                }
+                inline.packet(&p, &mut merger, sink);
+                if inline.disp.pending() > 0 && pace.due() {
+                    inline.close(None, &mut merger, sink);
                 }
             }
-            Ok(None) => {}
-            Err(()) => break,
+            Ok(Next::Idle) => {
+                if let Some(expire) = pace.idle(inline.disp.pending() > 0) {
+                    inline.close(expire, &mut merger, sink);
+                }
+            }
+            Ok(Next::End) => break,
+            Err(e) => {
+                fault = Some(e);
+                break;
+            }
+        }
+        if merger.done() {
+            halted = true;
+            break;
         }
     }
-    let t0 = cfg.t0.or(reader.disp.t0).unwrap_or_default();
     let dropped = source.dropped();
-    let fault = reader.fault.take();
     let error = fault.as_ref().map(ToString::to_string);
-    if halted {
-        let last = vec![(ShardOut::default(), shard.tcp())];
-        return (merger.finish(sink, last, error, dropped), fault);
-    }
-    let last = reader.disp.take(None);
-    run(last, t0, &mut merger, sink);
-    let fin = shard.finish(reader.disp.last_ts, reader.disp.last_frame);
-    (merger.finish(sink, vec![fin], error, dropped), fault)
+    let last = if halted {
+        vec![(ShardOut::default(), inline.shard.tcp())]
+    } else {
+        vec![inline.finish(&mut merger, sink)]
+    };
+    (merger.finish(sink, last, error, dropped), fault)
 }
 
 /// What a shard thread is given.
@@ -465,7 +517,9 @@ fn reader_thread(
     meta: &SyncSender<Meta>,
     halt: &AtomicBool,
 ) {
-    let mut reader = Reader::new(n, source.live());
+    let mut disp = Dispatcher::new(n);
+    let mut pace = Pace::new(source.live());
+    let mut fault = None;
     let send = |e: Epoch, t0: Timestamp| -> bool {
         let counters = e.counters.clone();
         let e = Arc::new(e);
@@ -478,30 +532,46 @@ fn reader_thread(
     };
     let mut go_on = true;
     while go_on && !cfg.stopped() && !halt.load(Ordering::Relaxed) {
-        match reader.step(source) {
-            Ok(Some(e)) => {
-                let t0 = cfg.t0.or(reader.disp.t0).unwrap_or_default();
-                go_on = send(e, t0);
+        let epoch = match source.next_or_idle(LIVE_WAIT) {
+            Ok(Next::Packet(p)) => {
+                if disp.pending() == 0 {
+                    pace.started();
+                }
+                match disp.packet(&p) {
+                    Some(e) => Some(e),
+                    None if pace.due() => Some(disp.take(None)),
+                    None => None,
+                }
             }
-            Ok(None) => {}
-            Err(()) => break,
+            Ok(Next::Idle) => pace
+                .idle(disp.pending() > 0)
+                .map(|expire| disp.take(expire)),
+            Ok(Next::End) => break,
+            Err(e) => {
+                fault = Some(e);
+                break;
+            }
+        };
+        if let Some(e) = epoch {
+            let t0 = cfg.t0.or(disp.t0).unwrap_or_default();
+            go_on = send(e, t0);
         }
     }
     if !go_on || halt.load(Ordering::Relaxed) {
         return;
     }
-    let t0 = cfg.t0.or(reader.disp.t0).unwrap_or_default();
-    if !send(reader.disp.take(None), t0) {
+    let t0 = cfg.t0.or(disp.t0).unwrap_or_default();
+    if !send(disp.take(None), t0) {
         return;
     }
     for tx in ins {
         let _ = tx.send(ShardIn::Finish {
-            last_ts: reader.disp.last_ts,
-            last_frame: reader.disp.last_frame,
+            last_ts: disp.last_ts,
+            last_frame: disp.last_frame,
         });
     }
     let _ = meta.send(Meta::End {
-        fault: reader.fault.take(),
+        fault,
         dropped: source.dropped(),
     });
 }
@@ -548,11 +618,8 @@ fn shard_thread(
 /// live batches). The same stages as [`analyze`] with one job; the sink is
 /// owned and reachable between packets.
 pub struct Engine<S: Sink> {
-    cfg: Config,
-    reader: Reader,
-    shard: Shard,
+    inline: Inline,
     merger: Option<Merger>,
-    pending: Pending,
     sink: S,
     halted: bool,
 }
@@ -560,11 +627,8 @@ pub struct Engine<S: Sink> {
 impl<S: Sink> Engine<S> {
     pub fn new(cfg: Config, sink: S) -> Engine<S> {
         Engine {
-            reader: Reader::new(1, false),
-            shard: Shard::new(cfg.settings()),
+            inline: Inline::new(&cfg),
             merger: Some(Merger::new(cfg.memory_limit)),
-            pending: Pending::default(),
-            cfg,
             sink,
             halted: false,
         }
@@ -581,43 +645,34 @@ impl<S: Sink> Engine<S> {
         self.halted
     }
 
-    /// Analyses one captured packet (records come out when its epoch is
-    /// complete, or at [`Engine::flush`]).
+    /// Analyses one captured packet (its records come out when its epoch
+    /// ends, or at [`Engine::flush`]).
     pub fn packet(&mut self, pkt: &Packet<'_>) {
-        if self.halted {
+        let Some(merger) = self.merger.as_mut().filter(|_| !self.halted) else {
             return;
-        }
-        if let Some(e) = self.reader.disp.packet(pkt) {
-            self.run(e);
-        }
+        };
+        self.inline.packet(pkt, merger, &mut self.sink);
+        self.halted = merger.done();
     }
 
-    /// Analyses the packets given so far now (an epoch ends early).
+    /// Ends the current epoch now, so that every record of the packets
+    /// given so far comes out.
     pub fn flush(&mut self) {
-        if !self.halted && self.reader.disp.pending() > 0 {
-            let e = self.reader.disp.take(None);
-            self.run(e);
+        if self.inline.disp.pending() > 0 {
+            self.close(None);
         }
     }
 
     /// Live capture gone quiet: closes what has waited too long as of `now`.
     pub fn expire(&mut self, now: Timestamp) {
-        if !self.halted {
-            let e = self.reader.disp.take(Some(now));
-            self.run(e);
-        }
+        self.close(Some(now));
     }
 
-    fn run(&mut self, e: Epoch) {
-        let Some(merger) = self.merger.as_mut() else {
+    fn close(&mut self, expire: Option<Timestamp>) {
+        let Some(merger) = self.merger.as_mut().filter(|_| !self.halted) else {
             return;
         };
-        let t0 = self.cfg.t0.or(self.reader.disp.t0).unwrap_or_default();
-        let out = self
-            .shard
-            .epoch(&e, 0, t0, self.pending.take(e.number).as_ref());
-        let d = merger.epoch(&mut self.sink, &e.counters, vec![out]);
-        self.pending.schedule(e.number, d);
+        self.inline.close(expire, merger, &mut self.sink);
         self.halted = merger.done();
     }
 
@@ -628,19 +683,17 @@ impl<S: Sink> Engine<S> {
         error: Option<String>,
         dropped: Option<u64>,
     ) -> (io::Result<Summary>, S) {
+        let Some(mut merger) = self.merger.take() else {
+            return (Ok(Summary::default()), self.sink);
+        };
         let last = if self.halted {
-            vec![(ShardOut::default(), self.shard.tcp())]
+            vec![(ShardOut::default(), self.inline.shard.tcp())]
         } else {
-            let e = self.reader.disp.take(None);
-            self.run(e);
-            vec![self
-                .shard
-                .finish(self.reader.disp.last_ts, self.reader.disp.last_frame)]
+            vec![self.inline.finish(&mut merger, &mut self.sink)]
         };
-        let result = match self.merger.take() {
-            Some(m) => m.finish(&mut self.sink, last, error, dropped),
-            None => Ok(Summary::default()),
-        };
-        (result, self.sink)
+        (
+            merger.finish(&mut self.sink, last, error, dropped),
+            self.sink,
+        )
     }
 }

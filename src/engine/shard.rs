@@ -18,7 +18,7 @@
 //! single shard would have produced.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use qscope_dissectors::{
     new_dissector, probe, proto_for_port, Dir, Driver, Item as DItem, Message, MsgRef, Note, Proto,
@@ -29,8 +29,10 @@ use super::budget::{self, Decision, Dropped, Report};
 use super::dispatch::Epoch;
 use super::Settings;
 use crate::capture::Timestamp;
+use crate::layers::TcpSegment;
 use crate::reassembly::{self, ConnId, EndReason, Event, Reassembler};
 use crate::record::SessionInfo;
+use crate::FastMap;
 
 /// Phases of a frame's items, in merge order.
 pub(crate) const PHASE_CUT: u8 = 0;
@@ -188,7 +190,7 @@ struct Session {
     state: State,
     next_index: u64,
     /// Messages that later replies may refer to: where they start → (index, ts).
-    refs: HashMap<MsgRef, (u64, Timestamp)>,
+    refs: FastMap<MsgRef, (u64, Timestamp)>,
     ref_order: VecDeque<MsgRef>,
     /// Distinct notes with how often each was made.
     notes: Vec<(Note, u64)>,
@@ -228,7 +230,7 @@ impl Session {
 /// separate from the sessions so a session can be written about in place.
 struct Table {
     set: Settings,
-    sessions: HashMap<ConnId, Session>,
+    sessions: FastMap<ConnId, Session>,
     em: Emit,
     /// The packet being analysed (the last one, at the end).
     at: At,
@@ -243,7 +245,9 @@ struct Table {
     /// The totals of the holders' accounts.
     total: u64,
     shed_hist: Vec<u64>,
-    idle_hist: BTreeMap<u64, u64>,
+    /// Charge by activity bucket: bucket `idle_base + i` at index `i`.
+    idle_hist: VecDeque<u64>,
+    idle_base: u64,
 }
 
 /// Where items go, with the tag of the items produced now.
@@ -277,7 +281,7 @@ impl Shard {
                     max_pending_refs: set.max_pending_refs,
                 },
                 set,
-                sessions: HashMap::new(),
+                sessions: FastMap::default(),
                 at: At::default(),
                 t0: Timestamp::default(),
                 epoch: 0,
@@ -286,7 +290,8 @@ impl Shard {
                 items: Vec::new(),
                 total: 0,
                 shed_hist: vec![0; budget::CLASSES],
-                idle_hist: BTreeMap::new(),
+                idle_hist: VecDeque::new(),
+                idle_base: 0,
             },
         }
     }
@@ -300,37 +305,57 @@ impl Shard {
         t0: Timestamp,
         cut: Option<&Decision>,
     ) -> ShardOut {
-        self.table.epoch = e.number;
+        self.begin(e.number, t0, cut, e.first_ts, e.first_frame);
+        if let Some(b) = e.batches.get(i) {
+            for s in &b.segs {
+                self.segment(&b.segment(s), s.ts, s.frame);
+            }
+        }
+        self.end(e.expire, e.last_frame)
+    }
+
+    /// Starts epoch `number` (its first packet: `first_ts`, `first_frame`),
+    /// applying `cut` first; `t0` is the time reference.
+    pub fn begin(
+        &mut self,
+        number: u64,
+        t0: Timestamp,
+        cut: Option<&Decision>,
+        first_ts: Timestamp,
+        first_frame: u64,
+    ) {
+        self.table.epoch = number;
         self.table.t0 = t0;
         if let Some(d) = cut.filter(|d| !d.is_empty()) {
             self.cut(
                 d,
                 At {
-                    ts: e.first_ts,
-                    frame: e.first_frame,
+                    ts: first_ts,
+                    frame: first_frame,
                 },
             );
         }
-        if let Some(b) = e.batches.get(i) {
-            self.table.em.phase = PHASE_PACKET;
-            for s in &b.segs {
-                let seg = b.segment(s);
-                self.table.em.frame = s.frame;
-                self.table.at = At {
-                    ts: s.ts,
-                    frame: s.frame,
-                };
-                let table = &mut self.table;
-                self.reasm.segment(s.ts, &seg, &mut |ev| table.event(ev));
-                self.account();
-            }
-        }
-        if let Some(now) = e.expire {
-            self.table.em.frame = e.last_frame;
+        self.table.em.phase = PHASE_PACKET;
+    }
+
+    /// One TCP segment of the epoch, captured at `ts` in packet `frame`.
+    pub fn segment(&mut self, seg: &TcpSegment<'_>, ts: Timestamp, frame: u64) {
+        self.table.em.frame = frame;
+        self.table.at = At { ts, frame };
+        let table = &mut self.table;
+        self.reasm.segment(ts, seg, &mut |ev| table.event(ev));
+        self.account();
+    }
+
+    /// Ends the epoch (a quiet live capture: closing what has waited too
+    /// long as of `expire`) and hands its output over.
+    pub fn end(&mut self, expire: Option<Timestamp>, last_frame: u64) -> ShardOut {
+        if let Some(now) = expire {
+            self.table.em.frame = last_frame;
             self.table.em.phase = PHASE_EXPIRE;
             self.table.at = At {
                 ts: now,
-                frame: e.last_frame,
+                frame: last_frame,
             };
             let table = &mut self.table;
             self.reasm.expire(now, &mut |ev| table.event(ev));
@@ -357,7 +382,12 @@ impl Shard {
         let mut report = Report::new();
         report.total = self.table.total + self.reasm.tomb_memory() as u64;
         report.shed.clone_from(&self.table.shed_hist);
-        report.idle.clone_from(&self.table.idle_hist);
+        let t = &self.table;
+        report.idle = (t.idle_base..)
+            .zip(t.idle_hist.iter())
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| (k, *v))
+            .collect();
         report.tombs = self.reasm.tomb_memory() as u64;
         ShardOut {
             items: std::mem::take(&mut self.table.em.out),
@@ -391,7 +421,7 @@ impl Shard {
             unaccount(t, old);
             t.total += new.charge;
             t.shed_hist[budget::class(new.shed)] += new.shed;
-            *t.idle_hist.entry(new.bucket).or_default() += new.charge;
+            *idle_slot(t, new.bucket) += new.charge;
         }
         t.touched = touched;
     }
@@ -471,7 +501,7 @@ impl Shard {
             let n = s.refs.len() as u64;
             if n > 0 {
                 t.dropped.pairing_entries += n;
-                s.refs = HashMap::new();
+                s.refs = FastMap::default();
                 s.ref_order = VecDeque::new();
             }
         }
@@ -483,12 +513,30 @@ fn unaccount(t: &mut Table, old: Account) {
     if let Some(h) = t.shed_hist.get_mut(budget::class(old.shed)) {
         *h -= old.shed.min(*h);
     }
-    if let Some(v) = t.idle_hist.get_mut(&old.bucket) {
-        *v -= old.charge.min(*v);
-        if *v == 0 {
-            t.idle_hist.remove(&old.bucket);
-        }
+    if old.charge == 0 {
+        // Never accounted.
+        return;
     }
+    let v = idle_slot(t, old.bucket);
+    *v -= old.charge.min(*v);
+    // Forget the leading empty buckets.
+    while t.idle_hist.front() == Some(&0) {
+        t.idle_hist.pop_front();
+        t.idle_base += 1;
+    }
+}
+
+/// The charge of activity bucket `b` (buckets only grow; one older than
+/// the first kept one lands in the first).
+fn idle_slot(t: &mut Table, b: u64) -> &mut u64 {
+    if t.idle_hist.is_empty() {
+        t.idle_base = b;
+    }
+    let i = b.saturating_sub(t.idle_base) as usize;
+    if i >= t.idle_hist.len() {
+        t.idle_hist.resize(i + 1, 0);
+    }
+    &mut t.idle_hist[i]
 }
 
 /// A session's memory outside the reassembler: `(total, sheddable)`.
@@ -576,7 +624,7 @@ impl Table {
                             prefix_done: [false, false],
                         },
                         next_index: 0,
-                        refs: HashMap::new(),
+                        refs: FastMap::default(),
                         ref_order: VecDeque::new(),
                         notes: Vec::new(),
                         notes_bytes: 0,

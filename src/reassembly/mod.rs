@@ -57,13 +57,14 @@
 //!   connections once closed. Closed connections leave a small tombstone so
 //!   that stray packets after FIN/RST do not open ghost connections.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 use qscope_dissectors::{Dir, Severity};
 
 use crate::capture::Timestamp;
 use crate::layers::TcpSegment;
+use crate::FastMap;
 
 mod stream;
 #[cfg(test)]
@@ -299,10 +300,10 @@ pub struct Reassembler {
     cfg: Config,
     stats: Stats,
     conns: BTreeMap<ConnId, Conn>,
-    by_key: HashMap<Key, ConnId>,
+    by_key: FastMap<Key, ConnId>,
     /// `(last packet time, conn)`, least recently active first.
     activity: BTreeSet<(Timestamp, ConnId)>,
-    tombs: HashMap<Key, Tomb>,
+    tombs: FastMap<Key, Tomb>,
     /// Closed connections in the order they closed, with the time.
     tomb_order: VecDeque<(Timestamp, Key)>,
     total_held: usize,
@@ -315,9 +316,9 @@ impl Reassembler {
             cfg,
             stats: Stats::default(),
             conns: BTreeMap::new(),
-            by_key: HashMap::new(),
+            by_key: FastMap::default(),
             activity: BTreeSet::new(),
-            tombs: HashMap::new(),
+            tombs: FastMap::default(),
             tomb_order: VecDeque::new(),
             total_held: 0,
             next_id: 0,
@@ -359,7 +360,7 @@ impl Reassembler {
     /// Forgets every closed connection (their stray packets may then open
     /// new connections picked up mid-stream).
     pub fn forget_closed(&mut self) {
-        self.tombs = HashMap::new();
+        self.tombs = FastMap::default();
         self.tomb_order = VecDeque::new();
     }
 
@@ -545,8 +546,20 @@ impl Reassembler {
         }
     }
 
+    /// Whether the least recently active connection must be known: for
+    /// the idle timeout or the connection limit (an ordered set updated on
+    /// every packet otherwise costs for nothing).
+    fn tracks_activity(&self) -> bool {
+        self.cfg.idle_timeout_us.is_some() || self.cfg.max_connections != usize::MAX
+    }
+
     fn touch(&mut self, id: ConnId, ts: Timestamp) {
+        let track = self.tracks_activity();
         if let Some(conn) = self.conns.get_mut(&id) {
+            if !track {
+                conn.last_ts = conn.last_ts.max(ts);
+                return;
+            }
             if ts > conn.last_ts {
                 self.activity.remove(&(conn.last_ts, id));
                 conn.last_ts = ts;
@@ -647,7 +660,9 @@ impl Reassembler {
             },
         );
         self.by_key.insert(key(client, server), id);
-        self.activity.insert((ts, id));
+        if self.tracks_activity() {
+            self.activity.insert((ts, id));
+        }
         id
     }
 
