@@ -15,8 +15,9 @@
 //! 1. shed every holder whose sheddable part is at least `shed_min`
 //!    (largest first: the smallest size class that frees enough);
 //! 2. if shedding cannot free enough, also close every connection whose
-//!    last activity is older than `close_before` (oldest first), and forget
-//!    closed connections remembered for their stray packets.
+//!    last activity is older than `close_before` (oldest first);
+//! 3. if even that is not enough, forget the closed connections remembered
+//!    for their stray packets.
 //!
 //! A decision taken after epoch `e` is applied by every shard at the start
 //! of epoch `e + LAG`, so shards need not wait for the merger; epochs are
@@ -102,11 +103,14 @@ pub(crate) struct Coordinator {
 }
 
 impl Coordinator {
-    /// `limit`: the user's limit. Part of it is kept for what the budget
-    /// does not track per connection (epochs in flight, statistics, the
-    /// allocator's slack).
+    /// `limit`: the user's limit. A quarter of it (at most 128 MiB) is kept
+    /// for what the budget does not track per connection (epochs in flight,
+    /// statistics, the allocator's slack) and for the growth between a
+    /// decision and the epoch it applies to (buffers grow by doubling, so
+    /// many connections crossing a power of two at once can add more than
+    /// an epoch's bytes).
     pub fn new(limit: u64) -> Coordinator {
-        let reserve = (limit / 4).min(48 << 20);
+        let reserve = (limit / 4).min(128 << 20);
         let trigger = limit.saturating_sub(reserve).max(1);
         Coordinator {
             trigger,
@@ -139,21 +143,20 @@ impl Coordinator {
             }
         }
         excess -= freed;
-        // 2. Then close the least recently active connections.
-        if r.tombs > 0 {
-            d.forget_closed = true;
-            excess = excess.saturating_sub(r.tombs);
-        }
+        // 2. Then close the least recently active connections (their later
+        // packets are ignored: a tombstone remembers them).
         let mut closed = 0u64;
         for (&bucket, &bytes) in &r.idle {
-            if excess == 0 {
-                break;
-            }
             closed += bytes;
             d.close_before = Some(bucket + 1);
             if closed >= excess {
-                break;
+                return d;
             }
+        }
+        // 3. Last, forget the closed connections remembered for their
+        // stray packets (a flood of short connections).
+        if r.tombs > 0 {
+            d.forget_closed = true;
         }
         d
     }

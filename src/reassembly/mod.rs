@@ -54,8 +54,11 @@
 //! * **Memory** is bounded by the buffer limits, by
 //!   [`Config::max_connections`] (the least recently active connection is
 //!   closed, reason [`EndReason::Idle`], with a note) and by forgetting
-//!   connections once closed. Closed connections leave a small tombstone so
-//!   that stray packets after FIN/RST do not open ghost connections.
+//!   connections once closed. Connections closed by FIN, RST or their
+//!   owner's memory budget ([`Reassembler::close_conn`] with
+//!   [`EndReason::Limit`]) leave a small tombstone for
+//!   [`Config::tomb_ttl_us`] of capture time, so that their later packets
+//!   do not open ghost connections (a new SYN still opens a new one).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -223,8 +226,10 @@ pub struct Stats {
     pub connections: u64,
 }
 
-/// Memory charged per remembered closed connection.
-pub const TOMB_COST: usize = 128;
+/// Memory charged per remembered closed connection: its map entry (two
+/// addresses as the key, the tombstone) with the map's slack, and its place
+/// in the expiry queue (measured: about 370 bytes).
+pub const TOMB_COST: usize = 384;
 
 impl Stats {
     /// Adds another reassembler's counters (shards of one analysis).
@@ -711,7 +716,7 @@ impl Reassembler {
             ts,
             reason,
         });
-        if matches!(reason, EndReason::Fin | EndReason::Rst) {
+        if matches!(reason, EndReason::Fin | EndReason::Rst | EndReason::Limit) {
             let tomb = Tomb {
                 client: conn.client,
                 isn: [conn.streams[0].isn, conn.streams[1].isn],
