@@ -551,6 +551,7 @@ fn duration(common: &Common) -> Result<Option<std::time::Duration>, Failure> {
 /// Starts the relay (`--listen`/`--connect`): the signals stop it (its
 /// connections are closed, what is queued is still decoded); `stop`
 /// (the analysis is over) ends its source at once.
+#[allow(unsafe_code)] // a libc call: see its SAFETY comment
 fn open_relay(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> {
     let (Some(listen), Some(connect)) = (&common.listen, &common.connect) else {
         return Err(Failure::usage("--listen and --connect go together"));

@@ -4,6 +4,7 @@
 //! value kinds the captures lack, the exact text and column of every class
 //! of error, and property tests that no input makes the parser or the
 //! evaluator panic.
+#![allow(unsafe_code)] // libc calls (kill, geteuid, an allocator counting calls): see their SAFETY comments
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

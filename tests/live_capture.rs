@@ -3,6 +3,7 @@
 //! client qemu.qmp, replays of real QM and QPS conversations over real
 //! sockets, and the error cases (bad filter, unknown interface, no
 //! permission, privileges given up after opening).
+#![allow(unsafe_code)] // libc calls (kill, geteuid, an allocator counting calls): see their SAFETY comments
 #![cfg(feature = "live")]
 
 mod common;

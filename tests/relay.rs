@@ -7,6 +7,7 @@
 //! The relay needs no root. The QEMU test needs `qemu-system-x86_64` and
 //! the Python package `qemu.qmp` (which CI installs): without them it is
 //! skipped with a message, except in CI (`CI` set), where it fails.
+#![allow(unsafe_code)] // libc calls (kill, geteuid, an allocator counting calls): see their SAFETY comments
 
 mod common;
 

@@ -26,6 +26,7 @@
 //! script is there), QSCOPE_BENCH_RSS_CAP_MB (default 8000) and
 //! QSCOPE_BENCH_TIMEOUT (s, default 900): a hostile run over either is
 //! killed and reported.
+#![allow(unsafe_code)] // libc calls in measure.rs (fork hooks, wait4, sysconf): see their SAFETY comments
 
 mod hostile;
 mod jsonscan;

@@ -330,6 +330,7 @@ impl Listener {
 }
 
 /// The process id and user id of a Unix socket's peer.
+#[allow(unsafe_code)] // a libc call: see its SAFETY comment
 fn peer_cred(fd: RawFd) -> Option<(i32, u32)> {
     let mut cred = libc::ucred {
         pid: 0,
@@ -351,6 +352,7 @@ fn peer_cred(fd: RawFd) -> Option<(i32, u32)> {
 }
 
 /// Waits until `fd` is readable or `timeout` passes.
+#[allow(unsafe_code)] // a libc call: see its SAFETY comment
 fn wait_readable(fd: RawFd, timeout: Duration) {
     let mut p = libc::pollfd {
         fd,
@@ -1104,6 +1106,7 @@ fn listen(addr: &Addr, connect: &Addr, target: &Target) -> Result<Listening, Sta
     }
 }
 
+#[allow(unsafe_code)] // a libc call: see its SAFETY comment
 fn listen_unix(addr: &Addr, path: &Path, connect: &Addr) -> Result<Listening, StartError> {
     let fail = |what: String| StartError::Fail(format!("--listen {addr}: {what}"));
     // An existing file: a stale socket (nobody listening) is replaced;
@@ -1157,6 +1160,7 @@ fn listen_unix(addr: &Addr, path: &Path, connect: &Addr) -> Result<Listening, St
 /// target's group and other bits (group bits only when the socket could
 /// be given the target's group) with read-write for its owner, qscope's
 /// user, who reaches the target anyway. A TCP target: owner only (0600).
+#[allow(unsafe_code)] // a libc call: see its SAFETY comment
 fn restrict(path: &Path, connect: &Addr) -> io::Result<()> {
     let Addr::Unix(target) = connect else {
         return std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
