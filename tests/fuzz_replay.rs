@@ -1,5 +1,5 @@
 //! Replays every file of the application's fuzz corpora
-//! (`fuzz/corpus/reassembly/`: seeds and
+//! (`fuzz/corpus/{reassembly,capture,layers}/`: seeds and
 //! every input that ever crashed a target) through the same harnesses the
 //! `cargo fuzz` targets use (`fuzz/harness/`), so a crash once found stays
 //! fixed. The dissector corpora are replayed by
@@ -34,4 +34,14 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 #[test]
 fn reassembly_corpus_replays_cleanly() {
     assert!(replay("reassembly", harness::reassembly::run) > 0);
+}
+
+#[test]
+fn capture_corpus_replays_cleanly() {
+    assert!(replay("capture", harness::capture::run) > 0);
+}
+
+#[test]
+fn layers_corpus_replays_cleanly() {
+    assert!(replay("layers", harness::layers::run) > 0);
 }

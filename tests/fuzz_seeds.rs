@@ -68,10 +68,417 @@ fn seed(target: &str, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap();
 }
 
+/// Little- or big-endian byte writer.
+struct W {
+    be: bool,
+    v: Vec<u8>,
+}
+
+impl W {
+    fn new(be: bool) -> W {
+        W { be, v: Vec::new() }
+    }
+    fn u16(&mut self, x: u16) -> &mut W {
+        let b = if self.be {
+            x.to_be_bytes()
+        } else {
+            x.to_le_bytes()
+        };
+        self.v.extend_from_slice(&b);
+        self
+    }
+    fn u32(&mut self, x: u32) -> &mut W {
+        let b = if self.be {
+            x.to_be_bytes()
+        } else {
+            x.to_le_bytes()
+        };
+        self.v.extend_from_slice(&b);
+        self
+    }
+    fn u64(&mut self, x: u64) -> &mut W {
+        let b = if self.be {
+            x.to_be_bytes()
+        } else {
+            x.to_le_bytes()
+        };
+        self.v.extend_from_slice(&b);
+        self
+    }
+    fn bytes(&mut self, b: &[u8]) -> &mut W {
+        self.v.extend_from_slice(b);
+        self
+    }
+    /// `b`, padded to a multiple of 4.
+    fn padded(&mut self, b: &[u8]) -> &mut W {
+        self.v.extend_from_slice(b);
+        while !self.v.len().is_multiple_of(4) {
+            self.v.push(0);
+        }
+        self
+    }
+}
+
+/// A packet to write: capture time (µs), captured bytes, length on the wire.
+#[derive(Clone)]
+struct P {
+    ts_us: i64,
+    data: Vec<u8>,
+    orig: u32,
+}
+
+/// A classic pcap file.
+fn pcap(pkts: &[P], link: u32, be: bool, nano: bool, modified: bool) -> Vec<u8> {
+    let magic = match (nano, modified) {
+        (_, true) => 0xa1b2_cd34,
+        (true, _) => 0xa1b2_3c4d,
+        _ => 0xa1b2_c3d4,
+    };
+    let mut w = W::new(be);
+    w.u32(magic)
+        .u16(2)
+        .u16(4)
+        .u32(0)
+        .u32(0)
+        .u32(262_144)
+        .u32(link);
+    for p in pkts {
+        let secs = p.ts_us.div_euclid(1_000_000) as u32;
+        let us = p.ts_us.rem_euclid(1_000_000) as u32;
+        w.u32(secs).u32(if nano { us * 1000 } else { us });
+        w.u32(p.data.len() as u32).u32(p.orig);
+        if modified {
+            // ifindex, protocol, packet type, padding
+            w.u32(1).u16(0x0800).bytes(&[0, 0]);
+        }
+        w.bytes(&p.data);
+    }
+    w.v
+}
+
+/// One pcapng block: type, length, body, length.
+fn block(w: &mut W, ty: u32, body: &[u8]) {
+    let len = 12 + body.len() as u32;
+    w.u32(ty).u32(len).bytes(body).u32(len);
+}
+
+/// pcapng options: (code, value) then opt_endofopt.
+fn options(be: bool, opts: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut o = W::new(be);
+    for (code, v) in opts {
+        o.u16(*code).u16(v.len() as u16).padded(v);
+    }
+    o.u16(0).u16(0);
+    o.v
+}
+
+/// What a pcapng section holds.
+enum Ng {
+    /// Link type, snap length, if_tsresol, if_tsoffset.
+    Iface(u16, u32, Option<u8>, Option<i64>),
+    /// Interface, timestamp in its units, packet, with options.
+    Epb(u32, u64, P, bool),
+    Spb(P),
+    Nrb,
+    Isb(u32),
+    Dsb,
+    Custom,
+    Unknown(u32),
+}
+
+fn pcapng_section(w: &mut W, items: &[Ng]) {
+    let be = w.be;
+    let mut b = W::new(be);
+    b.u32(0x1A2B_3C4D).u16(1).u16(0).u64(u64::MAX);
+    b.bytes(&options(be, &[(4, b"qscope seeds".to_vec())]));
+    block(w, 0x0A0D_0D0A, &b.v);
+    for it in items {
+        let mut b = W::new(be);
+        let ty = match it {
+            Ng::Iface(link, snap, res, off) => {
+                b.u16(*link).u16(0).u32(*snap);
+                let mut o = vec![(2u16, b"eth0".to_vec())];
+                if let Some(r) = res {
+                    o.push((9, vec![*r]));
+                }
+                if let Some(x) = off {
+                    let mut v = W::new(be);
+                    v.u64(*x as u64);
+                    o.push((14, v.v));
+                }
+                b.bytes(&options(be, &o));
+                1
+            }
+            Ng::Epb(iface, ts, p, with_opts) => {
+                b.u32(*iface).u32((ts >> 32) as u32).u32(*ts as u32);
+                b.u32(p.data.len() as u32).u32(p.orig).padded(&p.data);
+                if *with_opts {
+                    let mut f = W::new(be);
+                    f.u32(1);
+                    b.bytes(&options(be, &[(2, f.v), (1, b"comment".to_vec())]));
+                }
+                6
+            }
+            Ng::Spb(p) => {
+                b.u32(p.orig).padded(&p.data);
+                3
+            }
+            Ng::Nrb => {
+                b.u16(1).u16(13).padded(b"\x0a\x00\x00\x01host\0\0\0\0\0");
+                b.u16(0).u16(0);
+                4
+            }
+            Ng::Isb(iface) => {
+                b.u32(*iface).u32(0).u32(5);
+                let mut c = W::new(be);
+                c.u64(42);
+                b.bytes(&options(be, &[(4, c.v)]));
+                5
+            }
+            Ng::Dsb => {
+                b.u32(0x544c_534b).u32(5).padded(b"CLIEN");
+                10
+            }
+            Ng::Custom => {
+                b.u32(32473).padded(b"custom data");
+                0x0000_0BAD
+            }
+            Ng::Unknown(t) => {
+                b.padded(b"????");
+                *t
+            }
+        };
+        block(w, ty, &b.v);
+    }
+}
+
+fn pcapng(sections: &[(bool, Vec<Ng>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (be, items) in sections {
+        let mut w = W::new(*be);
+        pcapng_section(&mut w, items);
+        out.extend_from_slice(&w.v);
+    }
+    out
+}
+
+/// Packets of a bundled capture, within `budget` bytes, big frames cut to
+/// `snap` bytes (their wire length kept).
+fn packets(rel: &str, budget: usize, snap: usize) -> Vec<P> {
+    let mut out = Vec::new();
+    let mut used = 0;
+    for p in common::read_pcap(&common::bundled(rel)) {
+        let orig = p.frame.len() as u32;
+        let data = p.frame[..p.frame.len().min(snap)].to_vec();
+        if used + data.len() + 16 > budget && !out.is_empty() {
+            break;
+        }
+        used += data.len() + 16;
+        out.push(P {
+            ts_us: p.ts_us,
+            data,
+            orig,
+        });
+    }
+    out
+}
+
+/// An Ethernet frame's IP packet (the frame without its 14-byte header).
+fn ip_of(p: &P) -> P {
+    P {
+        ts_us: p.ts_us,
+        data: p.data[14..].to_vec(),
+        orig: p.orig - 14,
+    }
+}
+
+/// The same packet behind another link header.
+fn relinked(p: &P, head: &[u8]) -> P {
+    let ip = ip_of(p);
+    let mut data = head.to_vec();
+    data.extend_from_slice(&ip.data);
+    P {
+        ts_us: p.ts_us,
+        data,
+        orig: ip.orig + head.len() as u32,
+    }
+}
+
+const SLL_V4: [u8; 16] = [0, 0, 3, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
+
 #[test]
-#[ignore = "writes fuzz/corpus/{reassembly}; run on demand"]
+#[ignore = "writes fuzz/corpus/{capture,layers,reassembly}; run on demand"]
 fn write_app_seed_corpora() {
+    capture_seeds();
+    layers_seeds();
     reassembly_seeds();
+}
+
+fn capture_seeds() {
+    let pkts = packets("qps/qps-2-signon-fail.pcap", 900, 2048);
+    let mut cut = pkts.clone();
+    cut[1].data.truncate(20);
+    for (name, be, nano, modified) in [
+        ("pcap-le-us", false, false, false),
+        ("pcap-be-us", true, false, false),
+        ("pcap-le-ns", false, true, false),
+        ("pcap-be-ns", true, true, false),
+        ("pcap-modified", false, false, true),
+    ] {
+        seed("capture", name, &pcap(&cut, 1, be, nano, modified));
+    }
+    seed(
+        "capture",
+        "pcap-header-only",
+        &pcap(&[], 113, false, false, false),
+    );
+    let mut trunc = pcap(&pkts, 1, false, false, false);
+    trunc.truncate(trunc.len() - 7);
+    seed("capture", "pcap-truncated", &trunc);
+    let p = &pkts[0];
+    let ip = ip_of(p);
+    let short = P {
+        data: p.data[..30].to_vec(),
+        ..p.clone()
+    };
+    for be in [false, true] {
+        let tag = if be { "be" } else { "le" };
+        let items = vec![
+            Ng::Iface(1, 64, None, None),
+            Ng::Iface(101, 0, Some(9), Some(1 << 40)),
+            Ng::Iface(113, 65535, Some(0x8a), Some(-5)),
+            Ng::Epb(0, 1_700_000_000_000_000, p.clone(), true),
+            Ng::Epb(1, 1_700_000_000_000_000_123, ip.clone(), false),
+            Ng::Spb(p.clone()),
+            Ng::Epb(0, 0, short.clone(), false),
+            Ng::Nrb,
+            Ng::Isb(1),
+            Ng::Dsb,
+            Ng::Custom,
+            Ng::Unknown(0x1234_5678),
+            Ng::Epb(2, u64::MAX, relinked(p, &SLL_V4), false),
+        ];
+        seed(
+            "capture",
+            &format!("pcapng-{tag}-blocks"),
+            &pcapng(&[(be, items)]),
+        );
+    }
+    // Two sections of different byte orders; the second renumbers interfaces.
+    let sections = vec![
+        (
+            false,
+            vec![Ng::Iface(1, 0, None, None), Ng::Epb(0, 1, p.clone(), false)],
+        ),
+        (
+            true,
+            vec![
+                Ng::Iface(228, 0, Some(3), None),
+                Ng::Epb(0, 2, ip.clone(), false),
+                Ng::Spb(ip.clone()),
+            ],
+        ),
+    ];
+    seed("capture", "pcapng-two-sections", &pcapng(&sections));
+    let only_shb = pcapng(&[(false, vec![])]);
+    seed("capture", "pcapng-header-only", &only_shb);
+}
+
+/// An IPv6 packet carrying the TCP segment of an IPv4 packet, optionally
+/// after a hop-by-hop options header.
+fn ipv6_of(ip4: &[u8], hop_by_hop: bool) -> Vec<u8> {
+    let ihl = usize::from(ip4[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip4[2], ip4[3]]));
+    let tcp = &ip4[ihl..total.min(ip4.len())];
+    let ext: &[u8] = if hop_by_hop {
+        &[6, 0, 1, 4, 0, 0, 0, 0]
+    } else {
+        &[]
+    };
+    let mut v = vec![0x60, 0, 0, 0];
+    v.extend_from_slice(&((tcp.len() + ext.len()) as u16).to_be_bytes());
+    v.push(if hop_by_hop { 0 } else { 6 });
+    v.push(64);
+    v.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    v.extend_from_slice(ext);
+    v.extend_from_slice(tcp);
+    v
+}
+
+fn layers_seeds() {
+    use harness::layers::encode;
+    // LINKS in fuzz/harness/layers.rs: 0 NULL, 1 Ethernet, 4 RAW, 5 LOOP,
+    // 6 SLL, 7 IPV4, 8 IPV6, 9 SLL2.
+    let pkts = packets("qmp/qmp-basic.pcap", 4 << 10, 2048);
+    let syn = &pkts[0];
+    let data = pkts
+        .iter()
+        .find(|p| p.data.len() > 80)
+        .expect("a data segment");
+    let ip = ip_of(data).data;
+    seed("layers", "eth-syn", &encode(1, 0, &syn.data));
+    seed("layers", "eth-data", &encode(1, 0, &data.data));
+    seed("layers", "eth-data-cut", &encode(1, 40, &data.data[..60]));
+    seed("layers", "raw-v4", &encode(4, 0, &ip));
+    seed("layers", "raw-v4-tso", &{
+        let mut p = ip.clone();
+        p[2] = 0;
+        p[3] = 0;
+        encode(7, 0x8000 | 600, &p)
+    });
+    seed("layers", "raw-v4-options", &{
+        let mut p = vec![0x46];
+        p.extend_from_slice(&ip[1..20]);
+        p.extend_from_slice(&[1, 1, 1, 0]);
+        p.extend_from_slice(&ip[20..]);
+        let total = p.len() as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        encode(4, 0, &p)
+    });
+    seed("layers", "raw-v4-fragment", &{
+        let mut p = ip.clone();
+        p[6] = 0x20;
+        encode(4, 0, &p)
+    });
+    seed("layers", "raw-v4-udp", &{
+        let mut p = ip.clone();
+        p[9] = 17;
+        encode(4, 0, &p)
+    });
+    seed("layers", "raw-v6", &encode(8, 0, &ipv6_of(&ip, false)));
+    seed(
+        "layers",
+        "raw-v6-hop-by-hop",
+        &encode(4, 0, &ipv6_of(&ip, true)),
+    );
+    seed(
+        "layers",
+        "null",
+        &encode(0, 0, &relinked(data, &2u32.to_le_bytes()).data),
+    );
+    seed("layers", "loop-v6", &{
+        let mut f = 30u32.to_be_bytes().to_vec();
+        f.extend_from_slice(&ipv6_of(&ip, false));
+        encode(5, 0, &f)
+    });
+    seed(
+        "layers",
+        "sll",
+        &encode(6, 0, &relinked(data, &SLL_V4).data),
+    );
+    seed("layers", "sll2", &{
+        let mut h = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6];
+        h.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0]);
+        encode(9, 0, &relinked(data, &h).data)
+    });
+    seed("layers", "eth-qinq", &{
+        let mut f = data.data[..12].to_vec();
+        f.extend_from_slice(&[0x88, 0xa8, 0, 1, 0x81, 0x00, 0, 2, 0x08, 0x00]);
+        f.extend_from_slice(&ip);
+        encode(1, 0, &f)
+    });
+    seed("layers", "link-by-number", &encode(0xf0, 276, &data.data));
 }
 
 fn reassembly_seeds() {

@@ -1,5 +1,6 @@
 //! Fuzz harnesses for the parts of the application crate that read
-//! untrusted bytes: TCP reassembly.
+//! untrusted bytes: TCP reassembly, the capture-file reader
+//! and link/IP/TCP decoding.
 //!
 //! Each module has a `run(&[u8])` that panics when an invariant breaks.
 //! The `cargo fuzz` targets in `fuzz/fuzz_targets/` call them, and
@@ -10,6 +11,8 @@
 //! `qscope_dissectors`.
 #![allow(dead_code)]
 
+pub mod capture;
+pub mod layers;
 pub mod reassembly;
 
 /// Reads the fuzz input as a stream of small numbers; past the end it
