@@ -1,5 +1,5 @@
 //! Replays every file of the application's fuzz corpora
-//! (`fuzz/corpus/{reassembly,capture,layers}/`: seeds and
+//! (`fuzz/corpus/{reassembly,capture,layers,filter}/`: seeds and
 //! every input that ever crashed a target) through the same harnesses the
 //! `cargo fuzz` targets use (`fuzz/harness/`), so a crash once found stays
 //! fixed. The dissector corpora are replayed by
@@ -44,4 +44,9 @@ fn capture_corpus_replays_cleanly() {
 #[test]
 fn layers_corpus_replays_cleanly() {
     assert!(replay("layers", harness::layers::run) > 0);
+}
+
+#[test]
+fn filter_corpus_replays_cleanly() {
+    assert!(replay("filter", harness::filter::run) > 0);
 }

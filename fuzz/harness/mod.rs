@@ -1,6 +1,6 @@
 //! Fuzz harnesses for the parts of the application crate that read
-//! untrusted bytes: TCP reassembly, the capture-file reader
-//! and link/IP/TCP decoding.
+//! untrusted bytes: TCP reassembly, the capture-file reader,
+//! link/IP/TCP decoding and the display-filter language.
 //!
 //! Each module has a `run(&[u8])` that panics when an invariant breaks.
 //! The `cargo fuzz` targets in `fuzz/fuzz_targets/` call them, and
@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod filter;
 pub mod layers;
 pub mod reassembly;
 
