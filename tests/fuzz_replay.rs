@@ -1,5 +1,5 @@
 //! Replays every file of the application's fuzz corpora
-//! (`fuzz/corpus/{reassembly,capture,layers,filter}/`: seeds and
+//! (`fuzz/corpus/{reassembly,capture,layers,filter,pipeline}/`: seeds and
 //! every input that ever crashed a target) through the same harnesses the
 //! `cargo fuzz` targets use (`fuzz/harness/`), so a crash once found stays
 //! fixed. The dissector corpora are replayed by
@@ -49,4 +49,9 @@ fn layers_corpus_replays_cleanly() {
 #[test]
 fn filter_corpus_replays_cleanly() {
     assert!(replay("filter", harness::filter::run) > 0);
+}
+
+#[test]
+fn pipeline_corpus_replays_cleanly() {
+    assert!(replay("pipeline", harness::pipeline::run) > 0);
 }

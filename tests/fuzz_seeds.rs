@@ -307,12 +307,122 @@ fn relinked(p: &P, head: &[u8]) -> P {
 const SLL_V4: [u8; 16] = [0, 0, 3, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
 
 #[test]
-#[ignore = "writes fuzz/corpus/{capture,layers,reassembly,filter} and fuzz/dict/filter.dict; run on demand"]
+#[ignore = "writes fuzz/corpus/{pipeline,capture,layers,reassembly,filter} and fuzz/dict/filter.dict; run on demand"]
 fn write_app_seed_corpora() {
+    pipeline_seeds();
     capture_seeds();
     layers_seeds();
     reassembly_seeds();
     filter_seeds();
+}
+
+fn pipeline_seeds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut rels = Vec::new();
+    for dir in ["qmp", "qm", "qps", "mqserver", "qmp-qapi"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".pcap") {
+                rels.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    rels.sort();
+    for rel in &rels {
+        let stem = rel.rsplit('/').next().unwrap().trim_end_matches(".pcap");
+        let pkts = packets(rel, 8 << 10, 2048);
+        seed(
+            "pipeline",
+            &format!("seed-{stem}"),
+            &pcap(&pkts, 1, false, false, false),
+        );
+    }
+    // Other formats and link types of small conversations.
+    let events = packets("qmp/qmp-events.pcap", 6 << 10, 2048);
+    let signon = packets("qps/qps-2-signon-fail.pcap", 4 << 10, 2048);
+    let text = packets("mqserver/mq-text.pcap", 4 << 10, 2048);
+    seed(
+        "pipeline",
+        "fmt-be-nano",
+        &pcap(&signon, 1, true, true, false),
+    );
+    seed(
+        "pipeline",
+        "fmt-modified",
+        &pcap(&signon, 1, false, false, true),
+    );
+    let raw: Vec<P> = text.iter().map(ip_of).collect();
+    seed(
+        "pipeline",
+        "link-raw",
+        &pcap(&raw, 101, false, false, false),
+    );
+    let sll: Vec<P> = text.iter().map(|p| relinked(p, &SLL_V4)).collect();
+    seed("pipeline", "link-sll", &pcap(&sll, 113, true, false, false));
+    let null: Vec<P> = signon
+        .iter()
+        .map(|p| relinked(p, &2u32.to_le_bytes()))
+        .collect();
+    seed(
+        "pipeline",
+        "link-null",
+        &pcap(&null, 0, false, false, false),
+    );
+    // pcapng: two interfaces (Ethernet in µs, raw IP in ns), alternating.
+    let mut items = vec![
+        Ng::Iface(1, 262_144, None, None),
+        Ng::Iface(101, 262_144, Some(9), Some(-3600)),
+        Ng::Nrb,
+    ];
+    for (i, p) in signon.iter().enumerate() {
+        items.push(if i % 2 == 0 {
+            Ng::Epb(0, p.ts_us as u64, p.clone(), i == 0)
+        } else {
+            Ng::Epb(1, p.ts_us as u64 * 1000, ip_of(p), false)
+        });
+    }
+    items.push(Ng::Isb(0));
+    seed(
+        "pipeline",
+        "fmt-pcapng-two-ifaces",
+        &pcapng(&[(false, items)]),
+    );
+    let items: Vec<Ng> = std::iter::once(Ng::Iface(1, 0, Some(6), None))
+        .chain(
+            events
+                .iter()
+                .map(|p| Ng::Epb(0, p.ts_us as u64, p.clone(), false)),
+        )
+        .collect();
+    seed("pipeline", "fmt-pcapng-be", &pcapng(&[(true, items)]));
+    // Reordered, duplicated, picked up mid-stream.
+    let mut shuffled = events.clone();
+    for i in (5..shuffled.len() - 1).step_by(4) {
+        shuffled.swap(i, i + 1);
+    }
+    let dup = shuffled[8].clone();
+    shuffled.insert(12, dup);
+    seed(
+        "pipeline",
+        "tcp-reordered",
+        &pcap(&shuffled, 1, false, false, false),
+    );
+    seed(
+        "pipeline",
+        "tcp-mid-stream",
+        &pcap(&events[3..], 1, false, false, false),
+    );
+    let lossy: Vec<P> = events
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 7 != 5)
+        .map(|(_, p)| p.clone())
+        .collect();
+    seed(
+        "pipeline",
+        "tcp-lossy",
+        &pcap(&lossy, 1, false, false, false),
+    );
 }
 
 fn capture_seeds() {

@@ -1,6 +1,7 @@
 //! Fuzz harnesses for the parts of the application crate that read
-//! untrusted bytes: TCP reassembly, the capture-file reader,
-//! link/IP/TCP decoding and the display-filter language.
+//! untrusted bytes: TCP reassembly, the capture-file reader, link/IP/TCP
+//! decoding, the display-filter language, and the whole pipeline from a
+//! capture file's bytes to JSONL and text output.
 //!
 //! Each module has a `run(&[u8])` that panics when an invariant breaks.
 //! The `cargo fuzz` targets in `fuzz/fuzz_targets/` call them, and
@@ -13,7 +14,9 @@
 
 pub mod capture;
 pub mod filter;
+pub mod json;
 pub mod layers;
+pub mod pipeline;
 pub mod reassembly;
 
 /// Reads the fuzz input as a stream of small numbers; past the end it
