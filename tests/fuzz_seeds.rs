@@ -1,6 +1,9 @@
-//! Writes the fuzz seed corpora from the real captures in captures/: each
-//! capture's TCP streams, reassembled, in the order the segments were
-//! captured, encoded for `qscope_dissectors::fuzzing`. Run on demand:
+//! Writes the fuzz seed corpora. For the dissector targets: from the real
+//! captures in captures/, each capture's TCP streams, reassembled, in the
+//! order the segments were captured, encoded for
+//! `qscope_dissectors::fuzzing`. For the application's targets
+//! (fuzz/harness/): capture files, frames, segment scenarios and filter
+//! expressions, made from the captures and by hand. Run on demand:
 //! `cargo test --test fuzz_seeds -- --ignored`.
 
 mod common;

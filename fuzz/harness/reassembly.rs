@@ -104,7 +104,8 @@ pub enum Op {
     },
     /// A SYN with sequence number `seq` (from the server if `server`).
     Syn { tuple: u8, server: bool, seq: u32 },
-    /// A SYN-ACK (from the client if `server` is false... i.e. reversed).
+    /// A SYN-ACK with sequence number `seq` acknowledging `ack`: from the
+    /// server, or (reversed) from the client when `server` is set.
     SynAck {
         tuple: u8,
         server: bool,
