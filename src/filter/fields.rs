@@ -290,6 +290,15 @@ pub(crate) fn docs() -> &'static [FieldDoc] {
     })
 }
 
+/// The fields whose values are named codes, with their name tables (for
+/// the built-in reference).
+pub(crate) fn code_tables() -> impl Iterator<Item = (&'static str, &'static Names)> {
+    SPECS.iter().filter_map(|s| match s.ty {
+        Ty::Named(names) => Some((s.name, names)),
+        _ => None,
+    })
+}
+
 pub(crate) fn spec(name: &str) -> Option<&'static Spec> {
     SPECS.iter().find(|s| s.name == name)
 }

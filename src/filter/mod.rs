@@ -15,7 +15,8 @@
 //! which parse that text.
 //!
 //! The language and every field are documented in `docs/filters.md`;
-//! [`fields`] lists the fields for help screens.
+//! [`fields`] lists the fields for help screens, and [`help`] builds the
+//! reference the binary prints (`qscope help filters`) from the same table.
 //!
 //! * `lexer`: characters to tokens.
 //! * `parser`: tokens to an expression, with type checks.
@@ -25,6 +26,7 @@
 
 mod eval;
 mod fields;
+pub mod help;
 mod lexer;
 mod parser;
 mod value;
@@ -129,7 +131,7 @@ pub struct FieldDoc {
 
 /// Every field the language knows, for docs, `--help` and the UI's help.
 /// Besides these, `PROTO.PATH` reaches any decoded field (see
-/// `docs/filters.md`).
+/// `docs/filters.md`, or `qscope help filters`).
 #[must_use]
 pub fn fields() -> &'static [FieldDoc] {
     fields::docs()

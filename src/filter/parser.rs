@@ -447,7 +447,7 @@ fn resolve(name: &str, col: usize) -> Result<FieldRef, FilterError> {
                 "expected a field, found the value '{name}' (fields come first: index == {name})"
             )
         }
-        None => format!("unknown field '{name}' (see the list of fields in docs/filters.md)"),
+        None => format!("unknown field '{name}' (qscope help filters lists every field)"),
     };
     Err(err(col, msg))
 }
@@ -695,7 +695,7 @@ fn literal(f: &FieldRef, op: Op, text: &str, quoted: bool, col: usize) -> Result
                         names.what
                     ),
                     None => format!(
-                        "unknown {} {found} for '{name}' (give a name from docs/filters.md or a number)",
+                        "unknown {} {found} for '{name}' (qscope help filters lists the names; or give the number)",
                         names.what
                     ),
                 },
