@@ -22,6 +22,7 @@ use crate::capture::writer::PcapWriter;
 use crate::capture::{FileSource, Source};
 use crate::engine::{analyze, AnalyzeError, Config};
 use crate::filter::Filter;
+use crate::human::color::{use_color, Paint, When};
 use crate::layers::{self, Decoded};
 use crate::record::{Flow, Record, Sink, Summary};
 use crate::sink::ek::EkWriter;
@@ -333,6 +334,33 @@ pub struct PrintArgs {
     /// line, e = seconds since the Unix epoch (as tshark's -t).
     #[arg(short = 't', long = "time-format", value_enum, default_value_t = TimeArg::R)]
     pub time_format: TimeArg,
+    /// Colour directions, protocols, errors, warnings and slow replies:
+    /// auto = only when standard output is a terminal and NO_COLOR is
+    /// unset or empty (as tshark's --color).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+/// `print --color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// When standard output is a terminal, NO_COLOR is unset or empty and
+    /// TERM is not dumb.
+    Auto,
+    /// Always, even into a pipe or a file, whatever NO_COLOR says.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<ColorArg> for When {
+    fn from(c: ColorArg) -> When {
+        match c {
+            ColorArg::Auto => When::Auto,
+            ColorArg::Always => When::Always,
+            ColorArg::Never => When::Never,
+        }
+    }
 }
 
 /// `print -t`: the time column's format.
@@ -1031,6 +1059,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let input = open_input(&a.common)?;
             let mut p = TextPrinter::new(open_output(&None)?, a.verbose);
             p.time_format = a.time_format.into();
+            let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+            p.paint = Paint {
+                on: use_color(
+                    a.color.into(),
+                    io::stdout().is_terminal(),
+                    env("NO_COLOR").as_deref(),
+                    env("TERM").as_deref(),
+                ),
+            };
             p.flush_each = input.live || io::stdout().is_terminal();
             run_analysis(&a.common, input, &mut p)
         }

@@ -123,9 +123,11 @@ fn bash_completes_subcommands_flags_and_values() {
         assert!(top.contains(&sub.to_string()), "{sub} missing: {top:?}");
     }
     assert_eq!(c("qscope print --dec"), ["--decode-as"]);
+    assert_eq!(c("qscope print x.pcap --col"), ["--color"]);
     assert_eq!(c("qscope filters --l"), ["--list"]);
     assert_eq!(c("qscope export --format "), ["jsonl", "json", "ek"]);
     assert_eq!(c("qscope stats --format "), ["table", "json"]);
+    assert_eq!(c("qscope print --color "), ["auto", "always", "never"]);
     assert_eq!(
         c("qscope completions "),
         [
