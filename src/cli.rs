@@ -580,14 +580,19 @@ impl Common {
     }
 
     /// The compiled `-Y` expression; a mistake is reported as the
-    /// expression with a caret under it.
+    /// expression with a caret under it, and its warnings go to standard
+    /// error (call it once per command).
     pub fn filter(&self) -> Result<Option<Filter>, Failure> {
         let Some(expr) = &self.display_filter else {
             return Ok(None);
         };
-        Filter::parse(expr).map(Some).map_err(|e| {
+        let f = Filter::parse(expr).map_err(|e| {
             Failure::usage(format!("invalid display filter (-Y):\n{}", e.render(expr)))
-        })
+        })?;
+        for w in f.warnings() {
+            eprintln!("qscope: warning: {w}");
+        }
+        Ok(Some(f))
     }
 }
 

@@ -40,6 +40,7 @@ use crate::record::MessageRecord;
 pub struct Filter {
     source: String,
     expr: eval::Expr,
+    warnings: Vec<String>,
 }
 
 impl Filter {
@@ -55,11 +56,21 @@ impl Filter {
     pub fn parse(expr: &str) -> Result<Filter, FilterError> {
         let toks = lexer::lex(expr)?;
         let end_col = expr.chars().count() + 1;
-        let compiled = parser::Parser::new(toks, end_col).parse()?;
+        let (compiled, warnings) = parser::Parser::new(toks, end_col).parse()?;
         Ok(Filter {
             source: expr.to_owned(),
             expr: compiled,
+            warnings,
         })
+    }
+
+    /// Parts of the expression that are valid but surely mistaken, one
+    /// line each, e.g. a `qmp.` path that names no top-level QMP key
+    /// (`qmp.exec`, which matches nothing; did you mean `qmp.execute`?).
+    /// The filter runs as written.
+    #[must_use]
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Does this message match?
