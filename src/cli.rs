@@ -3,6 +3,7 @@
 mod follow;
 mod progress;
 mod report;
+mod shell;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use qscope_dissectors::{Options, Proto};
 
 use crate::capture::relay::{self, Addr, Relay, RelayOptions};
@@ -20,6 +22,7 @@ use crate::capture::writer::PcapWriter;
 use crate::capture::{FileSource, Source};
 use crate::engine::{analyze, AnalyzeError, Config};
 use crate::filter::Filter;
+use crate::human::color::{use_color, Paint, When};
 use crate::layers::{self, Decoded};
 use crate::record::{Flow, Record, Sink, Summary};
 use crate::sink::ek::EkWriter;
@@ -46,7 +49,8 @@ const AFTER: &str = "Examples:
   qscope export --listen unix:/tmp/tap.sock --connect unix:/run/qmp.sock | jq .
                                          relay a Unix-socket monitor and decode it
 
-Display filter fields and operators: docs/filters.md.
+Display filter language and every field: qscope help filters.
+Shell completions and the manual page: qscope completions SHELL, qscope man.
 
 Exit status: 0 success; 1 the input cannot be opened or read, the output
 cannot be written, or live capture failed; 2 a usage error (bad option or
@@ -80,6 +84,47 @@ pub enum Command {
     Stats(StatsArgs),
     /// Print the reassembled byte stream of one session.
     Follow(FollowArgs),
+    /// The display filter reference: the language of -Y and every field
+    /// with its type and meaning (also: qscope help filters).
+    Filters(FiltersArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell) to standard output.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to standard output.
+    Man,
+}
+
+#[derive(Args, Debug)]
+pub struct FiltersArgs {
+    /// Only the field names, one per line (for scripts).
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = shell::COMPLETIONS_AFTER)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The command line's definition: [`Cli`]'s, with the filter reference as
+/// the long help of `qscope filters` (so `qscope help filters` shows it).
+/// Parsing, completions and the man page all use this one.
+#[must_use]
+pub fn command() -> clap::Command {
+    Cli::command().mut_subcommand("filters", |c| {
+        c.after_long_help(crate::filter::help::reference())
+    })
+}
+
+/// Parses the process's arguments with [`command`]; exits on a usage
+/// error, `--help` or `--version`, as clap does.
+#[must_use]
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command()).exit())
 }
 
 /// Where packets come from, and how they are decoded.
@@ -107,8 +152,9 @@ pub struct Common {
     /// Stop live capture after SECS seconds.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// Display filter: only messages matching EXPR are output (see
-    /// docs/filters.md), e.g. 'qmp.execute == "quit" || error'.
+    /// Display filter: only messages matching EXPR are output (the language
+    /// and every field: qscope help filters), e.g. 'qmp.execute == "quit" ||
+    /// error'.
     #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
     pub display_filter: Option<String>,
     /// Write packets to FILE (pcap). Live capture: every captured packet.
@@ -130,7 +176,12 @@ pub struct Common {
     /// Decode sessions on PORT as PROTO (qmp, qm, qps, mqserver, unknown);
     /// repeatable. With --listen, a PROTO alone applies to every relayed
     /// session.
-    #[arg(long = "decode-as", value_name = "PORT=PROTO", value_parser = parse_decode_as_or_relay)]
+    #[arg(
+        long = "decode-as",
+        value_name = "PORT=PROTO",
+        value_parser = DecodeAs(parse_decode_as_or_relay),
+        hide_possible_values = true
+    )]
     pub decode_as: Vec<(u16, Proto)>,
     /// Show passwords and other secrets instead of redacting them.
     #[arg(long)]
@@ -250,7 +301,12 @@ pub struct FollowArgs {
     pub show_secrets: bool,
     /// Decode sessions on PORT as PROTO (as for print/export; it changes
     /// the session numbering the same way).
-    #[arg(long = "decode-as", value_name = "PORT=PROTO", value_parser = parse_decode_as)]
+    #[arg(
+        long = "decode-as",
+        value_name = "PORT=PROTO",
+        value_parser = DecodeAs(parse_decode_as),
+        hide_possible_values = true
+    )]
     pub decode_as: Vec<(u16, Proto)>,
 }
 
@@ -278,6 +334,33 @@ pub struct PrintArgs {
     /// line, e = seconds since the Unix epoch (as tshark's -t).
     #[arg(short = 't', long = "time-format", value_enum, default_value_t = TimeArg::R)]
     pub time_format: TimeArg,
+    /// Colour directions, protocols, errors, warnings and slow replies:
+    /// auto = only when standard output is a terminal and NO_COLOR is
+    /// unset or empty (as tshark's --color).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+/// `print --color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// When standard output is a terminal, NO_COLOR is unset or empty and
+    /// TERM is not dumb.
+    Auto,
+    /// Always, even into a pipe or a file, whatever NO_COLOR says.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<ColorArg> for When {
+    fn from(c: ColorArg) -> When {
+        match c {
+            ColorArg::Auto => When::Auto,
+            ColorArg::Always => When::Always,
+            ColorArg::Never => When::Never,
+        }
+    }
 }
 
 /// `print -t`: the time column's format.
@@ -345,6 +428,47 @@ fn parse_decode_as_or_relay(s: &str) -> Result<(u16, Proto), String> {
         }
     }
     parse_decode_as(s)
+}
+
+/// The value parser of `--decode-as`: `parse` checks a value; the
+/// protocol names are its possible values, hidden from `--help` (a value is
+/// `PORT=PROTO`, not a name alone) but offered by the shell completions.
+#[derive(Clone, Copy)]
+struct DecodeAs(fn(&str) -> Result<(u16, Proto), String>);
+
+impl TypedValueParser for DecodeAs {
+    type Value = (u16, Proto);
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        self.0.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            proto_names().map(|(name, help)| PossibleValue::new(name).help(help)),
+        ))
+    }
+}
+
+/// The protocol names `--decode-as` takes, with a few words on each.
+pub fn proto_names() -> impl Iterator<Item = (&'static str, &'static str)> {
+    Proto::KNOWN.into_iter().chain([Proto::Unknown]).map(|p| {
+        let help = match p {
+            Proto::Qmp => "QEMU Machine Protocol, guest agent",
+            Proto::Qm => "OpenQM/ScarletDME QMClient",
+            Proto::Qps => "Quark Publishing System",
+            Proto::MqServer => "MQServer client protocol",
+            Proto::Unknown => "no decoding",
+            #[allow(unreachable_patterns)]
+            _ => "",
+        };
+        (p.as_str(), help)
+    })
 }
 
 /// Stands for "the relay's sessions" in [`Common::decode_as`] (no session
@@ -456,14 +580,19 @@ impl Common {
     }
 
     /// The compiled `-Y` expression; a mistake is reported as the
-    /// expression with a caret under it.
+    /// expression with a caret under it, and its warnings go to standard
+    /// error (call it once per command).
     pub fn filter(&self) -> Result<Option<Filter>, Failure> {
         let Some(expr) = &self.display_filter else {
             return Ok(None);
         };
-        Filter::parse(expr).map(Some).map_err(|e| {
+        let f = Filter::parse(expr).map_err(|e| {
             Failure::usage(format!("invalid display filter (-Y):\n{}", e.render(expr)))
-        })
+        })?;
+        for w in f.warnings() {
+            eprintln!("qscope: warning: {w}");
+        }
+        Ok(Some(f))
     }
 }
 
@@ -908,7 +1037,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
     let Some(command) = cli.command else {
         if cli.ui.capture.is_none() && cli.ui.interface.is_none() && cli.ui.listen.is_none() {
-            let _ = Cli::command().print_help();
+            let _ = command().print_help();
             return Ok(());
         }
         return run_ui(&cli.ui);
@@ -936,11 +1065,51 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let input = open_input(&a.common)?;
             let mut p = TextPrinter::new(open_output(&None)?, a.verbose);
             p.time_format = a.time_format.into();
+            let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+            p.paint = Paint {
+                on: use_color(
+                    a.color.into(),
+                    io::stdout().is_terminal(),
+                    env("NO_COLOR").as_deref(),
+                    env("TERM").as_deref(),
+                ),
+            };
             p.flush_each = input.live || io::stdout().is_terminal();
             run_analysis(&a.common, input, &mut p)
         }
         Command::Stats(a) => run_stats(&a),
         Command::Follow(a) => follow::run(&a),
+        Command::Filters(a) => {
+            let text = if a.list {
+                crate::filter::help::field_list()
+            } else {
+                crate::filter::help::reference()
+            };
+            write_stdout(text.as_bytes())
+        }
+        Command::Completions(a) => {
+            let mut out = Vec::new();
+            shell::completions(a.shell, &mut out);
+            write_stdout(&out)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            shell::man(&mut out)
+                .map_err(|e| Failure::fail(format!("cannot render the manual page: {e}")))?;
+            write_stdout(&out)
+        }
+    }
+}
+
+/// Writes `bytes` to standard output; a closed pipe (`| head`) is not an
+/// error.
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure::fail(format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 

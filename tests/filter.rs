@@ -1031,7 +1031,7 @@ fn error_messages_and_columns() {
     fails(
         "http.host == x",
         1,
-        "unknown field 'http.host' (see the list of fields in docs/filters.md)",
+        "unknown field 'http.host' (qscope help filters lists every field)",
     );
     fails(
         "5 == index",
@@ -1184,12 +1184,12 @@ fn error_messages_and_columns() {
     fails(
         "mqserver.msgtype == HELLO",
         21,
-        "unknown MQServer message type 'HELLO' for 'mqserver.msgtype' (give a name from docs/filters.md or a number)",
+        "unknown MQServer message type 'HELLO' for 'mqserver.msgtype' (qscope help filters lists the names; or give the number)",
     );
     fails(
         "qm.outcome == fine",
         15,
-        "unknown QM outcome 'fine' for 'qm.outcome' (give a name from docs/filters.md or a number)",
+        "unknown QM outcome 'fine' for 'qm.outcome' (qscope help filters lists the names; or give the number)",
     );
     fails(
         "index contains 5",
@@ -1275,7 +1275,7 @@ fn errors_render_with_a_caret_and_display_the_column() {
     assert_eq!(e.column, 8);
     assert_eq!(
         e.render(expr),
-        "qmp\t&& foo\n   \t   ^ unknown field 'foo' (see the list of fields in docs/filters.md)"
+        "qmp\t&& foo\n   \t   ^ unknown field 'foo' (qscope help filters lists every field)"
     );
     let e: Box<dyn std::error::Error> = Box::new(error("qmp &&"));
     assert!(e.to_string().starts_with("column 7: "));

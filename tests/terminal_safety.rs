@@ -58,3 +58,54 @@ fn escape_sequences_in_packets_are_shown_escaped() {
         );
     }
 }
+
+/// With colour, the only escape sequences are the palette's SGR codes,
+/// each piece opened by a style and closed by a reset: the hostile bytes
+/// are escaped before any colour wraps them.
+#[test]
+fn colour_codes_wrap_escaped_text_only() {
+    let mut pkts = read_pcap(&bundled("qmp/qmp-basic.pcap"));
+    let i = pkts
+        .iter()
+        .position(|p| tcp(&p.frame).dport == 4444 && tcp(&p.frame).payload_len > 0)
+        .unwrap();
+    let len = tcp(&pkts[i].frame).payload_len;
+    // An SGR sequence of its own and a reset, to look like qscope's (JSON
+    // escapes, so that the message decodes and its name carries them).
+    let mut payload = br#"{"execute":"x\u001b[31mred\u001b[0m\u009b2J"}"#.to_vec();
+    assert!(payload.len() <= len);
+    payload.resize(len, b' ');
+    pkts[i].frame = with_payload(&pkts[i].frame, &payload);
+    let path = scratch("terminal-colour").join("hostile.pcap");
+    write_pcap(&path, &pkts);
+    let palette = ["32", "36", "2", "31", "1;31", "33", "1;33", "1"];
+    for verbose in [false, true] {
+        let mut args = vec!["print", "--color", "always", path.to_str().unwrap()];
+        if verbose {
+            args.push("-V");
+        }
+        let out = qscope(&args);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut open = false;
+        for (n, part) in text.split('\x1b').enumerate().skip(1) {
+            let code = part
+                .strip_prefix('[')
+                .and_then(|p| p.split_once('m'))
+                .map(|(c, _)| c)
+                .unwrap_or_else(|| panic!("escape #{n} is not SGR: {part:?}"));
+            if open {
+                assert_eq!(code, "0", "escape #{n}: a style inside a style");
+            } else {
+                assert!(palette.contains(&code), "escape #{n}: {code:?} is not ours");
+            }
+            open = !open;
+        }
+        assert!(!open, "a style left open");
+        assert_clean(
+            qscope::human::color::strip_sgr(&text).as_bytes(),
+            "print --color always",
+        );
+        assert!(text.contains("x\\x1b[31mred\\x1b[0m"), "{text}");
+    }
+}

@@ -290,6 +290,15 @@ pub(crate) fn docs() -> &'static [FieldDoc] {
     })
 }
 
+/// The fields whose values are named codes, with their name tables (for
+/// the built-in reference).
+pub(crate) fn code_tables() -> impl Iterator<Item = (&'static str, &'static Names)> {
+    SPECS.iter().filter_map(|s| match s.ty {
+        Ty::Named(names) => Some((s.name, names)),
+        _ => None,
+    })
+}
+
 pub(crate) fn spec(name: &str) -> Option<&'static Spec> {
     SPECS.iter().find(|s| s.name == name)
 }
@@ -337,6 +346,29 @@ const QMP_DECODED: &[&str] = &[
     "package",
     "capabilities",
 ];
+
+/// The members a QMP message can have at its top level (commands,
+/// responses, events, the greeting), in the QMP specification's order.
+pub(crate) const QMP_JSON_KEYS: &[&str] = &[
+    "execute",
+    "exec-oob",
+    "arguments",
+    "id",
+    "return",
+    "error",
+    "event",
+    "data",
+    "timestamp",
+    "QMP",
+];
+
+/// What the first step of a `qmp.` path can name: a top-level member
+/// of the message, or a field the dissector decodes.
+pub(crate) fn qmp_top_keys() -> Vec<&'static str> {
+    let mut keys = QMP_JSON_KEYS.to_vec();
+    keys.extend(QMP_DECODED.iter().filter(|k| !QMP_JSON_KEYS.contains(k)));
+    keys
+}
 
 /// QMP paths not found at the top level continue inside `value`.
 pub(crate) fn json_root(proto: Proto) -> Option<&'static str> {

@@ -15,7 +15,8 @@
 //! which parse that text.
 //!
 //! The language and every field are documented in `docs/filters.md`;
-//! [`fields`] lists the fields for help screens.
+//! [`fields`] lists the fields for help screens, and [`help`] builds the
+//! reference the binary prints (`qscope help filters`) from the same table.
 //!
 //! * `lexer`: characters to tokens.
 //! * `parser`: tokens to an expression, with type checks.
@@ -25,6 +26,7 @@
 
 mod eval;
 mod fields;
+pub mod help;
 mod lexer;
 mod parser;
 mod value;
@@ -38,6 +40,7 @@ use crate::record::MessageRecord;
 pub struct Filter {
     source: String,
     expr: eval::Expr,
+    warnings: Vec<String>,
 }
 
 impl Filter {
@@ -53,11 +56,21 @@ impl Filter {
     pub fn parse(expr: &str) -> Result<Filter, FilterError> {
         let toks = lexer::lex(expr)?;
         let end_col = expr.chars().count() + 1;
-        let compiled = parser::Parser::new(toks, end_col).parse()?;
+        let (compiled, warnings) = parser::Parser::new(toks, end_col).parse()?;
         Ok(Filter {
             source: expr.to_owned(),
             expr: compiled,
+            warnings,
         })
+    }
+
+    /// Parts of the expression that are valid but surely mistaken, one
+    /// line each, e.g. a `qmp.` path that names no top-level QMP key
+    /// (`qmp.exec`, which matches nothing; did you mean `qmp.execute`?).
+    /// The filter runs as written.
+    #[must_use]
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Does this message match?
@@ -129,7 +142,7 @@ pub struct FieldDoc {
 
 /// Every field the language knows, for docs, `--help` and the UI's help.
 /// Besides these, `PROTO.PATH` reaches any decoded field (see
-/// `docs/filters.md`).
+/// `docs/filters.md`, or `qscope help filters`).
 #[must_use]
 pub fn fields() -> &'static [FieldDoc] {
     fields::docs()

@@ -36,6 +36,8 @@ pub(crate) struct Parser {
     /// Column just after the last character.
     end_col: usize,
     depth: usize,
+    /// Mistakes that do not stop the filter (each said once).
+    warnings: Vec<String>,
 }
 
 fn err(column: usize, message: impl Into<String>) -> FilterError {
@@ -60,6 +62,7 @@ impl Parser {
             pos: 0,
             end_col,
             depth: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -83,13 +86,15 @@ impl Parser {
         matches!(self.peek(), Some(Token { tok: Tok::Word(x), .. }) if x == w)
     }
 
-    pub fn parse(mut self) -> Result<Expr, FilterError> {
+    /// The compiled expression, and warnings about parts of it that are
+    /// valid but surely mistaken (see [`qmp_key_warning`]).
+    pub fn parse(mut self) -> Result<(Expr, Vec<String>), FilterError> {
         if self.toks.is_empty() {
             return Err(err(1, "empty filter expression"));
         }
         let e = self.or("at the start")?;
         match self.peek() {
-            None => Ok(e),
+            None => Ok((e, self.warnings)),
             Some(t) if t.tok == Tok::RParen => Err(err(t.col, "unexpected ')' (no matching '(')")),
             Some(t) => Err(trailing(t)),
         }
@@ -200,6 +205,11 @@ impl Parser {
             return Err(err(t.col, "expected a field"));
         };
         let f = resolve(&name, t.col)?;
+        if let Some(w) = qmp_key_warning(&name) {
+            if !self.warnings.contains(&w) {
+                self.warnings.push(w);
+            }
+        }
         let Some(op_tok) = self.peek().cloned() else {
             return Ok(bare(f));
         };
@@ -447,9 +457,51 @@ fn resolve(name: &str, col: usize) -> Result<FieldRef, FilterError> {
                 "expected a field, found the value '{name}' (fields come first: index == {name})"
             )
         }
-        None => format!("unknown field '{name}' (see the list of fields in docs/filters.md)"),
+        None => format!("unknown field '{name}' (qscope help filters lists every field)"),
     };
     Err(err(col, msg))
+}
+
+/// A `qmp.` path (not a documented field) whose first step is no key a
+/// QMP message can have at its top level, nor a field the QMP dissector
+/// decodes: it can match nothing (`qmp.exec == "quit"`). Valid, so not an
+/// error, but said, with the nearest key when one is close.
+pub(crate) fn qmp_key_warning(name: &str) -> Option<String> {
+    if fields::spec(name).is_some() {
+        return None;
+    }
+    let rest = name.strip_prefix("qmp.")?;
+    let (first, tail) = match rest.split_once('.') {
+        Some((f, t)) => (f, Some(t)),
+        None => (rest, None),
+    };
+    let keys = fields::qmp_top_keys();
+    if first.is_empty() || keys.contains(&first) {
+        return None;
+    }
+    let close = keys
+        .iter()
+        .filter_map(|k| {
+            let prefix = first.len() >= 2 && k.to_lowercase().starts_with(&first.to_lowercase());
+            let d = distance(first, k);
+            (prefix || d <= tolerance(first).max(1)).then_some((!prefix, d, *k))
+        })
+        .min_by_key(|(not_prefix, d, _)| (*not_prefix, *d));
+    Some(match close {
+        Some((_, _, k)) => {
+            let fix = match tail {
+                Some(t) => format!("qmp.{k}.{t}"),
+                None => format!("qmp.{k}"),
+            };
+            format!(
+                "'{name}' names no top-level QMP key, so it matches nothing; did you mean '{fix}'?"
+            )
+        }
+        None => format!(
+            "'{name}' names no top-level QMP key ({}), so it matches nothing",
+            fields::QMP_JSON_KEYS.join(", ")
+        ),
+    })
 }
 
 /// Edit distance on characters (insertions, deletions, substitutions and
@@ -695,7 +747,7 @@ fn literal(f: &FieldRef, op: Op, text: &str, quoted: bool, col: usize) -> Result
                         names.what
                     ),
                     None => format!(
-                        "unknown {} {found} for '{name}' (give a name from docs/filters.md or a number)",
+                        "unknown {} {found} for '{name}' (qscope help filters lists the names; or give the number)",
                         names.what
                     ),
                 },
@@ -732,5 +784,41 @@ mod tests {
         // Real decoded fields close to documented ones stay usable.
         assert_eq!(near_miss("qm.state"), None);
         assert_eq!(near_miss("qps.mode"), None);
+    }
+
+    #[test]
+    fn qmp_keys() {
+        let w = |n: &str| qmp_key_warning(n);
+        assert_eq!(
+            w("qmp.exec").as_deref(),
+            Some("'qmp.exec' names no top-level QMP key, so it matches nothing; did you mean 'qmp.execute'?")
+        );
+        assert!(w("qmp.argument.device")
+            .unwrap()
+            .contains("'qmp.arguments.device'"));
+        assert!(w("qmp.Execute").unwrap().contains("'qmp.execute'"));
+        assert!(w("qmp.qmp.version").unwrap().contains("'qmp.QMP.version'"));
+        assert!(w("qmp.zzzzzz").unwrap().ends_with("(execute, exec-oob, arguments, id, return, error, event, data, timestamp, QMP), so it matches nothing"));
+        for ok in [
+            "qmp.arguments.device",
+            "qmp.execute",
+            "qmp.exec-oob",
+            "qmp.return.status",
+            "qmp.return.0.name",
+            "qmp.error",
+            "qmp.error.class",
+            "qmp.data.reason",
+            "qmp.timestamp.seconds",
+            "qmp.QMP.version.qemu.major",
+            "qmp.value",
+            "qmp.id",
+            "qmp.class",
+            "qmp.capabilities",
+            "qmp",
+            "qm.exec",
+            "name",
+        ] {
+            assert_eq!(w(ok), None, "{ok}");
+        }
     }
 }

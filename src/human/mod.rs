@@ -10,8 +10,10 @@
 //! * Decoded values on one line: [`value_text`]; JSON re-indented:
 //!   [`pretty_json`].
 //! * Raw bytes (text, hex, masking of secrets): [`bytes`].
+//! * Colour for `print --color` (palette, `NO_COLOR`): [`color`].
 
 pub mod bytes;
+pub mod color;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

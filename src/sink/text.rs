@@ -1,13 +1,17 @@
 //! The text printer (`qscope print`): one line per message, `-V` for the
 //! decoded field tree. Every string that came from the wire goes through
 //! [`escape`], so no raw control byte or escape sequence reaches a terminal.
+//! With colour on ([`TextPrinter::paint`]), SGR codes wrap pieces of text
+//! that are already escaped, and removing them gives the uncoloured output
+//! byte for byte.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use qscope_dissectors::{Field, Proto, Severity, Value};
+use qscope_dissectors::{Dir, Field, Proto, Severity, Value};
 
 use crate::capture::Timestamp;
+use crate::human::color::{Paint, Style, SLOW_US};
 use crate::human::{self, escape};
 use crate::record::{Flow, Record, Sink, Summary};
 
@@ -70,6 +74,8 @@ pub struct TextPrinter<W: Write> {
     pub flush_each: bool,
     /// How the time column is shown.
     pub time_format: TimeFormat,
+    /// Colour (`--color`); off by default.
+    pub paint: Paint,
     /// Time of the previous line printed (for [`TimeFormat::Delta`]).
     prev_ts: Option<Timestamp>,
 }
@@ -82,6 +88,7 @@ impl<W: Write> TextPrinter<W> {
             max_value: 4000,
             flush_each: false,
             time_format: TimeFormat::Relative,
+            paint: Paint::default(),
             prev_ts: None,
         }
     }
@@ -112,18 +119,28 @@ fn value_text(v: &Value, proto: Proto, max: usize) -> String {
     }
 }
 
-fn write_fields(out: &mut String, fields: &[Field], indent: usize, proto: Proto, max: usize) {
+fn write_fields(
+    out: &mut String,
+    fields: &[Field],
+    indent: usize,
+    proto: Proto,
+    max: usize,
+    paint: Paint,
+) {
     for f in fields {
         let pad = "    ".repeat(indent);
         let range = match &f.range {
-            Some(r) => format!("  [{}..{}]", r.start, r.end),
+            Some(r) => format!(
+                "  {}",
+                paint.paint(Style::Dim, &format!("[{}..{}]", r.start, r.end))
+            ),
             None => String::new(),
         };
-        let name = escape(&f.name);
+        let name = paint.paint(Style::Dim, &escape(&f.name)).into_owned();
         match &f.value {
             Value::Struct(children) | Value::List(children) => {
                 let _ = writeln!(out, "{pad}{name}:{range}");
-                write_fields(out, children, indent + 1, proto, max);
+                write_fields(out, children, indent + 1, proto, max, paint);
             }
             v => {
                 let text = value_text(v, proto, max);
@@ -137,11 +154,24 @@ fn write_fields(out: &mut String, fields: &[Field], indent: usize, proto: Proto,
 impl<W: Write> Sink for TextPrinter<W> {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let mut line = String::new();
+        let paint = self.paint;
+        let p = |style: Style, text: &str| paint.paint(style, text).into_owned();
+        let arrow = |d: Dir| {
+            let style = match d {
+                Dir::C2S => Style::C2s,
+                Dir::S2C => Style::S2c,
+            };
+            p(style, human::arrow(d))
+        };
+        let severity = |sev: Severity| match sev {
+            Severity::Error => Style::Error,
+            Severity::Warn => Style::Warn,
+            Severity::Info => Style::Dim,
+        };
         match rec {
             Record::Bytes(_) => {}
             Record::Session(s) => {
-                let _ = writeln!(
-                    line,
+                let head = format!(
                     "# {} {} {} -> {} start {}{}",
                     s.id,
                     s.proto,
@@ -154,47 +184,52 @@ impl<W: Write> Sink for TextPrinter<W> {
                         ""
                     }
                 );
+                // (The session's id and addresses are qscope's own text.)
+                let _ = writeln!(line, "{}", p(Style::Header, &head));
             }
             Record::Message(m) => {
                 let t = self.time(m.ts, m.session.t0);
                 let msg = m.msg;
+                let text = if msg.is_error {
+                    Style::Error
+                } else {
+                    Style::Plain
+                };
                 let _ = write!(
                     line,
-                    "{t} {:<4} {} {:<4} {}{}",
+                    "{t} {:<4} {} {} {}{}",
                     m.session.id,
-                    human::arrow(msg.dir),
-                    m.session.proto,
-                    escape(&msg.name),
+                    arrow(msg.dir),
+                    p(Style::Dim, &format!("{:<4}", m.session.proto)),
+                    p(text, &escape(&msg.name)),
                     // The marker, unless the name already says it (MQServer's ERROR).
                     if msg.is_error && !msg.name.eq_ignore_ascii_case("error") {
-                        " ERROR"
+                        format!(" {}", p(Style::ErrorMark, "ERROR"))
                     } else {
-                        ""
+                        String::new()
                     }
                 );
                 if !msg.summary.is_empty() {
-                    let _ = write!(line, "  {}", escape(&msg.summary));
+                    let _ = write!(line, "  {}", p(text, &escape(&msg.summary)));
                 }
                 if let Some(l) = m.latency_us {
-                    let _ = write!(line, "  ({})", human::latency(l));
+                    let style = if l > SLOW_US {
+                        Style::Slow
+                    } else {
+                        Style::Plain
+                    };
+                    let _ = write!(line, "  ({})", p(style, &human::latency(l)));
                 }
                 line.push('\n');
                 for n in &msg.notes {
                     if self.verbose || n.severity >= Severity::Warn {
-                        let _ = writeln!(
-                            line,
-                            "{:>16}{}: {}",
-                            "",
-                            n.severity.as_str(),
-                            escape(&n.text)
-                        );
+                        let note = format!("{}: {}", n.severity.as_str(), escape(&n.text));
+                        let _ = writeln!(line, "{:>16}{}", "", p(severity(n.severity), &note));
                     }
                 }
                 if self.verbose {
-                    let _ = writeln!(
-                        line,
-                        "{:>16}#{} {} frame {} offset {} len {}{}",
-                        "",
+                    let about = format!(
+                        "#{} {} frame {} offset {} len {}{}",
                         m.index,
                         msg.kind.as_str(),
                         m.frame,
@@ -205,11 +240,20 @@ impl<W: Write> Sink for TextPrinter<W> {
                             None => String::new(),
                         }
                     );
+                    let _ = writeln!(line, "{:>16}{}", "", p(Style::Dim, &about));
                     for (role, i) in m.links {
-                        let _ = writeln!(line, "{:>16}{} #{i}", "", role.replace('_', " "));
+                        let link = format!("{} #{i}", escape(&role.replace('_', " ")));
+                        let _ = writeln!(line, "{:>16}{}", "", p(Style::Dim, &link));
                     }
                     let mut tree = String::new();
-                    write_fields(&mut tree, &msg.fields, 0, m.session.proto, self.max_value);
+                    write_fields(
+                        &mut tree,
+                        &msg.fields,
+                        0,
+                        m.session.proto,
+                        self.max_value,
+                        paint,
+                    );
                     for l in tree.lines() {
                         let _ = writeln!(line, "{:>16}{l}", "");
                     }
@@ -217,44 +261,51 @@ impl<W: Write> Sink for TextPrinter<W> {
             }
             Record::Gap(r) => {
                 let t = self.time(r.ts, r.session.t0);
-                let _ = writeln!(
-                    line,
-                    "{t} {:<4} {} GAP  {} bytes missing at {} offset {}",
-                    r.session.id,
-                    human::arrow(r.dir),
+                let gap = format!(
+                    "GAP  {} bytes missing at {} offset {}",
                     r.len,
                     r.dir.as_str(),
                     r.offset
+                );
+                let _ = writeln!(
+                    line,
+                    "{t} {:<4} {} {}",
+                    r.session.id,
+                    arrow(r.dir),
+                    p(Style::Warn, &gap)
                 );
             }
             Record::Undecoded(r) => {
                 if r.severity >= Severity::Warn || self.verbose {
                     let t = self.time(r.ts, r.session.t0);
-                    let _ = writeln!(
-                        line,
-                        "{t} {:<4} {} ({} bytes at offset {}: {})",
-                        r.session.id,
-                        human::arrow(r.dir),
+                    let what = format!(
+                        "({} bytes at offset {}: {})",
                         r.len,
                         r.offset,
                         escape(r.reason.unwrap_or("undecoded"))
+                    );
+                    let _ = writeln!(
+                        line,
+                        "{t} {:<4} {} {}",
+                        r.session.id,
+                        arrow(r.dir),
+                        p(severity(r.severity), &what)
                     );
                 }
             }
             Record::SessionEnd(e) => {
                 for (n, count) in e.notes {
                     if self.verbose || n.severity >= Severity::Warn || e.messages == 0 {
-                        let _ = write!(
-                            line,
+                        let mut note = format!(
                             "# {} {}: {}",
                             e.session.id,
                             n.severity.as_str(),
                             escape(&n.text)
                         );
                         if *count > 1 {
-                            let _ = write!(line, " ({count} times)");
+                            let _ = write!(note, " ({count} times)");
                         }
-                        line.push('\n');
+                        let _ = writeln!(line, "{}", p(severity(n.severity), &note));
                     }
                 }
             }
@@ -279,7 +330,7 @@ impl<W: Write> Sink for TextPrinter<W> {
         if let Some(m) = s.matched {
             let _ = write!(line, ", {m} matching the filter");
         }
-        line.push('\n');
+        let line = format!("{}\n", self.paint.paint(Style::Dim, &line));
         self.out.write_all(line.as_bytes())?;
         self.out.flush()
     }
