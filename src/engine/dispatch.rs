@@ -45,6 +45,11 @@ pub(crate) struct Batch {
     pub arena: Vec<u8>,
 }
 
+/// Batches done with go back to the dispatcher through this channel, so
+/// that their buffers are reused: a fresh 2 MiB buffer per epoch would be
+/// mapped, faulted in and zeroed by the kernel every time.
+pub(crate) type Recycle = std::sync::mpsc::Sender<Batch>;
+
 impl Batch {
     /// The segment as the reassembler takes it.
     pub fn segment(&self, s: &Seg) -> TcpSegment<'_> {
@@ -110,6 +115,22 @@ pub(crate) struct Epoch {
     /// Live capture gone quiet: close what has waited too long, as of this
     /// time (wall clock).
     pub expire: Option<Timestamp>,
+    /// Where the batches go when the epoch is dropped.
+    recycle: Option<Recycle>,
+}
+
+impl Drop for Epoch {
+    fn drop(&mut self) {
+        if let Some(tx) = self.recycle.take() {
+            for mut b in self.batches.drain(..) {
+                b.segs.clear();
+                b.arena.clear();
+                if tx.send(b).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Cuts packets into epochs.
@@ -125,31 +146,51 @@ pub(crate) struct Dispatcher {
     /// Frame number of the last packet seen.
     pub last_frame: u64,
     examples: usize,
+    /// Batches of dropped epochs, for reuse.
+    spare: std::sync::mpsc::Receiver<Batch>,
+    recycle: Recycle,
 }
 
 impl Dispatcher {
     pub fn new(shards: usize) -> Dispatcher {
         let shards = shards.max(1);
-        Dispatcher {
+        let (recycle, spare) = std::sync::mpsc::channel();
+        let mut d = Dispatcher {
             shards,
-            cur: Dispatcher::empty(0, 1, 0, shards),
+            cur: Epoch {
+                number: 0,
+                first_frame: 1,
+                last_frame: 0,
+                first_ts: Timestamp::default(),
+                batches: Vec::new(),
+                counters: Counters::default(),
+                expire: None,
+                recycle: None,
+            },
             bytes: 0,
             t0: None,
             last_ts: Timestamp::default(),
             last_frame: 0,
             examples: 0,
-        }
+            spare,
+            recycle,
+        };
+        d.cur = d.empty(0, 1, 0);
+        d
     }
 
-    fn empty(number: u64, first_frame: u64, last_frame: u64, shards: usize) -> Epoch {
+    fn empty(&self, number: u64, first_frame: u64, last_frame: u64) -> Epoch {
         Epoch {
             number,
             first_frame,
             last_frame,
             first_ts: Timestamp::default(),
-            batches: (0..shards).map(|_| Batch::default()).collect(),
+            batches: (0..self.shards)
+                .map(|_| self.spare.try_recv().unwrap_or_default())
+                .collect(),
             counters: Counters::default(),
             expire: None,
+            recycle: Some(self.recycle.clone()),
         }
     }
 
@@ -239,12 +280,7 @@ impl Dispatcher {
     /// Ends the current epoch now (end of input, or a quiet live capture:
     /// `expire`), even if it holds no packet.
     pub fn take(&mut self, expire: Option<Timestamp>) -> Epoch {
-        let next = Dispatcher::empty(
-            self.cur.number + 1,
-            self.last_frame + 1,
-            self.last_frame,
-            self.shards,
-        );
+        let next = self.empty(self.cur.number + 1, self.last_frame + 1, self.last_frame);
         let mut e = std::mem::replace(&mut self.cur, next);
         if e.counters.packets == 0 {
             e.first_ts = self.last_ts;
