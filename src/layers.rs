@@ -19,6 +19,17 @@
 //!
 //! Nothing here panics on hostile bytes: a header that does not fit is a
 //! [`LayerError`], which callers count and skip.
+// The no-panic promise for code that reads untrusted bytes, held by the
+// compiler (tests may unwrap and index).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -128,19 +139,18 @@ fn link_payload(link: LinkType, data: &[u8]) -> Result<Option<&[u8]>, LayerError
         // BSD loopback: 4-byte address family in the capturing host's byte
         // order, which we do not know: accept either.
         0 => {
-            let fam = data
-                .get(..4)
+            let fam = *data
+                .first_chunk::<4>()
                 .ok_or_else(|| truncated("loopback (NULL) header", data.len(), 4))?;
-            let fam = [fam[0], fam[1], fam[2], fam[3]];
             let (le, be) = (u32::from_le_bytes(fam), u32::from_be_bytes(fam));
             Ok(is_ip_family(le).or(is_ip_family(be)).map(|_| rest(data, 4)))
         }
         // OpenBSD loopback: the same family field, in network byte order.
         108 => {
-            let fam = data
-                .get(..4)
+            let fam = *data
+                .first_chunk::<4>()
                 .ok_or_else(|| truncated("loopback (LOOP) header", data.len(), 4))?;
-            let fam = u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]);
+            let fam = u32::from_be_bytes(fam);
             Ok(is_ip_family(fam).map(|_| rest(data, 4)))
         }
         n => Err(LayerError(format!("unsupported link type {n}"))),
@@ -262,8 +272,8 @@ fn decode_ip(data: &[u8], missing: u64) -> Result<Decoded<'_>, LayerError> {
 
 /// Big-endian u16 at `at`, or a "truncated `what`" error.
 fn be16(data: &[u8], at: usize, what: &str) -> Result<u16, LayerError> {
-    match data.get(at..at + 2) {
-        Some(b) => Ok(u16::from_be_bytes([b[0], b[1]])),
+    match data.get(at..).and_then(|r| r.first_chunk::<2>()) {
+        Some(b) => Ok(u16::from_be_bytes(*b)),
         None => Err(truncated(what, data.len(), at + 2)),
     }
 }

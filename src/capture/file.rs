@@ -171,7 +171,7 @@ impl FileSource {
                 format!("not a pcap or pcapng file (only {} bytes)", prefix.len()),
             ));
         }
-        let magic = [prefix[0], prefix[1], prefix[2], prefix[3]];
+        let magic = word(&prefix, 0);
         let magic_le = u32::from_le_bytes(magic);
 
         let (reader, format, capacity): (Box<dyn PcapReaderIterator + Send>, Format, usize) =
@@ -206,8 +206,8 @@ impl FileSource {
                         format!("truncated pcapng section header ({} bytes)", prefix.len()),
                     ));
                 }
-                let len_bytes = [prefix[4], prefix[5], prefix[6], prefix[7]];
-                let bom = [prefix[8], prefix[9], prefix[10], prefix[11]];
+                let len_bytes = word(&prefix, 4);
+                let bom = word(&prefix, 8);
                 let big_endian = match bom {
                     NG_BOM_LE => false,
                     NG_BOM_BE => true,
@@ -573,8 +573,8 @@ impl State {
                 };
                 // Captured length = min(original length, snap length, block data).
                 let mut data = spb.packet_data();
-                if iface.snaplen > 0 && data.len() > iface.snaplen as usize {
-                    data = &data[..iface.snaplen as usize];
+                if iface.snaplen > 0 {
+                    data = data.get(..iface.snaplen as usize).unwrap_or(data);
                 }
                 let link = iface.link;
                 let precise = iface.units_per_sec > 1_000_000;
@@ -614,17 +614,16 @@ impl State {
                 rec_hdr_len,
                 ..
             } => {
-                let caplen = data.get(8..12)?;
+                let caplen = *data.get(8..)?.first_chunk::<4>()?;
                 if (data.len() as u64) < *rec_hdr_len {
                     return None;
                 }
-                let caplen = read_u32([caplen[0], caplen[1], caplen[2], caplen[3]], *big_endian);
+                let caplen = read_u32(caplen, *big_endian);
                 Some(rec_hdr_len + u64::from(caplen))
             }
             Format::PcapNg { big_endian, .. } => {
                 let ty = self.ng_block_type(data)?;
-                let l = data.get(4..8)?;
-                let l = [l[0], l[1], l[2], l[3]];
+                let l = *data.get(4..)?.first_chunk::<4>()?;
                 let big_endian = if ty == SHB_MAGIC {
                     // A new section may switch byte order: ask its BOM.
                     match data.get(8..12)? {
@@ -645,8 +644,7 @@ impl State {
         let Format::PcapNg { big_endian, .. } = self.format else {
             return None;
         };
-        let t = data.get(0..4)?;
-        Some(read_u32([t[0], t[1], t[2], t[3]], big_endian))
+        Some(read_u32(*data.first_chunk::<4>()?, big_endian))
     }
 
     /// Names the record starting at `data`, for messages.
@@ -675,8 +673,7 @@ impl Iface {
                     tsresol = r;
                 }
             } else if opt.code == OptionCode::IfTsoffset {
-                if let Some(v) = value.get(..8) {
-                    let b = [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]];
+                if let Some(&b) = value.first_chunk::<8>() {
                     offset_secs = if big_endian {
                         i64::from_be_bytes(b)
                     } else {
@@ -768,6 +765,15 @@ impl Read for ErrorKeepingReader {
             }
         }
     }
+}
+
+/// The four bytes at `at` of `b` (zeros past its end: callers check the
+/// length first and report a short input themselves).
+fn word(b: &[u8], at: usize) -> [u8; 4] {
+    b.get(at..)
+        .and_then(|r| r.first_chunk::<4>())
+        .copied()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

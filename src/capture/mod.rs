@@ -11,6 +11,17 @@
 //! Errors are [`CaptureError`]s whose `Display` is one human-readable line
 //! naming the input and the position of the fault, e.g.
 //! `captures/x.pcap: truncated packet record at byte 123456 (frame 17)`.
+// The no-panic promise for code that reads untrusted bytes, held by the
+// compiler (tests may unwrap and index).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::fmt;
 

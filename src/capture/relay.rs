@@ -59,6 +59,9 @@
 //! [`UNIX_SERVER_PORT`] (4444, QMP's customary port: only a hint, the
 //! protocol is still found by content) for a Unix socket. Link type: raw
 //! IPv4 (101). Timestamps: the wall-clock time the relay read the bytes.
+// Indexing is allowed here (denied in the rest of `capture`): the indexes left are a side (0 or 1, from a direction) into
+// two-element arrays; the relayed bytes themselves are only sliced with `get`.
+#![allow(clippy::indexing_slicing)]
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -781,17 +784,18 @@ fn pump(shared: &Shared, id: u64, tracked: bool, dir: Dir, from: &Stream, to: &S
         match from.read(&mut buf) {
             Ok(0) => break (dir, false),
             Ok(n) => {
+                let got = buf.get(..n).unwrap_or(&buf);
                 // Queued before it is passed on: a reply can never be
                 // queued before the request it answers.
                 let queued = if tracked {
-                    shared.data(id, dir, offset, &buf[..n])
+                    shared.data(id, dir, offset, got)
                 } else {
                     shared.dropped(n);
                     false
                 };
                 offset += n as u64;
                 shared.bytes[dir.idx()].fetch_add(n as u64, Ordering::Relaxed);
-                let sent = to.write_all(&buf[..n]);
+                let sent = to.write_all(got);
                 if queued {
                     shared.wake();
                 }

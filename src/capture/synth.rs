@@ -25,6 +25,10 @@
 //! analysis and in `-w` files.
 //!
 //! [`LinkType::RAW`]: super::LinkType::RAW
+// Indexing is allowed here (denied in the rest of `capture`): the indexes are a side (0 or 1, from a direction) into two-element arrays and
+// fixed offsets into the headers this module has just written; nothing here
+// indexes bytes from the wire.
+#![allow(clippy::indexing_slicing)]
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 

@@ -59,6 +59,17 @@
 //!   [`EndReason::Limit`]) leave a small tombstone for
 //!   [`Config::tomb_ttl_us`] of capture time, so that their later packets
 //!   do not open ghost connections (a new SYN still opens a new one).
+// The no-panic promise for code that reads untrusted bytes, held by the
+// compiler (tests may unwrap and index).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -582,7 +593,7 @@ impl Reassembler {
             if seg.src != conn.server {
                 return SynAction::Replace;
             }
-            let s = &conn.streams[Dir::S2C.idx()];
+            let [_, s] = &conn.streams;
             match s.isn {
                 Some(isn) if isn == seg.seq => SynAction::Ignore,
                 Some(_) => SynAction::Replace,
@@ -590,7 +601,7 @@ impl Reassembler {
                 None => SynAction::Replace,
             }
         } else {
-            let s = &conn.streams[Dir::C2S.idx()];
+            let [s, _] = &conn.streams;
             if seg.src == conn.client && s.isn == Some(seg.seq) {
                 SynAction::Ignore
             } else {

@@ -228,9 +228,9 @@ impl Stream {
         });
         self.next = self.next.saturating_add(bytes.len() as u64);
         cx.stats.bytes += bytes.len() as u64;
-        if bytes.len() >= TAIL_KEEP {
+        if let Some(last) = bytes.last_chunk::<TAIL_KEEP>() {
             self.tail.clear();
-            self.tail.extend(&bytes[bytes.len() - TAIL_KEEP..]);
+            self.tail.extend(last);
         } else {
             let over = (self.tail.len() + bytes.len()).saturating_sub(TAIL_KEEP);
             self.tail.drain(..over);
