@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver};
 
 use qscope::capture::{CaptureError, FileSource, Packet, Source};
 use qscope::engine::{analyze, Config};
-use qscope::tui::state::Action;
+use qscope::tui::Action;
 use qscope::tui::Harness;
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/");
@@ -44,7 +44,7 @@ fn count(recs: &[serde_json::Value], ty: &str) -> usize {
 }
 
 fn exported(h: &Harness) -> PathBuf {
-    let (text, err) = h.state.status.clone().expect("a status after export");
+    let (text, err) = h.state.out.status.clone().expect("a status after export");
     assert!(!err, "{text}");
     let path = text.rsplit(" to ").next().unwrap();
     PathBuf::from(path)
@@ -91,7 +91,7 @@ fn export_the_view_a_session_and_the_filtered_view() {
 #[test]
 fn mouse_selects_and_scrolls() {
     let mut h = open("qmp/qmp-basic.pcap", 120, 40);
-    let l = qscope::tui::render::layout(&h.state);
+    let l = h.state.layout();
     // Rows start two lines below the timeline pane's top (title, header).
     h.apply(Action::Click {
         x: 10,
@@ -99,7 +99,7 @@ fn mouse_selects_and_scrolls() {
     });
     h.settle();
     assert_eq!(h.state.selected_row(), Some(5));
-    assert_eq!(h.state.focus, qscope::tui::state::Pane::Timeline);
+    assert_eq!(h.state.focus, qscope::tui::Pane::Timeline);
     h.apply(Action::Wheel {
         x: 10,
         y: l.timeline.y + 3,
@@ -112,14 +112,14 @@ fn mouse_selects_and_scrolls() {
         x: 3,
         y: l.sessions.y + 2,
     });
-    assert_eq!(h.state.focus, qscope::tui::state::Pane::Sessions);
+    assert_eq!(h.state.focus, qscope::tui::Pane::Sessions);
     // A click on the selected tree line toggles it.
     h.apply(Action::Click {
         x: 10,
         y: l.timeline.y + 2 + 3,
     });
     h.settle();
-    let tree = qscope::tui::render::layout(&h.state).tree;
+    let tree = h.state.layout().tree;
     let value = h
         .state
         .detail
@@ -146,16 +146,21 @@ fn search_wraps_and_jumps_go_back() {
     h.keys("Enter");
     let first = h.state.selected_row().unwrap();
     assert_eq!(
-        h.state.index.name(&h.state.index.row(first)),
+        h.state.model.index.name(&h.state.model.index.row(first)),
         "query-status"
     );
     let mut wrapped = false;
     for _ in 0..10 {
         h.keys("n");
-        let row = h.state.index.row(h.state.selected_row().unwrap());
-        let text = format!("{} {}", h.state.index.name(&row), h.state.index.text(&row));
+        let row = h.state.model.index.row(h.state.selected_row().unwrap());
+        let text = format!(
+            "{} {}",
+            h.state.model.index.name(&row),
+            h.state.model.index.text(&row)
+        );
         assert!(text.to_lowercase().contains("query-status"), "{text}");
         if h.state
+            .out
             .status
             .as_ref()
             .is_some_and(|s| s.0.contains("BOTTOM"))
@@ -172,7 +177,7 @@ fn search_wraps_and_jumps_go_back() {
     );
     h.keys("G e");
     assert!(
-        h.state.status.as_ref().unwrap().0.contains("wrapped"),
+        h.state.out.status.as_ref().unwrap().0.contains("wrapped"),
         "e from the end wraps"
     );
     let err = h.state.selected_row().unwrap();
@@ -246,12 +251,12 @@ fn live_source_tail_pause_and_a_following_filter() {
         gate: rx,
     };
     let mut h = Harness::new(Box::new(src), Config::default(), "lo".into(), true, 120, 40);
-    h.pump_until(|st| st.progress.packets >= 40 && st.timeline.len() >= 8);
-    assert!(h.state.done.is_none());
-    assert!(h.state.tail);
+    h.pump_until(|st| st.model.progress.packets >= 40 && st.timeline.list.len() >= 8);
+    assert!(h.state.model.done.is_none());
+    assert!(h.state.timeline.tail);
     assert_eq!(
-        h.state.tl.sel + 1,
-        h.state.timeline.len(),
+        h.state.timeline.scroll.sel + 1,
+        h.state.timeline.list.len(),
         "tail follows the last row"
     );
     let screen = h.screen();
@@ -264,24 +269,24 @@ fn live_source_tail_pause_and_a_following_filter() {
     h.type_text("error");
     h.apply(Action::InputSubmit);
     h.press("p");
-    let shown = h.state.timeline.len();
+    let shown = h.state.timeline.list.len();
     assert!(h.screen().contains("PAUSED"));
     tx.send(()).unwrap();
     h.settle();
     assert_eq!(
-        h.state.timeline.len(),
+        h.state.timeline.list.len(),
         shown,
         "paused: nothing new is shown"
     );
     assert_eq!(
-        h.state.filter.as_ref().unwrap().matches,
+        h.state.timeline.filter.as_ref().unwrap().matches,
         4,
         "the filter saw it all"
     );
     h.keys("p");
-    assert_eq!(h.state.timeline.len(), 4);
+    assert_eq!(h.state.timeline.list.len(), 4);
     let screen = h.screen();
     assert!(screen.contains("7 dropped"), "{screen}");
     h.keys("f C-u Enter G");
-    assert_eq!(h.state.tl.sel + 1, h.state.timeline.len());
+    assert_eq!(h.state.timeline.scroll.sel + 1, h.state.timeline.list.len());
 }

@@ -101,8 +101,11 @@ fn display_filter_and_its_errors() {
     h.keys("Enter");
     assert!(h.state.input.is_some(), "a bad filter keeps the input open");
     h.keys("Esc f C-u Enter");
-    assert!(h.state.filter.is_none(), "an empty filter clears it");
-    assert_eq!(h.state.timeline.len(), h.state.index.len());
+    assert!(
+        h.state.timeline.filter.is_none(),
+        "an empty filter clears it"
+    );
+    assert_eq!(h.state.timeline.list.len(), h.state.model.index.len());
 }
 
 #[test]
@@ -172,11 +175,11 @@ fn sessions_pane_scope_and_sort() {
     snap("sessions_qm_120x40", &h);
     h.keys("BackTab j j Enter");
     snap("sessions_scope_s3_120x40", &h);
-    assert_eq!(h.state.timeline.session, Some(2));
+    assert_eq!(h.state.timeline.list.session, Some(2));
     h.keys("BackTab s s s");
     snap("sessions_sorted_by_errors_120x40", &h);
     h.keys("a");
-    assert!(h.state.timeline.session.is_none());
+    assert!(h.state.timeline.list.session.is_none());
 }
 
 #[test]
@@ -217,12 +220,12 @@ fn every_view_draws_at_every_size() {
         }
         for w in [1, 20, 39, 40, 41, 60, 79, 100, 150] {
             for hh in [1, 5, 9, 10, 11, 14, 16, 24, 40] {
-                h.apply(qscope::tui::state::Action::Resize(w, hh));
+                h.apply(qscope::tui::Action::Resize(w, hh));
                 // Moving at every size keeps every cursor valid.
-                h.apply(qscope::tui::state::Action::PageDown);
+                h.apply(qscope::tui::Action::PageDown);
                 let _ = h.buffer();
             }
         }
-        h.apply(qscope::tui::state::Action::Resize(80, 24));
+        h.apply(qscope::tui::Action::Resize(80, 24));
     }
 }

@@ -2,14 +2,26 @@
 //!
 //! # Design
 //!
-//! * **State, actions, rendering.** [`State`] holds everything on screen.
-//!   Keys and mouse events become [`Action`]s ([`keys`]); so do the
-//!   analysis thread's batches of rows and the background jobs' results.
-//!   [`apply`] is the only function that changes the state, and it is pure
-//!   (no I/O, no threads, no waiting): what it wants done in the
-//!   background it queues in [`State::jobs`]. [`render()`] reads `&State`
-//!   only. Tests drive the same code with a [`Harness`] and ratatui's
+//! * **State, actions, rendering.** [`State`] holds everything on screen:
+//!   the [`model`] the analysis feeds and the state of each view. Keys and
+//!   mouse events become [`Action`]s ([`keys`]); so do the analysis
+//!   thread's batches of rows and the background jobs' results. [`apply`]
+//!   is the only function that changes the state, and it is pure (no I/O,
+//!   no threads, no waiting): what it wants done in the background it
+//!   queues in the [`action::Outbox`]. [`render()`] reads `&State` only.
+//!   Tests drive the same code with a [`Harness`] and ratatui's
 //!   `TestBackend`.
+//!
+//! * **Views.** Each view or pane ([`view`]: sessions, timeline, detail
+//!   and hex, stream, ladder, statistics, notes, help, header and footer)
+//!   is a module with its state, what its keys do and how it draws.
+//!   `apply` routes an action to the view on screen and keeps the views in
+//!   step; [`draw`] has each draw itself. The modules form layers and
+//!   never import each other in a circle (`tests/module_graph.rs` checks
+//!   it): the data ([`index`], [`feed`], [`jobs`], [`spool`]), the
+//!   vocabulary ([`layout`], [`action`], [`list`], [`render`](mod@render)), the
+//!   [`model`] and the [`decoded`] sessions, the views, then [`state`],
+//!   [`keys`], [`draw`] and [`harness`].
 //!
 //! * **The feed.** A background thread ([`feed`]) reads the [`Source`],
 //!   appends every packet to the spool ([`spool`]: an unlinked temporary
@@ -81,15 +93,21 @@
 //!   (about 0.1 s per million messages) and, while data arrives,
 //!   again every few seconds.
 
-pub mod detail;
+pub mod action;
+pub mod decoded;
+pub mod draw;
 pub mod feed;
 pub mod harness;
 pub mod index;
 pub mod jobs;
 pub mod keys;
+pub mod layout;
+pub mod list;
+pub mod model;
 pub mod render;
 pub mod spool;
 pub mod state;
+pub mod view;
 
 use std::io::{self, Stdout};
 use std::path::PathBuf;
@@ -106,9 +124,11 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
+pub use action::Action;
+pub use draw::render;
 pub use harness::Harness;
-pub use render::render;
-pub use state::{apply, Action, State, View};
+pub use layout::{Pane, View};
+pub use state::{apply, State};
 
 use crate::capture::Source;
 use crate::engine::Config;
@@ -269,7 +289,7 @@ fn event_loop(
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     feed_open = false;
-                    if st.done.is_none() {
+                    if st.model.done.is_none() {
                         let why = PANICS
                             .lock()
                             .ok()
@@ -280,7 +300,7 @@ fn event_loop(
                                 summary: Default::default(),
                                 error: Some(why),
                             }),
-                            progress: st.progress.clone(),
+                            progress: st.model.progress.clone(),
                             ..Default::default()
                         };
                         apply(st, Action::Batch(Box::new(b)));
@@ -296,18 +316,18 @@ fn event_loop(
         if last_tick.elapsed() >= Duration::from_millis(250) {
             last_tick = Instant::now();
             apply(st, Action::Tick);
-            if st.done.is_none() {
+            if st.model.done.is_none() {
                 dirty = true;
             }
         }
         if let Ok(p) = PANICS.lock() {
             if p.len() > panics_seen {
                 panics_seen = p.len();
-                st.status = Some((format!("internal error: {}", p[p.len() - 1]), true));
+                st.out.error(format!("internal error: {}", p[p.len() - 1]));
                 dirty = true;
             }
         }
-        for j in st.jobs.drain(..) {
+        for j in st.out.jobs.drain(..) {
             jobs.start(j);
         }
         // Something else raised the stop flag (the signal handlers of
