@@ -119,7 +119,7 @@ impl Sink for Collector {
                     s.notes_by_severity[n.severity as usize] += count;
                 }
             }
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
         }
         Ok(Flow::Continue)
     }
@@ -760,7 +760,7 @@ impl Detail {
 
     fn record(&mut self, rec: &Record<'_>) {
         match rec {
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
             Record::Session(info) => {
                 self.announce(info);
             }

@@ -138,7 +138,7 @@ impl<W: Write> Sink for TextPrinter<W> {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let mut line = String::new();
         match rec {
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
             Record::Session(s) => {
                 let _ = writeln!(
                     line,

@@ -49,7 +49,7 @@ pub fn rows_of(rec: &Record<'_>) -> u64 {
         Record::Session(_) | Record::Message(_) | Record::Gap(_) => 1,
         Record::Undecoded(r) => u64::from(r.severity >= Severity::Warn),
         Record::SessionEnd(e) => 1 + end_note_rows(e).count() as u64,
-        Record::Bytes(_) => 0,
+        Record::Bytes(_) | Record::Attr(_) => 0,
     }
 }
 
@@ -215,7 +215,7 @@ impl Sink for Feeder {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let before = self.next_row;
         match rec {
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
             Record::Session(info) => {
                 let ord = self.next_session;
                 self.next_session += 1;
