@@ -290,3 +290,28 @@ fn live_source_tail_pause_and_a_following_filter() {
     h.keys("f C-u Enter G");
     assert_eq!(h.state.timeline.scroll.sel + 1, h.state.timeline.list.len());
 }
+
+/// The sessions pane's state column comes from the dissector (the QMP
+/// `state` attribute, reported as it changes) and from pairing.
+#[test]
+fn session_state_comes_from_the_dissector_as_it_changes() {
+    // qmp-basic: the greeting is frame 4, qmp_capabilities 6, its reply 8
+    // (rows: the session's opening, then one per message).
+    for (free, rows, want) in [(5, 2, "negotiating"), (6, 3, "negotiating"), (8, 4, "idle")] {
+        let (_tx, rx) = mpsc::channel();
+        let src = Gated {
+            inner: FileSource::open(&capture("qmp/qmp-basic.pcap")).unwrap(),
+            free,
+            gate: rx,
+        };
+        let mut h = Harness::new(Box::new(src), Config::default(), "lo".into(), true, 120, 40);
+        h.pump_until(|st| {
+            st.model.progress.packets >= free as u64 && st.timeline.list.len() >= rows
+        });
+        let s = &h.state.model.sessions[0];
+        assert_eq!(s.state_label(), want, "after {free} packets");
+        let screen = h.screen();
+        let line = screen.lines().find(|l| l.contains(">s1")).unwrap();
+        assert!(line.trim_end().ends_with(want), "{screen}");
+    }
+}

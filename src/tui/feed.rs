@@ -78,6 +78,15 @@ pub struct EndInfo {
     pub notes: Vec<Note>,
 }
 
+/// A session attribute set or changed.
+#[derive(Debug, Clone)]
+pub struct AttrInfo {
+    pub session: u32,
+    pub key: &'static str,
+    /// Escaped.
+    pub value: String,
+}
+
 /// Reading progress.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Progress {
@@ -112,6 +121,8 @@ pub struct Batch {
     pub names: Vec<Box<str>>,
     /// Sessions announced in this batch, in ordinal order.
     pub sessions: Vec<SessionInfo>,
+    /// Attribute changes, in the order they happened.
+    pub attrs: Vec<AttrInfo>,
     pub ends: Vec<EndInfo>,
     pub notes: Vec<NoteEntry>,
     /// Notes not kept (expert list full).
@@ -141,6 +152,7 @@ impl Batch {
     fn is_empty(&self) -> bool {
         self.rows.is_empty()
             && self.sessions.is_empty()
+            && self.attrs.is_empty()
             && self.ends.is_empty()
             && self.notes.is_empty()
             && self.checkpoints.is_empty()
@@ -215,7 +227,15 @@ impl Sink for Feeder {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
         let before = self.next_row;
         match rec {
-            Record::Bytes(_) | Record::Attr(_) => {}
+            Record::Bytes(_) => {}
+            Record::Attr(a) => {
+                let session = self.session(a.session);
+                self.batch.attrs.push(AttrInfo {
+                    session,
+                    key: a.key,
+                    value: escape(a.value).into_owned(),
+                });
+            }
             Record::Session(info) => {
                 let ord = self.next_session;
                 self.next_session += 1;

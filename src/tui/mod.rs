@@ -85,10 +85,11 @@
 //!   proportional to the session for one huge session. While following a
 //!   live session, a decode under way is allowed to finish rather than
 //!   restarted for every new row.
-//! * Session state comes from the messages seen (greeting, capabilities
-//!   negotiation, pending requests); the account or user a dissector
-//!   learns is known when the session ends (the engine reports
-//!   attributes then).
+//! * A session's state is what its dissector says (the `state`
+//!   attribute: QMP's "negotiating") or, failing that, how many requests
+//!   await a reply; attributes (user, account, login failed) show as soon
+//!   as the dissector learns them (the engine reports each change as a
+//!   `Record::Attr`).
 //! * Statistics of a very large view are computed when the view opens
 //!   (about 0.1 s per million messages) and, while data arrives,
 //!   again every few seconds.

@@ -2,12 +2,12 @@
 //! rows, the sessions, the expert notes, progress), fed by the analysis
 //! thread's batches ([`Model::ingest`]).
 
-use qscope_dissectors::{Kind, Note, Proto, Severity};
+use qscope_dissectors::{Kind, Note, Severity};
 
 use super::feed::{micros, Batch, Done, NoteEntry, Progress};
 use super::index::{Index, Row, RowKind};
 use super::jobs::SessionKey;
-use crate::record::SessionInfo;
+use crate::record::{SessionInfo, STATE_ATTR};
 
 /// A session and what the timeline taught about it.
 #[derive(Debug, Clone)]
@@ -24,9 +24,8 @@ pub struct SessionEntry {
     pub end_us: Option<i64>,
     /// Requests not answered yet.
     pub pending: u64,
-    pub greeting: bool,
-    pub caps_sent: bool,
-    pub negotiated: bool,
+    /// The dissector's attributes (escaped), as they changed; at the end,
+    /// those of the session's end.
     pub attrs: Vec<(&'static str, String)>,
     pub notes: Vec<Note>,
 }
@@ -45,9 +44,6 @@ impl SessionEntry {
             last_us: us,
             end_us: None,
             pending: 0,
-            greeting: false,
-            caps_sent: false,
-            negotiated: false,
             attrs: Vec::new(),
             notes: Vec::new(),
         }
@@ -64,16 +60,21 @@ impl SessionEntry {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A short, honest description of where the session is.
+    fn set_attr(&mut self, key: &'static str, value: String) {
+        match self.attrs.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.attrs.push((key, value)),
+        }
+    }
+
+    /// A short, honest description of where the session is: closed, the
+    /// state its dissector reports ("negotiating"), requests awaiting a
+    /// reply, or idle; then who is logged in.
     pub fn state_label(&self) -> String {
         let mut s = if self.end_us.is_some() {
             "closed".to_string()
-        } else if self.info.proto == Proto::Qmp && self.greeting && !self.negotiated {
-            if self.caps_sent {
-                "negotiating".to_string()
-            } else {
-                "greeting".to_string()
-            }
+        } else if let Some(st) = self.attr(STATE_ATTR).filter(|v| !v.is_empty()) {
+            st.to_string()
         } else if self.pending > 0 {
             format!("awaiting {}", self.pending)
         } else {
@@ -103,7 +104,7 @@ impl SessionEntry {
     }
 
     /// Counts a row of the session.
-    fn note_row(&mut self, row: &Row, index: &Index) {
+    fn note_row(&mut self, row: &Row) {
         let s = self;
         s.last_us = s.last_us.max(row.ts_us);
         if row.kind() != RowKind::Message {
@@ -116,24 +117,14 @@ impl SessionEntry {
         if row.severity() >= Some(Severity::Warn) {
             s.warnings += 1;
         }
-        let name = index.name(row);
         match row.msg_kind() {
             Kind::Request => {
                 s.requests += 1;
                 s.pending += 1;
-                if s.info.proto == Proto::Qmp && name == "qmp_capabilities" {
-                    s.caps_sent = true;
-                }
             }
-            Kind::Response => {
-                if row.reply_to().is_some() {
-                    s.pending = s.pending.saturating_sub(1);
-                }
-                if s.info.proto == Proto::Qmp && name == "qmp_capabilities" && !row.is_error() {
-                    s.negotiated = true;
-                }
+            Kind::Response if row.reply_to().is_some() => {
+                s.pending = s.pending.saturating_sub(1);
             }
-            Kind::Greeting => s.greeting = true,
             _ => {}
         }
     }
@@ -207,12 +198,17 @@ impl Model {
                 self.t0 = Some(row.ts_us);
             }
             if let Some(s) = self.sessions.get_mut(row.session as usize) {
-                s.note_row(row, &self.index);
+                s.note_row(row);
                 if row.kind() == RowKind::Open {
                     s.first_row = id;
                 }
             }
             self.index.push(*row, b.text(i));
+        }
+        for a in b.attrs {
+            if let Some(s) = self.sessions.get_mut(a.session as usize) {
+                s.set_attr(a.key, a.value);
+            }
         }
         for e in &b.ends {
             if let Some(s) = self.sessions.get_mut(e.session as usize) {

@@ -15,7 +15,7 @@ use ratatui::Frame;
 use qscope_dissectors::{Field, Proto, Severity, Value};
 
 use crate::human::{self, escape, pretty_json, Secrets, Shown};
-use crate::record::Collected;
+use crate::record::{Collected, STATE_ATTR};
 use crate::tui::action::Outbox;
 use crate::tui::decoded::Decodes;
 use crate::tui::index::{Row, RowKind};
@@ -455,7 +455,8 @@ pub fn row_lines(model: &Model, id: usize, row: &Row) -> Vec<TreeLine> {
                 ),
             ));
             out.push(TreeLine::info("duration", human::latency(s.duration_us())));
-            for (k, v) in &s.attrs {
+            // The state attribute is in the state line.
+            for (k, v) in s.attrs.iter().filter(|(k, _)| *k != STATE_ATTR) {
                 out.push(TreeLine::info(k, v.clone()));
             }
             for n in &s.notes {
