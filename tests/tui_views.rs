@@ -229,3 +229,23 @@ fn every_view_draws_at_every_size() {
         h.apply(qscope::tui::Action::Resize(80, 24));
     }
 }
+
+/// The tree's text stops one column before the hex dump: a separator
+/// column keeps them apart at every width that shows both.
+#[test]
+fn detail_text_stops_before_the_hex_column() {
+    let mut h = open(BASIC, 160, 45);
+    h.keys("e");
+    snap("detail_beside_hex_160x45", &h);
+    for w in [110, 120, 135, 160, 200] {
+        h.apply(qscope::tui::Action::Resize(w, 45));
+        let l = h.state.layout();
+        assert_eq!(l.sep.x + 1, l.hex.x, "at {w}");
+        assert_eq!(l.tree.x + l.tree.width, l.sep.x, "at {w}");
+        let buf = h.buffer();
+        for y in l.sep.y..l.sep.y + l.sep.height {
+            let want = if y == l.sep.y { "┬" } else { "│" };
+            assert_eq!(buf[(l.sep.x, y)].symbol(), want, "at {w}, line {y}");
+        }
+    }
+}

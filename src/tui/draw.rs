@@ -35,6 +35,9 @@ pub fn render(f: &mut Frame<'_>, st: &State) {
             if l.hex.height > 0 {
                 detail::draw_hex(f, &st.detail, st.focus == Pane::Hex, l.hex);
             }
+            if l.sep.height > 0 {
+                detail::draw_sep(f, l.sep);
+            }
         }
         View::Stream => {
             if let Some(v) = &st.stream {

@@ -56,6 +56,8 @@ pub struct Layout {
     pub timeline: Rect,
     pub tree: Rect,
     pub hex: Rect,
+    /// The column between the tree and the hex dump side by side.
+    pub sep: Rect,
     pub too_small: bool,
 }
 
@@ -183,8 +185,10 @@ impl Layout {
         if dh > 0 {
             let dy = y + h - dh;
             if b.width >= 110 {
+                // The tree, a separator column, the hex dump.
                 let hw = (b.width / 2).clamp(60, 78);
-                l.tree = Rect::new(b.x, dy, b.width - hw, dh);
+                l.tree = Rect::new(b.x, dy, b.width - hw - 1, dh);
+                l.sep = Rect::new(b.x + b.width - hw - 1, dy, 1, dh);
                 l.hex = Rect::new(b.x + b.width - hw, dy, hw, dh);
             } else if shape.show_hex {
                 l.hex = Rect::new(b.x, dy, b.width, dh);

@@ -598,6 +598,15 @@ pub fn draw_tree(f: &mut Frame<'_>, d: &DetailPane, model: &Model, focused: bool
     f.render_widget(Paragraph::new(lines), body);
 }
 
+/// Draws the column between the tree and the hex dump: the tree's text
+/// never runs into the bytes.
+pub fn draw_sep(f: &mut Frame<'_>, r: Rect) {
+    let lines: Vec<Line> = (0..r.height)
+        .map(|i| Line::from(Span::styled(if i == 0 { "┬" } else { "│" }, DIM)))
+        .collect();
+    f.render_widget(Paragraph::new(lines), r);
+}
+
 /// Draws the hex dump, the selected field's bytes highlighted.
 pub fn draw_hex(f: &mut Frame<'_>, d: &DetailPane, focused: bool, r: Rect) {
     let hl = d.lines.get(d.tree.sel).and_then(|l| l.range.clone());
