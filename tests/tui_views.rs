@@ -249,3 +249,35 @@ fn detail_text_stops_before_the_hex_column() {
         }
     }
 }
+
+/// The ladder's column labels shorten, then go, as the screen narrows;
+/// they never run into each other.
+#[test]
+fn ladder_labels_never_overlap() {
+    let mut h = open(BASIC, 40, 20);
+    h.keys("e L");
+    snap("ladder_qmp_basic_40x20", &h);
+    h.apply(qscope::tui::Action::Resize(48, 20));
+    snap("ladder_qmp_basic_48x20", &h);
+    let forms = [
+        ("client 127.0.0.1:45828", "server 127.0.0.1:4444"),
+        ("127.0.0.1:45828", "127.0.0.1:4444"),
+        ("client :45828", "server :4444"),
+        ("client", "server"),
+    ];
+    for w in 40..=200 {
+        h.apply(qscope::tui::Action::Resize(w, 20));
+        let screen = h.screen();
+        // The line below the title: two labels apart by 2 spaces or more.
+        let line = screen.lines().nth(2).unwrap();
+        let parts: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        assert!(
+            forms.iter().any(|(c, s)| parts == [*c, *s]),
+            "at {w} columns: {line:?}"
+        );
+    }
+}

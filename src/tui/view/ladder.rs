@@ -72,6 +72,44 @@ impl LadderView {
     }
 }
 
+/// Columns kept between the client's and the server's label.
+const LABEL_GAP: usize = 2;
+
+/// The line naming the two columns: each label centred over its column
+/// (`at`), within `w` columns. The longest form that leaves the labels
+/// apart: "client ADDR", the address alone, "client :PORT", "client";
+/// else none.
+fn labels(w: usize, at: (usize, usize), addr: [std::net::SocketAddr; 2]) -> String {
+    let [c, s] = addr;
+    let forms = [
+        [format!("client {c}"), format!("server {s}")],
+        [c.to_string(), s.to_string()],
+        [
+            format!("client :{}", c.port()),
+            format!("server :{}", s.port()),
+        ],
+        ["client".to_string(), "server".to_string()],
+    ];
+    let place = |label: &str, at: usize| {
+        let n = width(label);
+        let start = at.saturating_sub(n / 2).min(w.saturating_sub(n));
+        (start, start + n)
+    };
+    let mut out = String::new();
+    for [l, r] in &forms {
+        let (ls, le) = place(l, at.0);
+        let (rs, re) = place(r, at.1);
+        if le + LABEL_GAP <= rs && re <= w {
+            out.push_str(&" ".repeat(ls));
+            out.push_str(l);
+            out.push_str(&" ".repeat(rs - le));
+            out.push_str(r);
+            break;
+        }
+    }
+    out
+}
+
 /// Draws the view.
 pub fn draw(f: &mut Frame<'_>, ld: &LadderView, model: &Model, r: Rect) {
     let Some(sess) = model.sessions.get(ld.session as usize) else {
@@ -89,23 +127,9 @@ pub fn draw(f: &mut Frame<'_>, ld: &LadderView, model: &Model, r: Rect) {
     let cx = tw + 2;
     let sx = w.saturating_sub(lat_w + 2).max(cx + 10);
     let span = sx - cx - 1;
-    // Column labels.
-    let label = |s: String, at: usize, out: &mut Vec<char>| {
-        let s: Vec<char> = s.chars().collect();
-        let start = at
-            .saturating_sub(s.len() / 2)
-            .min(w.saturating_sub(s.len()));
-        for (i, c) in s.into_iter().enumerate() {
-            if start + i < out.len() {
-                out[start + i] = c;
-            }
-        }
-    };
-    let mut head = vec![' '; w];
-    label(format!("client {}", sess.info.client), cx, &mut head);
-    label(format!("server {}", sess.info.server), sx, &mut head);
+    let (client, server) = (sess.info.client, sess.info.server);
     let mut lines = vec![Line::from(Span::styled(
-        head.into_iter().collect::<String>(),
+        labels(w, (cx, sx), [client, server]),
         Style::new().add_modifier(Modifier::BOLD),
     ))];
     let n = body.height as usize - 1;
