@@ -164,6 +164,14 @@ fn help_lists_every_key() {
         let mut h = open(BASIC, w, hh);
         h.keys("?");
         snap(&format!("help_{w}x{hh}"), &h);
+        // The legend of the marks in the rows, complete.
+        let screen = h.screen();
+        for (mark, what) in qscope::tui::view::help::MARKERS {
+            assert!(
+                screen.contains(&format!("{mark:<10}{what}")),
+                "{mark} {what}\n{screen}"
+            );
+        }
         h.keys("Esc");
         assert!(!h.state.help);
     }
