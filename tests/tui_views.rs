@@ -289,3 +289,33 @@ fn ladder_labels_never_overlap() {
         );
     }
 }
+
+/// The sessions pane's cursor follows the selected message: a message of
+/// s3 selected in the timeline puts it on s3. Moving the pane's own
+/// cursor is left alone until the timeline's selection changes.
+#[test]
+fn sessions_cursor_follows_the_selected_message() {
+    let mut h = open("qm/qm-4-extra-codes-rawclient.pcap", 120, 40);
+    assert_eq!(h.state.sess.selected(), Some(0));
+    // The opening row of s3 (search finds a session by its id), then its
+    // first message.
+    h.keys("/");
+    h.type_text("s3");
+    h.keys("Enter j");
+    let row = h.state.model.index.row(h.state.selected_row().unwrap());
+    assert_eq!(row.session, 2, "a row of s3");
+    assert_eq!(h.state.sess.selected(), Some(2));
+    snap("sessions_follow_s3_120x40", &h);
+    // In the pane, its own cursor moves; back in the timeline, it stays
+    // until another row is selected.
+    h.keys("BackTab k Tab");
+    assert_eq!(h.state.sess.selected(), Some(1));
+    h.keys("k");
+    let s = h
+        .state
+        .model
+        .index
+        .row(h.state.selected_row().unwrap())
+        .session;
+    assert_eq!(h.state.sess.selected(), Some(s));
+}

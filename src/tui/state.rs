@@ -61,6 +61,8 @@ pub struct State {
     pub exporting: usize,
     pub quit: bool,
     ticks: u64,
+    /// The selected row the sessions pane last followed.
+    followed: Option<usize>,
 }
 
 impl State {
@@ -85,6 +87,7 @@ impl State {
             exporting: 0,
             quit: false,
             ticks: 0,
+            followed: None,
         }
     }
 
@@ -270,6 +273,17 @@ fn after(st: &mut State) {
     st.timeline
         .scroll
         .fit(st.timeline.list.len(), l.timeline_rows());
+    // The sessions pane's cursor follows the selected message's session
+    // (unless the user is moving it).
+    let sel = st.timeline.selected_row();
+    if sel != st.followed {
+        st.followed = sel;
+        if st.focus != Pane::Sessions {
+            if let Some(id) = sel {
+                st.sess.show(st.model.index.row(id).session);
+            }
+        }
+    }
     st.sess.scroll.fit(st.sess.order.len(), l.sessions_rows());
     let following = st.timeline.tail && st.model.done.is_none();
     st.detail.refresh(

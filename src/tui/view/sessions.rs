@@ -119,6 +119,13 @@ impl SessionsPane {
         self.scroll.move_by(delta, self.order.len());
     }
 
+    /// Puts the cursor on session `s`, when listed.
+    pub fn show(&mut self, s: u32) {
+        if let Some(p) = self.order.iter().position(|o| *o == s) {
+            self.scroll.sel = p;
+        }
+    }
+
     /// A click on line `line` of the list.
     pub fn click(&mut self, line: usize) {
         self.scroll.sel = self.scroll.offset + line;
