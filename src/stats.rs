@@ -546,8 +546,9 @@ impl Core {
         self.note(l, Severity::Warn, &text, || format!("{id}#{i}"));
     }
 
-    fn message(&mut self, l: &mut Live, m: &MessageRecord<'_>) {
-        let own = self.filter.as_ref().is_none_or(|f| f.matches(m));
+    /// A message; `own`: it is selected itself (by the filter, or by the
+    /// caller of [`Detail::message_selected`]).
+    fn message(&mut self, l: &mut Live, m: &MessageRecord<'_>, own: bool) {
         let proto = m.session.proto.as_str();
         let target = match m.reply_to {
             Some(r) => match l.open.remove(&r) {
@@ -765,15 +766,8 @@ impl Detail {
                 self.announce(info);
             }
             Record::Message(m) => {
-                if let Some(l) = self.live.get_mut(&m.session.id) {
-                    self.core.message(l, m);
-                } else {
-                    // Not announced (a test's records): announce it now.
-                    self.announce(m.session);
-                    if let Some(l) = self.live.get_mut(&m.session.id) {
-                        self.core.message(l, m);
-                    }
-                }
+                let own = self.core.filter.as_ref().is_none_or(|f| f.matches(m));
+                self.message_selected(m, own);
             }
             Record::Gap(r) => {
                 if let Some(l) = self.live.get_mut(&r.session.id) {
@@ -810,6 +804,21 @@ impl Detail {
                     self.core.end(l);
                 }
             }
+        }
+    }
+
+    /// Counts message `m` as if the filter had decided `own` (whether it
+    /// is selected itself; a reply to a selected request counts anyway):
+    /// for a caller that knows the selection already (the terminal UI's
+    /// display filter). The collector's own filter is not consulted.
+    pub fn message_selected(&mut self, m: &MessageRecord<'_>, own: bool) {
+        if !self.live.contains_key(&m.session.id) {
+            // Not announced (a test's records, the terminal UI's rows):
+            // announce it now.
+            self.announce(m.session);
+        }
+        if let Some(l) = self.live.get_mut(&m.session.id) {
+            self.core.message(l, m, own);
         }
     }
 

@@ -7,6 +7,10 @@ use std::sync::mpsc::{self, Receiver};
 
 use qscope::capture::{CaptureError, FileSource, Packet, Source};
 use qscope::engine::{analyze, Config};
+use qscope::filter::Filter;
+use qscope::record::Percentiles;
+use qscope::stats::{Collector, NameDetail};
+use qscope::tui::view::stats::StatRow;
 use qscope::tui::Action;
 use qscope::tui::Harness;
 
@@ -193,31 +197,83 @@ fn search_wraps_and_jumps_go_back() {
     );
 }
 
+/// The statistics view has the numbers of `qscope stats` (with `-Y` for
+/// a filtered view): per name messages, requests, replies, errors,
+/// missing (requests never answered) and the latency percentiles.
 #[test]
-fn statistics_are_the_summary_statistics() {
-    let path = capture("qmp/qmp-oob.pcap");
-    let mut src = FileSource::open(&path).unwrap();
-    let summary = analyze(
-        &mut src,
-        Config::default(),
-        &mut qscope::stats::Collector::default(),
-    )
-    .unwrap();
+fn statistics_are_the_numbers_of_qscope_stats() {
+    let cases = [
+        ("qmp/qmp-oob.pcap", None),
+        ("mqserver/mq-binary.pcap", None),
+        ("qps/qps-1-happy.pcap", None),
+        ("qm/qm-1-fileops-qmclilib.pcap", None),
+        // Replies are not listed but count under their requests.
+        ("qmp/qmp-basic.pcap", Some("dir == c2s")),
+        // Error replies are listed; their requests are not.
+        ("qm/qm-1-fileops-qmclilib.pcap", Some("error")),
+    ];
+    for (rel, filter) in cases {
+        let path = capture(rel);
+        let mut src = FileSource::open(&path).unwrap();
+        let parsed = filter.map(|f| Filter::parse(f).unwrap());
+        let mut c = Collector::detailed(parsed, 0);
+        analyze(&mut src, Config::default(), &mut c).unwrap();
+        let mut d = c.detail.take().unwrap();
+        d.finish();
+        type Numbers = (String, u64, u64, u64, u64, u64, Option<Percentiles>);
+        let of = |name: &str, n: &NameDetail| -> Numbers {
+            let l = n.latency.percentiles();
+            (
+                name.to_string(),
+                n.messages,
+                n.requests,
+                n.replies,
+                n.errors,
+                n.missing,
+                l,
+            )
+        };
+        let mut want: Vec<Numbers> = Vec::new();
+        let mut all = NameDetail::default();
+        for (_, p) in d.protos() {
+            want.extend(p.names().into_iter().map(|(name, n)| of(name, n)));
+            all.merge(&p.total());
+        }
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+
+        let mut h = Harness::open(&path, 120, 40).unwrap();
+        h.settle();
+        if let Some(f) = filter {
+            h.keys("f");
+            h.type_text(f);
+            h.keys("Enter");
+        }
+        h.keys("S");
+        let stats = h.state.stats.as_ref().unwrap();
+        let row = |r: &StatRow| -> Numbers {
+            (
+                r.name.clone(),
+                r.messages,
+                r.requests,
+                r.replies,
+                r.errors,
+                r.missing,
+                r.latency.clone(),
+            )
+        };
+        let mut got: Vec<Numbers> = stats.rows.iter().map(row).collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, want, "{rel} {filter:?}");
+        let total = row(stats.total.as_ref().unwrap());
+        assert_eq!(total, of("(all)", &all), "{rel} {filter:?}");
+    }
+    // Some of them have requests never answered.
+    let path = capture("mqserver/mq-binary.pcap");
     let mut h = Harness::open(&path, 120, 40).unwrap();
     h.settle();
     h.keys("S");
-    let stats = h.state.stats.as_ref().unwrap();
-    let qmp = &summary.protos["qmp"];
-    assert_eq!(stats.rows.len(), qmp.by_name.len());
-    for (name, ns) in &qmp.by_name {
-        let row = stats.rows.iter().find(|r| &r.name == name).unwrap();
-        assert_eq!(
-            (row.requests, row.responses, row.other, row.errors),
-            (ns.requests, ns.responses, ns.other, ns.errors),
-            "{name}"
-        );
-        assert_eq!(row.latency, ns.latency.percentiles(), "{name}");
-    }
+    let total = h.state.stats.as_ref().unwrap().total.clone().unwrap();
+    assert_eq!(total.missing, 3);
 }
 
 /// A live-like source: the first `free` packets at once, the rest after

@@ -61,9 +61,10 @@
 //!   in as it goes; the export job writes JSONL with
 //!   [`JsonlWriter`](crate::sink::json::JsonlWriter).
 //!
-//! * **Statistics** are computed with the summary's own code: message rows
-//!   of the view are given to a [`Collector`](crate::stats::Collector) and
-//!   percentiles come from its [`Latency`](crate::record::Latency)
+//! * **Statistics** are computed with the code of `qscope stats`: message
+//!   rows are given to a detailed [`Collector`](crate::stats::Collector),
+//!   selected when the view lists them (a reply counts under its request),
+//!   and percentiles come from its [`Latency`](crate::record::Latency)
 //!   distributions.
 //!
 //! * **Safety.** Every string from the wire goes through

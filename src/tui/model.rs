@@ -15,6 +15,8 @@ pub struct SessionEntry {
     pub info: SessionInfo,
     /// Row id of its `Open` row: no row of the session comes before.
     pub first_row: usize,
+    /// Row id of its `End` row (`usize::MAX` while it is open).
+    pub end_row: usize,
     pub messages: u64,
     pub requests: u64,
     pub errors: u64,
@@ -36,6 +38,7 @@ impl SessionEntry {
         SessionEntry {
             info,
             first_row: usize::MAX,
+            end_row: usize::MAX,
             messages: 0,
             requests: 0,
             errors: 0,
@@ -199,8 +202,10 @@ impl Model {
             }
             if let Some(s) = self.sessions.get_mut(row.session as usize) {
                 s.note_row(row);
-                if row.kind() == RowKind::Open {
-                    s.first_row = id;
+                match row.kind() {
+                    RowKind::Open => s.first_row = id,
+                    RowKind::End => s.end_row = id,
+                    _ => {}
                 }
             }
             self.index.push(*row, b.text(i));

@@ -13,9 +13,10 @@ use ratatui::Frame;
 
 use qscope_dissectors::Message;
 
+use crate::capture::Timestamp;
 use crate::human::{self, escape};
-use crate::record::{Latency, MessageRecord, Percentiles, Record, Sink};
-use crate::stats::Collector;
+use crate::record::{MessageRecord, Percentiles, Record, SessionEnd, Sink};
+use crate::stats::{Collector, NameDetail};
 use crate::tui::index::RowKind;
 use crate::tui::layout::{inner, Layout};
 use crate::tui::list::Scroll;
@@ -26,18 +27,37 @@ use crate::tui::view::timeline::Timeline;
 /// Buckets of the latency chart.
 pub const CHART_BUCKETS: usize = 240;
 
-/// One line of the statistics table.
+/// One line of the statistics table: the numbers of `qscope stats`
+/// ([`NameDetail`]: replies count under the request's name).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatRow {
     pub proto: &'static str,
     pub name: String,
+    pub messages: u64,
     pub requests: u64,
-    pub responses: u64,
-    pub other: u64,
+    pub replies: u64,
     pub errors: u64,
+    /// Requests never answered (in sessions that ended).
+    pub missing: u64,
     pub latency: Option<Percentiles>,
     /// Highest latency per time bucket (µs; 0 = none), [`CHART_BUCKETS`].
     pub chart: Vec<u64>,
+}
+
+impl StatRow {
+    fn new(proto: &'static str, name: String, n: &NameDetail) -> StatRow {
+        StatRow {
+            proto,
+            name,
+            messages: n.messages,
+            requests: n.requests,
+            replies: n.replies,
+            errors: n.errors,
+            missing: n.missing,
+            latency: n.latency.percentiles(),
+            chart: Vec::new(),
+        }
+    }
 }
 
 /// The statistics view.
@@ -74,84 +94,34 @@ impl StatsView {
         }
     }
 
-    /// Computes per-name statistics of the rows in the timeline's list
-    /// with the summary's own code: each message row is given to a
-    /// [`Collector`] as a message record (name, kind, direction, error,
-    /// latency), and percentiles come from its [`Latency`] distributions
-    /// (bounded, as the collector's names are: the rows beyond the first
-    /// [`NAME_CAP`](crate::record::NAME_CAP) names of a protocol are one
-    /// `(other)` row). The latency chart takes a second pass over the
-    /// rows. `sel`: the row to select.
+    /// Computes per-name statistics of the timeline's view with the code
+    /// of `qscope stats`: the message rows are given to a detailed
+    /// [`Collector`] as message records (name, kind, direction, error,
+    /// reply, latency), each selected when the view lists it, so that a
+    /// reply counts under its request and a filtered view counts as
+    /// `qscope stats -Y` does; the requests of the sessions that ended
+    /// unanswered are missing (of all sessions, once the analysis is
+    /// over). Percentiles come from its [`Latency`](crate::record::Latency) distributions, bounded
+    /// as its names are (beyond [`NAME_CAP`](crate::record::NAME_CAP)
+    /// names of a protocol, one `(other)` row). The latency chart takes a
+    /// second pass over the rows. `sel`: the row to select.
     pub fn compute(model: &Model, tl: &Timeline, sel: usize) -> StatsView {
-        let mut c = Collector::default();
-        let list = &tl.list;
-        let n = list.len();
-        let (mut t_lo, mut t_hi) = (i64::MAX, i64::MIN);
-        for p in 0..n {
-            let row = model.index.row(list.get(p));
-            if row.kind() != RowKind::Message {
-                continue;
-            }
-            let Some(sess) = model.sessions.get(row.session as usize) else {
-                continue;
-            };
-            let name = model.index.name(&row);
-            let mut msg = Message::new(row.dir(), 0, row.msg_kind(), name);
-            msg.is_error = row.is_error();
-            let rec = MessageRecord {
-                session: &sess.info,
-                index: u64::from(row.index),
-                ts: crate::capture::Timestamp::from_micros(row.ts_us),
-                // Statistics do not look at frames.
-                frame: 0,
-                msg: &msg,
-                reply_to: row.reply_to().map(u64::from),
-                latency_us: row.latency_us(),
-                links: &[],
-            };
-            let _ = c.record(&Record::Message(rec));
-            t_lo = t_lo.min(row.ts_us);
-            t_hi = t_hi.max(row.ts_us);
-        }
-        let span = (t_lo, t_hi.max(t_lo));
+        let mut c = Collector::detailed(None, 0);
+        let span = collect(model, tl, &mut c);
         let mut rows = Vec::new();
-        let mut all_lat = Latency::default();
-        let mut total = StatRow {
-            proto: "",
-            name: "(all)".into(),
-            requests: 0,
-            responses: 0,
-            other: 0,
-            errors: 0,
-            latency: None,
-            chart: vec![0; CHART_BUCKETS],
-        };
-        for (proto, ps) in &c.summary.protos {
-            let folded = (ps.folded.messages() > 0).then(|| ("(other)".to_string(), &ps.folded));
-            for (name, ns) in ps.by_name.iter().map(|(k, v)| (k.clone(), v)).chain(folded) {
-                all_lat.merge(&ns.latency);
-                total.requests += ns.requests;
-                total.responses += ns.responses;
-                total.other += ns.other;
-                total.errors += ns.errors;
-                rows.push(StatRow {
-                    proto,
-                    name,
-                    requests: ns.requests,
-                    responses: ns.responses,
-                    other: ns.other,
-                    errors: ns.errors,
-                    latency: ns.latency.percentiles(),
-                    chart: Vec::new(),
-                });
+        let mut all = NameDetail::default();
+        if let Some(d) = &c.detail {
+            for (proto, p) in d.protos() {
+                let folded = (p.folded.messages > 0).then_some(("(other)", &p.folded));
+                for (name, n) in p.names().into_iter().chain(folded) {
+                    rows.push(StatRow::new(proto, name.to_string(), n));
+                }
+                all.merge(&p.total());
             }
         }
-        total.latency = all_lat.percentiles();
-        rows.sort_by(|a, b| {
-            (b.requests + b.responses + b.other)
-                .cmp(&(a.requests + a.responses + a.other))
-                .then(a.name.cmp(&b.name))
-        });
+        let mut total = StatRow::new("", "(all)".into(), &all);
+        total.chart = vec![0; CHART_BUCKETS];
+        rows.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.name.cmp(&b.name)));
         charts(model, tl, span, &mut rows, &mut total);
         let scope = match (&tl.list.session, &tl.filter) {
             (Some(s), Some(f)) => format!("session {}, filter {}", model.session_id(*s), f.expr),
@@ -168,6 +138,82 @@ impl StatsView {
             computed_at: model.index.len(),
         }
     }
+}
+
+/// Gives the view's messages to `c` (see [`StatsView::compute`]); returns
+/// the span of their times.
+fn collect(model: &Model, tl: &Timeline, c: &mut Collector) -> (i64, i64) {
+    let Some(d) = c.detail.as_mut() else {
+        return (0, 0);
+    };
+    let list = &tl.list;
+    let limit = tl.limit(model);
+    let (mut t_lo, mut t_hi) = (i64::MAX, i64::MIN);
+    // Unfiltered, the list is the rows to count; filtered, every message
+    // of the scope is given, selected when listed (replies to selected
+    // requests count with them).
+    let (ids, filtered): (Box<dyn Iterator<Item = usize>>, bool) = if list.filtered {
+        let start = list
+            .session
+            .and_then(|s| model.sessions.get(s as usize))
+            .map_or(0, |s| s.first_row.min(limit));
+        (Box::new(start..limit), true)
+    } else {
+        (Box::new((0..list.len()).map(|p| list.get(p))), false)
+    };
+    let mut next = 0;
+    for id in ids {
+        let row = model.index.row(id);
+        if row.kind() != RowKind::Message || list.session.is_some_and(|s| s != row.session) {
+            continue;
+        }
+        let Some(sess) = model.sessions.get(row.session as usize) else {
+            continue;
+        };
+        let selected = !filtered || {
+            while next < list.len() && list.get(next) < id {
+                next += 1;
+            }
+            next < list.len() && list.get(next) == id
+        };
+        let name = model.index.name(&row);
+        let mut msg = Message::new(row.dir(), 0, row.msg_kind(), name);
+        msg.is_error = row.is_error();
+        let rec = MessageRecord {
+            session: &sess.info,
+            index: u64::from(row.index),
+            ts: Timestamp::from_micros(row.ts_us),
+            // Statistics do not look at frames.
+            frame: 0,
+            msg: &msg,
+            reply_to: row.reply_to().map(u64::from),
+            latency_us: row.latency_us(),
+            links: &[],
+        };
+        d.message_selected(&rec, selected);
+        if selected {
+            t_lo = t_lo.min(row.ts_us);
+            t_hi = t_hi.max(row.ts_us);
+        }
+    }
+    // The requests of a session that ended are answered or missing.
+    for s in model.sessions.iter().filter(|s| s.end_row < limit) {
+        let end = SessionEnd {
+            session: &s.info,
+            end: Timestamp::from_micros(s.end_us.unwrap_or(s.last_us)),
+            messages: s.messages,
+            notes: &[],
+            attrs: &[],
+        };
+        let _ = c.record(&Record::SessionEnd(end));
+    }
+    if model.done.is_some() && tl.paused_at.is_none() {
+        // As `qscope stats` at the end: what is still open is missing.
+        if let Some(d) = c.detail.as_mut() {
+            d.finish();
+        }
+    }
+    (t_lo, t_hi.max(t_lo))
 }
 
 /// The latency charts: the busiest names get a series each (a second
@@ -223,7 +269,7 @@ pub fn draw(f: &mut Frame<'_>, sv: &StatsView, l: &Layout) {
         height: r.height.saturating_sub(1 + ch),
         ..inner(r, 1)
     };
-    draw_table(f, sv, table_area, r.width >= 100);
+    draw_table(f, sv, table_area, r.width >= 110);
     if ch == 0 {
         return;
     }
@@ -235,47 +281,67 @@ pub fn draw(f: &mut Frame<'_>, sv: &StatsView, l: &Layout) {
     draw_chart(f, sv, chart_area);
 }
 
+/// A column of the table: header, width, shown on narrow screens, cell.
+type Column = (&'static str, u16, bool, fn(&StatRow) -> String);
+
+fn lat(s: &StatRow, f: fn(&Percentiles) -> i64) -> String {
+    s.latency
+        .as_ref()
+        .map(|p| human::latency(f(p)))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The numeric columns, as `qscope stats` has them.
+const COLUMNS: &[Column] = &[
+    ("msgs", 7, true, |s| count(s.messages)),
+    ("reqs", 6, false, |s| count(s.requests)),
+    ("replies", 7, false, |s| count(s.replies)),
+    ("err", 5, true, |s| count(s.errors)),
+    ("missing", 7, true, |s| count(s.missing)),
+    ("min", 0, true, |s| lat(s, |p| p.min)),
+    ("p50", 0, true, |s| lat(s, |p| p.p50)),
+    ("p95", 0, true, |s| lat(s, |p| p.p95)),
+    ("p99", 0, false, |s| lat(s, |p| p.p99)),
+    ("max", 0, true, |s| lat(s, |p| p.max)),
+];
+
+/// Draws the table: a line per name, the selected one marked, and the
+/// total. Narrow screens leave out requests, replies and p99.
 fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect, wide: bool) {
-    let lat = |p: &Option<Percentiles>, f: fn(&Percentiles) -> i64| {
-        p.as_ref().map(|p| human::latency(f(p))).unwrap_or_default()
-    };
+    let lw = if table_area.width >= 120 { 9 } else { 8 };
+    let cols: Vec<&Column> = COLUMNS.iter().filter(|c| wide || c.2).collect();
     let n = table_area.height.saturating_sub(1) as usize;
     let off = sv.scroll.offset.min(sv.rows.len().saturating_sub(n));
-    let mut rows = Vec::new();
-    let all = sv.total.iter();
-    let mk = |s: &StatRow| {
-        let mark = if sv
+    let right = |t: String| Cell::from(Line::from(t).right_aligned());
+    let mk = |s: &StatRow, style: Style| {
+        let selected = sv
             .rows
             .get(sv.scroll.sel)
-            .is_some_and(|x| std::ptr::eq(x, s))
-        {
-            ">"
-        } else {
-            " "
-        };
-        vec![
+            .is_some_and(|x| std::ptr::eq(x, s));
+        let mark = if selected { ">" } else { " " };
+        let mut cells = vec![
             Cell::from(format!("{mark}{}", s.proto)),
             Cell::from(s.name.clone()),
-            Cell::from(Line::from(count(s.requests + s.responses + s.other)).right_aligned()),
-            Cell::from(Line::from(count(s.requests)).right_aligned()),
-            Cell::from(Line::from(count(s.responses)).right_aligned()),
-            Cell::from(
-                Line::from(Span::styled(
-                    count(s.errors),
-                    if s.errors > 0 {
-                        Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
-                    } else {
-                        Style::new()
-                    },
-                ))
-                .right_aligned(),
-            ),
-            Cell::from(Line::from(lat(&s.latency, |p| p.p50)).right_aligned()),
-            Cell::from(Line::from(lat(&s.latency, |p| p.p95)).right_aligned()),
-            Cell::from(Line::from(lat(&s.latency, |p| p.p99)).right_aligned()),
-            Cell::from(Line::from(lat(&s.latency, |p| p.max)).right_aligned()),
-        ]
+        ];
+        for c in &cols {
+            let text = (c.3)(s);
+            cells.push(match c.0 {
+                "err" if s.errors > 0 => Cell::from(
+                    Line::from(Span::styled(
+                        text,
+                        Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                    ))
+                    .right_aligned(),
+                ),
+                "missing" if s.missing > 0 => Cell::from(
+                    Line::from(Span::styled(text, Style::new().fg(Color::Yellow))).right_aligned(),
+                ),
+                _ => right(text),
+            });
+        }
+        TRow::new(cells).style(style)
     };
+    let mut rows = Vec::new();
     for (i, s) in sv
         .rows
         .iter()
@@ -288,57 +354,17 @@ fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect, wide: bool) {
         } else {
             Style::new()
         };
-        rows.push((mk(s), style));
+        rows.push(mk(s, style));
     }
-    for t in all {
-        rows.push((mk(t), Style::new().add_modifier(Modifier::BOLD)));
+    if let Some(t) = &sv.total {
+        rows.push(mk(t, Style::new().add_modifier(Modifier::BOLD)));
     }
-    let lw = if wide { 9 } else { 8 };
-    let mut widths = vec![
-        Length(4),
-        Fill(1),
-        Length(7),
-        Length(6),
-        Length(6),
-        Length(5),
-        Length(lw),
-        Length(lw),
-        Length(lw),
-        Length(lw),
-    ];
-    let head = [
-        "prot", "name", "count", "req", "resp", "err", "p50", "p95", "p99", "max",
-    ];
-    let mut head: Vec<Cell> = head
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            if i < 2 {
-                Cell::from(*h)
-            } else {
-                Cell::from(Line::from(*h).right_aligned())
-            }
-        })
-        .collect();
-    if !wide {
-        // Requests and responses go first when space is short.
-        for i in [4, 3] {
-            widths.remove(i);
-            head.remove(i);
-        }
-        rows = rows
-            .into_iter()
-            .map(|(mut cells, style)| {
-                cells.remove(4);
-                cells.remove(3);
-                (cells, style)
-            })
-            .collect();
+    let mut widths = vec![Length(4), Fill(1)];
+    let mut head = vec![Cell::from("prot"), Cell::from("name")];
+    for c in &cols {
+        widths.push(Length(if c.1 == 0 { lw } else { c.1 }));
+        head.push(right(c.0.to_string()));
     }
-    let rows: Vec<TRow> = rows
-        .into_iter()
-        .map(|(cells, style)| TRow::new(cells).style(style))
-        .collect();
     let t = Table::new(rows, widths)
         .header(TRow::new(head).style(DIM))
         .column_spacing(1);
