@@ -144,6 +144,18 @@ fn statistics() {
         h.keys("S");
         snap(&format!("stats_qmp_basic_{w}x{hh}"), &h);
     }
+    // An event has no replies: the chart says so (not "peak 0µs" over
+    // nothing).
+    let mut h = open(BASIC, 120, 40);
+    h.keys("S");
+    while h.state.stats.as_ref().unwrap().rows[h.state.stats.as_ref().unwrap().scroll.sel].name
+        != "SHUTDOWN"
+    {
+        h.keys("j");
+    }
+    snap("stats_event_no_replies_120x40", &h);
+    assert!(h.screen().contains("SHUTDOWN  (no replies, no latency)"));
+    assert!(!h.screen().contains("peak 0µs"));
     // Requests never answered: the missing column of `qscope stats`.
     let mut h = open("mqserver/mq-binary.pcap", 120, 40);
     h.keys("S");

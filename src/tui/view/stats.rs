@@ -372,15 +372,30 @@ fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect, wide: bool) {
     f.render_stateful_widget(t, table_area, &mut ts);
 }
 
+/// Draws the chart of the selected name (of all names when the selected
+/// one has no series); a name without replies has no latency to chart.
 fn draw_chart(f: &mut Frame<'_>, sv: &StatsView, chart_area: Rect) {
     let sel = sv.rows.get(sv.scroll.sel);
-    let (name, data) = match sel {
-        Some(s) if !s.chart.is_empty() => (s.name.as_str(), &s.chart),
+    let (name, data, replied) = match sel {
+        Some(s) if s.latency.is_none() => (s.name.as_str(), &s.chart, false),
+        Some(s) if !s.chart.is_empty() => (s.name.as_str(), &s.chart, true),
         _ => match &sv.total {
-            Some(t) => ("all names", &t.chart),
+            Some(t) => ("all names", &t.chart, t.latency.is_some()),
             None => return,
         },
     };
+    let caption_area = Rect {
+        height: 1,
+        ..chart_area
+    };
+    if !replied {
+        let caption = format!(
+            " highest latency over time: {}  (no replies, no latency)",
+            escape(name)
+        );
+        f.render_widget(Paragraph::new(Span::styled(caption, DIM)), caption_area);
+        return;
+    }
     let width_n = chart_area.width as usize;
     let mut bars = vec![0u64; width_n.max(1)];
     for (i, v) in data.iter().enumerate() {
@@ -396,13 +411,7 @@ fn draw_chart(f: &mut Frame<'_>, sv: &StatsView, chart_area: Rect) {
         escape(name),
         human::latency(peak as i64)
     );
-    f.render_widget(
-        Paragraph::new(Span::styled(caption, DIM)),
-        Rect {
-            height: 1,
-            ..chart_area
-        },
-    );
+    f.render_widget(Paragraph::new(Span::styled(caption, DIM)), caption_area);
     f.render_widget(
         Sparkline::default()
             .data(bars)
