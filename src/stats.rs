@@ -132,6 +132,20 @@ impl Sink for Collector {
 /// default for QMP transactions; applied to every protocol).
 pub const TIMEOUT_US: i64 = 30_000_000;
 
+/// The expert note of a request no message answered (`name`: the
+/// request's).
+#[must_use]
+pub fn never_answered_text(name: &str) -> String {
+    format!("request never answered: {name}")
+}
+
+/// The expert note of a reply later than [`TIMEOUT_US`] (`name`: the
+/// request's).
+#[must_use]
+pub fn late_reply_text(name: &str) -> String {
+    format!("reply after more than 30 s (transaction timeout, QI-QMP's default): {name}")
+}
+
 /// Session rows the report keeps (the first ones, in order of appearance);
 /// further sessions are counted only ([`Limits::sessions_not_listed`]).
 pub const SESSION_CAP: usize = 100_000;
@@ -541,7 +555,7 @@ impl Core {
         }
         let p = self.protos.entry(proto).or_default();
         p.stats(&e.name).missing += 1;
-        let text = format!("request never answered: {}", p.name_of(&e.name));
+        let text = never_answered_text(p.name_of(&e.name));
         let id = &l.detail.id.clone();
         self.note(l, Severity::Warn, &text, || format!("{id}#{i}"));
     }
@@ -626,10 +640,7 @@ impl Core {
         }
         if let (Some(lat), Some(r)) = (m.latency_us, m.reply_to) {
             if lat > TIMEOUT_US {
-                let text = format!(
-                    "reply after more than 30 s (transaction timeout, QI-QMP's default): {}",
-                    name_text(self)
-                );
+                let text = late_reply_text(&name_text(self));
                 self.note(l, Severity::Warn, &text, at);
             }
             // Slowest first; ties in arrival order.

@@ -6,6 +6,8 @@
 //! relative to the capture or in UTC, so nothing depends on the local
 //! timezone or the wall clock.
 
+mod common;
+
 use std::path::Path;
 
 use qscope::tui::Harness;
@@ -334,4 +336,73 @@ fn sessions_cursor_follows_the_selected_message() {
         .row(h.state.selected_row().unwrap())
         .session;
     assert_eq!(h.state.sess.selected(), Some(s));
+}
+
+/// The notes `qscope stats --expert` derives from pairing are in the
+/// notes view too, at their message: requests never answered, replies
+/// after more than 30 s; the same ones as `qscope stats` finds.
+#[test]
+fn notes_derived_from_pairing() {
+    let mut h = open("qps/qps-1-happy.pcap", 120, 30);
+    h.keys("X");
+    snap("expert_derived_qps_happy_120x30", &h);
+
+    // A QMP session: a command answered after 31 s, one never answered.
+    let path = common::scratch("tui_views").join("late-and-lost.pcap");
+    let mut c = common::Conv::new(40001, 4444);
+    c.s2c(b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, \"capabilities\": []}}\r\n")
+        .c2s(b"{\"execute\": \"qmp_capabilities\"}\r\n")
+        .s2c(b"{\"return\": {}}\r\n")
+        .c2s(b"{\"execute\": \"query-block\", \"id\": 1}\r\n");
+    let late = c.pkts.len();
+    c.s2c(b"{\"return\": [], \"id\": 1}\r\n")
+        .c2s(b"{\"execute\": \"cont\", \"id\": 2}\r\n")
+        .close();
+    for p in &mut c.pkts[late..] {
+        p.ts_us += 31_000_000;
+    }
+    c.write(&path);
+    let mut h = Harness::open(&path, 120, 30).unwrap();
+    h.settle();
+    h.keys("X");
+    snap("expert_late_and_lost_120x30", &h);
+
+    // The same notes as `qscope stats --expert`, at the same messages.
+    for path in [
+        path.clone(),
+        Path::new(&format!("{SHARED}qps/qps-1-happy.pcap")).to_path_buf(),
+    ] {
+        let mut src = qscope::capture::FileSource::open(&path).unwrap();
+        let mut c = qscope::stats::Collector::detailed(None, 0);
+        qscope::engine::analyze(&mut src, Default::default(), &mut c).unwrap();
+        let mut d = c.detail.take().unwrap();
+        d.finish();
+        let derived = |t: &str| {
+            t.starts_with("request never answered") || t.starts_with("reply after more than 30 s")
+        };
+        let mut want: Vec<(String, String)> = d
+            .expert()
+            .into_iter()
+            .filter(|g| derived(&g.text))
+            .flat_map(|g| g.at.into_iter().map(move |a| (g.text.clone(), a)))
+            .collect();
+        want.sort();
+        let mut h = Harness::open(&path, 120, 30).unwrap();
+        h.settle();
+        h.keys("X");
+        let st = &h.state;
+        let mut got: Vec<(String, String)> = st
+            .notes
+            .derived
+            .iter()
+            .map(|n| {
+                let row = st.model.index.row(n.row as usize);
+                let at = format!("{}#{}", st.model.session_id(n.session), row.index);
+                (n.text.to_string(), at)
+            })
+            .collect();
+        got.sort();
+        assert!(!got.is_empty());
+        assert_eq!(got, want, "{}", path.display());
+    }
 }

@@ -173,6 +173,9 @@ pub fn apply(st: &mut State, action: Action) {
             {
                 compute_stats(st);
             }
+            if st.view == View::Expert && st.ticks.is_multiple_of(8) && st.notes.stale(&st.model) {
+                st.notes.refresh(&st.model);
+            }
         }
         Action::Resize(w, h) => st.size = (w, h),
         Action::Quit => st.quit = true,
@@ -304,9 +307,8 @@ fn after(st: &mut State) {
     if let Some(s) = &mut st.stats {
         s.scroll.fit(s.rows.len(), l.stats_rows());
     }
-    st.notes
-        .scroll
-        .fit(st.model.notes.len(), body.saturating_sub(1));
+    let n = st.notes.len();
+    st.notes.scroll.fit(n, body.saturating_sub(1));
 }
 
 // ------------------------------------------------------------ feeding
@@ -398,7 +400,7 @@ fn move_sel(st: &mut State, delta: isize) {
                 s.move_by(delta);
             }
         }
-        View::Expert => st.notes.move_by(delta, &st.model),
+        View::Expert => st.notes.move_by(delta),
     }
 }
 
@@ -724,7 +726,7 @@ fn click(st: &mut State, x: u16, y: u16) {
         }
         View::Expert => {
             if let Some(line) = l.body_line(y) {
-                st.notes.click(line, &st.model);
+                st.notes.click(line);
             }
         }
         View::Ladder => {
