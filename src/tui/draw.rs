@@ -6,11 +6,19 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::layout::{Pane, View, MIN_H, MIN_W};
+use super::render::monochrome;
 use super::state::State;
 use super::view::{bars, detail, help, ladder, notes, sessions, stats, stream, timeline};
 
-/// Draws the whole screen.
+/// Draws the whole screen (without colours under `NO_COLOR`).
 pub fn render(f: &mut Frame<'_>, st: &State) {
+    draw(f, st);
+    if st.no_color {
+        monochrome(f.buffer_mut());
+    }
+}
+
+fn draw(f: &mut Frame<'_>, st: &State) {
     let area = f.area();
     let l = st.layout_in(area);
     if l.too_small {

@@ -75,6 +75,11 @@
 //!   ([`Config::stop`]) is raised by someone else (the signal handlers of
 //!   live capture). Quitting raises the flag, which stops a live source.
 //!
+//! * **`NO_COLOR`** (or [`Options::no_color`]): frames are drawn without
+//!   any colour ([`render::monochrome`]); what colours meant stays as
+//!   reverse video, bold and underline. crossterm is never asked for a
+//!   colour, which under `NO_COLOR` it would send as an attribute reset.
+//!
 //! # Limits
 //!
 //! * The spool holds a copy of every packet read: as much temporary disk
@@ -142,6 +147,14 @@ pub struct Options {
     pub live: bool,
     /// Where exports are written (default: the current directory).
     pub export_dir: Option<PathBuf>,
+    /// Draw without colours. `NO_COLOR` in the environment (set and not
+    /// empty, <https://no-color.org>) does the same.
+    pub no_color: bool,
+}
+
+/// `NO_COLOR` is set and not empty.
+fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 /// Runs the UI until the user quits. `source` is read on a background thread.
@@ -229,6 +242,7 @@ pub fn run_with(
     if let Some(d) = opts.export_dir {
         st.export_dir = d;
     }
+    st.no_color = opts.no_color || no_color_env();
     let result = {
         let mut screen = Screen::enter()?;
         event_loop(&mut screen, &mut st, &feed, &mut jobs, &jrx)

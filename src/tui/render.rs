@@ -2,6 +2,7 @@
 //! and the formatting of counts, sizes, times and names. Each view draws
 //! itself (`view::*::draw`); [`super::draw::render`] draws a frame.
 
+use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders};
@@ -60,6 +61,25 @@ pub fn pane_block(title: String, focused: bool) -> Block<'static> {
         .borders(Borders::TOP)
         .border_style(DIM)
         .title(Span::styled(format!(" {title} "), title_style(focused)))
+}
+
+/// Takes the colours out of a drawn frame (`NO_COLOR`), keeping what they
+/// meant: reverse, bold and underline stay; a coloured background
+/// (the header, a focused pane's title, the status line, the selected
+/// field's bytes, a gap) becomes reverse video, the dark one of a
+/// selection in a pane without the focus an underline. Terminals are sent
+/// no colour at all (crossterm, honouring `NO_COLOR` itself, would turn a
+/// colour change into an SGR reset that also drops reverse and bold).
+pub fn monochrome(buf: &mut Buffer) {
+    for cell in buf.content.iter_mut() {
+        match cell.bg {
+            Color::Reset => {}
+            Color::DarkGray => cell.modifier.insert(Modifier::UNDERLINED),
+            _ => cell.modifier.insert(Modifier::REVERSED),
+        }
+        cell.fg = Color::Reset;
+        cell.bg = Color::Reset;
+    }
 }
 
 // ------------------------------------------------------------ formatting

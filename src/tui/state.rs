@@ -59,6 +59,8 @@ pub struct State {
 
     pub export_dir: PathBuf,
     pub exporting: usize,
+    /// `NO_COLOR`: draw without colours (reverse, bold, underline only).
+    pub no_color: bool,
     pub quit: bool,
     ticks: u64,
     /// The selected row the sessions pane last followed.
@@ -85,6 +87,7 @@ impl State {
             notes: NotesView::default(),
             export_dir: PathBuf::from("."),
             exporting: 0,
+            no_color: false,
             quit: false,
             ticks: 0,
             followed: None,
