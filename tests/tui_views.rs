@@ -158,6 +158,10 @@ fn statistics() {
     snap("stats_event_no_replies_120x40", &h);
     assert!(h.screen().contains("SHUTDOWN  (no replies, no latency)"));
     assert!(!h.screen().contains("peak 0µs"));
+    // Narrow: latency columns go before the name does.
+    let mut h = open("qm/qm-4-extra-codes-rawclient.pcap", 60, 20);
+    h.keys("S");
+    snap("stats_qm_60x20", &h);
     // Requests never answered: the missing column of `qscope stats`.
     let mut h = open("mqserver/mq-binary.pcap", 120, 40);
     h.keys("S");

@@ -269,7 +269,7 @@ pub fn draw(f: &mut Frame<'_>, sv: &StatsView, l: &Layout) {
         height: r.height.saturating_sub(1 + ch),
         ..inner(r, 1)
     };
-    draw_table(f, sv, table_area, r.width >= 110);
+    draw_table(f, sv, table_area);
     if ch == 0 {
         return;
     }
@@ -281,8 +281,12 @@ pub fn draw(f: &mut Frame<'_>, sv: &StatsView, l: &Layout) {
     draw_chart(f, sv, chart_area);
 }
 
-/// A column of the table: header, width, shown on narrow screens, cell.
-type Column = (&'static str, u16, bool, fn(&StatRow) -> String);
+/// A column of the table: header, width (0: a latency's), the order in
+/// which narrow screens leave it out (0: never), cell.
+type Column = (&'static str, u16, u8, fn(&StatRow) -> String);
+
+/// Columns the name keeps at least, when others can go.
+const NAME_MIN: u16 = 16;
 
 fn lat(s: &StatRow, f: fn(&Percentiles) -> i64) -> String {
     s.latency
@@ -293,23 +297,46 @@ fn lat(s: &StatRow, f: fn(&Percentiles) -> i64) -> String {
 
 /// The numeric columns, as `qscope stats` has them.
 const COLUMNS: &[Column] = &[
-    ("msgs", 7, true, |s| count(s.messages)),
-    ("reqs", 6, false, |s| count(s.requests)),
-    ("replies", 7, false, |s| count(s.replies)),
-    ("err", 5, true, |s| count(s.errors)),
-    ("missing", 7, true, |s| count(s.missing)),
-    ("min", 0, true, |s| lat(s, |p| p.min)),
-    ("p50", 0, true, |s| lat(s, |p| p.p50)),
-    ("p95", 0, true, |s| lat(s, |p| p.p95)),
-    ("p99", 0, false, |s| lat(s, |p| p.p99)),
-    ("max", 0, true, |s| lat(s, |p| p.max)),
+    ("msgs", 7, 0, |s| count(s.messages)),
+    ("reqs", 6, 1, |s| count(s.requests)),
+    ("replies", 7, 2, |s| count(s.replies)),
+    ("err", 5, 0, |s| count(s.errors)),
+    ("missing", 7, 0, |s| count(s.missing)),
+    ("min", 0, 5, |s| lat(s, |p| p.min)),
+    ("p50", 0, 6, |s| lat(s, |p| p.p50)),
+    ("p95", 0, 4, |s| lat(s, |p| p.p95)),
+    ("p99", 0, 3, |s| lat(s, |p| p.p99)),
+    ("max", 0, 0, |s| lat(s, |p| p.max)),
 ];
 
+/// The columns shown in `width`: all, or without requests, replies,
+/// p99, p95, min, p50 (in that order) until the name has [`NAME_MIN`]
+/// columns.
+fn columns(width: u16, lw: u16) -> Vec<&'static Column> {
+    let mut cols: Vec<&Column> = COLUMNS.iter().collect();
+    let used = |cols: &[&Column]| -> u16 {
+        // The mark and protocol, the columns, a space between any two.
+        4 + cols
+            .iter()
+            .map(|c| if c.1 == 0 { lw } else { c.1 })
+            .sum::<u16>()
+            + cols.len() as u16
+            + 1
+    };
+    for order in 1..=6 {
+        if used(&cols) + NAME_MIN <= width {
+            break;
+        }
+        cols.retain(|c| c.2 != order);
+    }
+    cols
+}
+
 /// Draws the table: a line per name, the selected one marked, and the
-/// total. Narrow screens leave out requests, replies and p99.
-fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect, wide: bool) {
+/// total; narrow screens leave columns out ([`columns`]).
+fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect) {
     let lw = if table_area.width >= 120 { 9 } else { 8 };
-    let cols: Vec<&Column> = COLUMNS.iter().filter(|c| wide || c.2).collect();
+    let cols = columns(table_area.width, lw);
     let n = table_area.height.saturating_sub(1) as usize;
     let off = sv.scroll.offset.min(sv.rows.len().saturating_sub(n));
     let right = |t: String| Cell::from(Line::from(t).right_aligned());
