@@ -17,8 +17,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use qscope::tui::state::{Action, State};
 use qscope::tui::Harness;
+use qscope::tui::{Action, State};
 
 const SCREEN: (u16, u16) = (120, 40);
 
@@ -196,7 +196,7 @@ fn main() {
     let t = Instant::now();
     let mut h = Harness::open(&path, SCREEN.0, SCREEN.1).expect("open the capture");
     let want = SCREEN.1 as usize;
-    h.pump_until(|st: &State| st.timeline.len() >= want);
+    h.pump_until(|st: &State| st.timeline.list.len() >= want);
     let buf = h.buffer();
     let first = t.elapsed();
     assert!(buf.area.width == SCREEN.0);
@@ -204,16 +204,16 @@ fn main() {
     println!(
         "time to first screen: {:.1} ms ({} rows on screen) [{}]",
         first.as_secs_f64() * 1e3,
-        h.state.timeline.len().min(want),
+        h.state.timeline.list.len().min(want),
         ok(first <= Duration::from_secs(1))
     );
 
     // Everything.
     h.settle();
     let all = t.elapsed();
-    let messages: u64 = h.state.sessions.iter().map(|s| s.messages).sum();
+    let messages: u64 = h.state.model.sessions.iter().map(|s| s.messages).sum();
     assert_eq!(messages, expected, "every message is indexed");
-    let rows = h.state.index.len();
+    let rows = h.state.model.index.len();
     println!(
         "analysis: {:.2} s for {} messages ({} rows), {:.0} messages/s",
         all.as_secs_f64(),
@@ -229,8 +229,8 @@ fn main() {
         "index memory: {:.1} MB = {:.1} bytes per message (rows {:.1} MB, text {:.1} MB) [{}]",
         mem as f64 / 1e6,
         per,
-        h.state.index.rows.memory() as f64 / 1e6,
-        h.state.index.text.memory() as f64 / 1e6,
+        h.state.model.index.rows.memory() as f64 / 1e6,
+        h.state.model.index.text.memory() as f64 / 1e6,
         ok(per <= 64.0)
     );
 
@@ -266,13 +266,13 @@ fn main() {
 
     // Statistics of the whole view, by the summary's code.
     let t = Instant::now();
-    h.apply(Action::Show(qscope::tui::state::View::Stats));
+    h.apply(Action::Show(qscope::tui::View::Stats));
     println!(
         "statistics view over {} rows: {:.0} ms",
         rows,
         t.elapsed().as_secs_f64() * 1e3
     );
-    h.apply(Action::Show(qscope::tui::state::View::Timeline));
+    h.apply(Action::Show(qscope::tui::View::Timeline));
 
     // A filter over everything, with the filter's memory counted too.
     let t = Instant::now();
@@ -280,7 +280,7 @@ fn main() {
     h.type_text("error");
     h.apply(Action::InputSubmit);
     h.settle();
-    let matches = h.state.filter.as_ref().map_or(0, |f| f.matches);
+    let matches = h.state.timeline.filter.as_ref().map_or(0, |f| f.matches);
     let mem = h.state.index_memory();
     println!(
         "filter `error`: {} matches in {:.2} s; index memory with the filter {:.1} bytes per message [{}]",

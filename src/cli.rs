@@ -1125,6 +1125,8 @@ fn run_ui(common: &Common) -> Result<(), Failure> {
     let opts = crate::tui::Options {
         live: input.live,
         export_dir: None,
+        // NO_COLOR in the environment is honoured by the UI itself.
+        no_color: false,
     };
     if let Some(r) = &input.relay {
         r.quiet();

@@ -102,6 +102,23 @@ pub struct SessionEnd<'a> {
     pub attrs: &'a [(&'static str, String)],
 }
 
+/// The attribute a dissector sets to say where its session is in the
+/// protocol ("negotiating"; empty: nothing particular), when that changes.
+/// The engine passes each setting on ([`Record::Attr`]) without keeping
+/// it: the session's end lists only the attributes that describe the
+/// session (user, account, ...).
+pub const STATE_ATTR: &str = "state";
+
+/// A session attribute the dissector set or changed (`user`, `account`,
+/// [`STATE_ATTR`], ...), reported when it happens. Writers ignore it: the
+/// session's attributes are in its [`SessionEnd`].
+#[derive(Debug)]
+pub struct AttrRecord<'a> {
+    pub session: &'a SessionInfo,
+    pub key: &'static str,
+    pub value: &'a str,
+}
+
 /// Reassembled bytes of a session, in stream order per direction (only
 /// when the analysis was asked to keep them: `follow`, the TUI's views).
 #[derive(Debug)]
@@ -123,6 +140,8 @@ pub enum Record<'a> {
     SessionEnd(SessionEnd<'a>),
     /// Reassembled bytes (opt-in: `engine::Config::keep_bytes`).
     Bytes(BytesRecord<'a>),
+    /// A session attribute set or changed (every writer ignores it).
+    Attr(AttrRecord<'a>),
 }
 
 impl Record<'_> {
@@ -134,6 +153,7 @@ impl Record<'_> {
             Record::Gap(r) | Record::Undecoded(r) => r.session,
             Record::SessionEnd(e) => e.session,
             Record::Bytes(b) => b.session,
+            Record::Attr(a) => a.session,
         }
     }
 }
@@ -195,6 +215,8 @@ pub struct Collect {
     /// (session id, dir, offset, len, reason; None = gap)
     pub ranges: Vec<(String, Dir, u64, u64, Option<String>)>,
     pub session_notes: Vec<(String, Note)>,
+    /// Attribute changes: (session id, key, value).
+    pub attrs: Vec<(String, &'static str, String)>,
     pub summary: Option<Summary>,
 }
 
@@ -213,6 +235,9 @@ impl Sink for Collect {
                 links: m.links.to_vec(),
             }),
             Record::Bytes(_) => {}
+            Record::Attr(a) => self
+                .attrs
+                .push((a.session.id.clone(), a.key, a.value.to_string())),
             Record::Gap(r) | Record::Undecoded(r) => self.ranges.push((
                 r.session.id.clone(),
                 r.dir,

@@ -119,7 +119,7 @@ impl Sink for Collector {
                     s.notes_by_severity[n.severity as usize] += count;
                 }
             }
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
         }
         Ok(Flow::Continue)
     }
@@ -131,6 +131,20 @@ impl Sink for Collector {
 /// A reply later than this is flagged as a transaction timeout (QI-QMP's
 /// default for QMP transactions; applied to every protocol).
 pub const TIMEOUT_US: i64 = 30_000_000;
+
+/// The expert note of a request no message answered (`name`: the
+/// request's).
+#[must_use]
+pub fn never_answered_text(name: &str) -> String {
+    format!("request never answered: {name}")
+}
+
+/// The expert note of a reply later than [`TIMEOUT_US`] (`name`: the
+/// request's).
+#[must_use]
+pub fn late_reply_text(name: &str) -> String {
+    format!("reply after more than 30 s (transaction timeout, QI-QMP's default): {name}")
+}
 
 /// Session rows the report keeps (the first ones, in order of appearance);
 /// further sessions are counted only ([`Limits::sessions_not_listed`]).
@@ -541,13 +555,14 @@ impl Core {
         }
         let p = self.protos.entry(proto).or_default();
         p.stats(&e.name).missing += 1;
-        let text = format!("request never answered: {}", p.name_of(&e.name));
+        let text = never_answered_text(p.name_of(&e.name));
         let id = &l.detail.id.clone();
         self.note(l, Severity::Warn, &text, || format!("{id}#{i}"));
     }
 
-    fn message(&mut self, l: &mut Live, m: &MessageRecord<'_>) {
-        let own = self.filter.as_ref().is_none_or(|f| f.matches(m));
+    /// A message; `own`: it is selected itself (by the filter, or by the
+    /// caller of [`Detail::message_selected`]).
+    fn message(&mut self, l: &mut Live, m: &MessageRecord<'_>, own: bool) {
         let proto = m.session.proto.as_str();
         let target = match m.reply_to {
             Some(r) => match l.open.remove(&r) {
@@ -625,10 +640,7 @@ impl Core {
         }
         if let (Some(lat), Some(r)) = (m.latency_us, m.reply_to) {
             if lat > TIMEOUT_US {
-                let text = format!(
-                    "reply after more than 30 s (transaction timeout, QI-QMP's default): {}",
-                    name_text(self)
-                );
+                let text = late_reply_text(&name_text(self));
                 self.note(l, Severity::Warn, &text, at);
             }
             // Slowest first; ties in arrival order.
@@ -760,20 +772,13 @@ impl Detail {
 
     fn record(&mut self, rec: &Record<'_>) {
         match rec {
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
             Record::Session(info) => {
                 self.announce(info);
             }
             Record::Message(m) => {
-                if let Some(l) = self.live.get_mut(&m.session.id) {
-                    self.core.message(l, m);
-                } else {
-                    // Not announced (a test's records): announce it now.
-                    self.announce(m.session);
-                    if let Some(l) = self.live.get_mut(&m.session.id) {
-                        self.core.message(l, m);
-                    }
-                }
+                let own = self.core.filter.as_ref().is_none_or(|f| f.matches(m));
+                self.message_selected(m, own);
             }
             Record::Gap(r) => {
                 if let Some(l) = self.live.get_mut(&r.session.id) {
@@ -810,6 +815,21 @@ impl Detail {
                     self.core.end(l);
                 }
             }
+        }
+    }
+
+    /// Counts message `m` as if the filter had decided `own` (whether it
+    /// is selected itself; a reply to a selected request counts anyway):
+    /// for a caller that knows the selection already (the terminal UI's
+    /// display filter). The collector's own filter is not consulted.
+    pub fn message_selected(&mut self, m: &MessageRecord<'_>, own: bool) {
+        if !self.live.contains_key(&m.session.id) {
+            // Not announced (a test's records, the terminal UI's rows):
+            // announce it now.
+            self.announce(m.session);
+        }
+        if let Some(l) = self.live.get_mut(&m.session.id) {
+            self.core.message(l, m, own);
         }
     }
 

@@ -18,8 +18,7 @@ use std::path::Path;
 use common::{bundled, qscope};
 use qscope::capture::FileSource;
 use qscope::engine::Config;
-use qscope::tui::render::layout;
-use qscope::tui::state::Action;
+use qscope::tui::Action;
 use qscope::tui::Harness;
 use qscope_dissectors::Options;
 use ratatui::buffer::Buffer;
@@ -332,7 +331,7 @@ fn rows(buf: &Buffer, r: Rect) -> Vec<String> {
 
 /// The hex pane (its rows `OFFSET  cells ascii`) read back into bytes.
 fn hex_pane(h: &Harness) -> Option<Vec<u8>> {
-    let r = layout(&h.state).hex;
+    let r = h.state.layout().hex;
     if r.height < 2 {
         return None;
     }
@@ -386,7 +385,7 @@ fn stream_view(h: &mut Harness, hex: bool, out: &mut Vec<u8>) {
         if screen == last {
             return;
         }
-        let page = stream_page(&buf, layout(&h.state).body, hex);
+        let page = stream_page(&buf, h.state.layout().body, hex);
         assert!(!page.is_empty(), "no stream lines on\n{screen}");
         let mut s = Streams::default();
         for (m, b) in tail.iter().chain(&page) {

@@ -110,7 +110,7 @@ fn hostile_names_are_escaped_in_the_index() {
     write_pcap(&path, &pkts);
     let mut h = Harness::open(&path, 120, 40).unwrap();
     h.settle();
-    let names: Vec<&str> = h.state.index.names.iter().map(|n| &**n).collect();
+    let names: Vec<&str> = h.state.model.index.names.iter().map(|n| &**n).collect();
     assert!(
         names.contains(&"\\u{202e}\\x1b[31mred"),
         "names are stored escaped: {names:?}"

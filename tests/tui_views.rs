@@ -6,6 +6,8 @@
 //! relative to the capture or in UTC, so nothing depends on the local
 //! timezone or the wall clock.
 
+mod common;
+
 use std::path::Path;
 
 use qscope::tui::Harness;
@@ -101,8 +103,11 @@ fn display_filter_and_its_errors() {
     h.keys("Enter");
     assert!(h.state.input.is_some(), "a bad filter keeps the input open");
     h.keys("Esc f C-u Enter");
-    assert!(h.state.filter.is_none(), "an empty filter clears it");
-    assert_eq!(h.state.timeline.len(), h.state.index.len());
+    assert!(
+        h.state.timeline.filter.is_none(),
+        "an empty filter clears it"
+    );
+    assert_eq!(h.state.timeline.list.len(), h.state.model.index.len());
 }
 
 #[test]
@@ -141,6 +146,26 @@ fn statistics() {
         h.keys("S");
         snap(&format!("stats_qmp_basic_{w}x{hh}"), &h);
     }
+    // An event has no replies: the chart says so (not "peak 0µs" over
+    // nothing).
+    let mut h = open(BASIC, 120, 40);
+    h.keys("S");
+    while h.state.stats.as_ref().unwrap().rows[h.state.stats.as_ref().unwrap().scroll.sel].name
+        != "SHUTDOWN"
+    {
+        h.keys("j");
+    }
+    snap("stats_event_no_replies_120x40", &h);
+    assert!(h.screen().contains("SHUTDOWN  (no replies, no latency)"));
+    assert!(!h.screen().contains("peak 0µs"));
+    // Narrow: latency columns go before the name does.
+    let mut h = open("qm/qm-4-extra-codes-rawclient.pcap", 60, 20);
+    h.keys("S");
+    snap("stats_qm_60x20", &h);
+    // Requests never answered: the missing column of `qscope stats`.
+    let mut h = open("mqserver/mq-binary.pcap", 120, 40);
+    h.keys("S");
+    snap("stats_mq_binary_120x40", &h);
 }
 
 #[test]
@@ -161,6 +186,14 @@ fn help_lists_every_key() {
         let mut h = open(BASIC, w, hh);
         h.keys("?");
         snap(&format!("help_{w}x{hh}"), &h);
+        // The legend of the marks in the rows, complete.
+        let screen = h.screen();
+        for (mark, what) in qscope::tui::view::help::MARKERS {
+            assert!(
+                screen.contains(&format!("{mark:<10}{what}")),
+                "{mark} {what}\n{screen}"
+            );
+        }
         h.keys("Esc");
         assert!(!h.state.help);
     }
@@ -172,11 +205,11 @@ fn sessions_pane_scope_and_sort() {
     snap("sessions_qm_120x40", &h);
     h.keys("BackTab j j Enter");
     snap("sessions_scope_s3_120x40", &h);
-    assert_eq!(h.state.timeline.session, Some(2));
+    assert_eq!(h.state.timeline.list.session, Some(2));
     h.keys("BackTab s s s");
     snap("sessions_sorted_by_errors_120x40", &h);
     h.keys("a");
-    assert!(h.state.timeline.session.is_none());
+    assert!(h.state.timeline.list.session.is_none());
 }
 
 #[test]
@@ -217,12 +250,163 @@ fn every_view_draws_at_every_size() {
         }
         for w in [1, 20, 39, 40, 41, 60, 79, 100, 150] {
             for hh in [1, 5, 9, 10, 11, 14, 16, 24, 40] {
-                h.apply(qscope::tui::state::Action::Resize(w, hh));
+                h.apply(qscope::tui::Action::Resize(w, hh));
                 // Moving at every size keeps every cursor valid.
-                h.apply(qscope::tui::state::Action::PageDown);
+                h.apply(qscope::tui::Action::PageDown);
                 let _ = h.buffer();
             }
         }
-        h.apply(qscope::tui::state::Action::Resize(80, 24));
+        h.apply(qscope::tui::Action::Resize(80, 24));
+    }
+}
+
+/// The tree's text stops one column before the hex dump: a separator
+/// column keeps them apart at every width that shows both.
+#[test]
+fn detail_text_stops_before_the_hex_column() {
+    let mut h = open(BASIC, 160, 45);
+    h.keys("e");
+    snap("detail_beside_hex_160x45", &h);
+    for w in [110, 120, 135, 160, 200] {
+        h.apply(qscope::tui::Action::Resize(w, 45));
+        let l = h.state.layout();
+        assert_eq!(l.sep.x + 1, l.hex.x, "at {w}");
+        assert_eq!(l.tree.x + l.tree.width, l.sep.x, "at {w}");
+        let buf = h.buffer();
+        for y in l.sep.y..l.sep.y + l.sep.height {
+            let want = if y == l.sep.y { "┬" } else { "│" };
+            assert_eq!(buf[(l.sep.x, y)].symbol(), want, "at {w}, line {y}");
+        }
+    }
+}
+
+/// The ladder's column labels shorten, then go, as the screen narrows;
+/// they never run into each other.
+#[test]
+fn ladder_labels_never_overlap() {
+    let mut h = open(BASIC, 40, 20);
+    h.keys("e L");
+    snap("ladder_qmp_basic_40x20", &h);
+    h.apply(qscope::tui::Action::Resize(48, 20));
+    snap("ladder_qmp_basic_48x20", &h);
+    let forms = [
+        ("client 127.0.0.1:45828", "server 127.0.0.1:4444"),
+        ("127.0.0.1:45828", "127.0.0.1:4444"),
+        ("client :45828", "server :4444"),
+        ("client", "server"),
+    ];
+    for w in 40..=200 {
+        h.apply(qscope::tui::Action::Resize(w, 20));
+        let screen = h.screen();
+        // The line below the title: two labels apart by 2 spaces or more.
+        let line = screen.lines().nth(2).unwrap();
+        let parts: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        assert!(
+            forms.iter().any(|(c, s)| parts == [*c, *s]),
+            "at {w} columns: {line:?}"
+        );
+    }
+}
+
+/// The sessions pane's cursor follows the selected message: a message of
+/// s3 selected in the timeline puts it on s3. Moving the pane's own
+/// cursor is left alone until the timeline's selection changes.
+#[test]
+fn sessions_cursor_follows_the_selected_message() {
+    let mut h = open("qm/qm-4-extra-codes-rawclient.pcap", 120, 40);
+    assert_eq!(h.state.sess.selected(), Some(0));
+    // The opening row of s3 (search finds a session by its id), then its
+    // first message.
+    h.keys("/");
+    h.type_text("s3");
+    h.keys("Enter j");
+    let row = h.state.model.index.row(h.state.selected_row().unwrap());
+    assert_eq!(row.session, 2, "a row of s3");
+    assert_eq!(h.state.sess.selected(), Some(2));
+    snap("sessions_follow_s3_120x40", &h);
+    // In the pane, its own cursor moves; back in the timeline, it stays
+    // until another row is selected.
+    h.keys("BackTab k Tab");
+    assert_eq!(h.state.sess.selected(), Some(1));
+    h.keys("k");
+    let s = h
+        .state
+        .model
+        .index
+        .row(h.state.selected_row().unwrap())
+        .session;
+    assert_eq!(h.state.sess.selected(), Some(s));
+}
+
+/// The notes `qscope stats --expert` derives from pairing are in the
+/// notes view too, at their message: requests never answered, replies
+/// after more than 30 s; the same ones as `qscope stats` finds.
+#[test]
+fn notes_derived_from_pairing() {
+    let mut h = open("qps/qps-1-happy.pcap", 120, 30);
+    h.keys("X");
+    snap("expert_derived_qps_happy_120x30", &h);
+
+    // A QMP session: a command answered after 31 s, one never answered.
+    let path = common::scratch("tui_views").join("late-and-lost.pcap");
+    let mut c = common::Conv::new(40001, 4444);
+    c.s2c(b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, \"capabilities\": []}}\r\n")
+        .c2s(b"{\"execute\": \"qmp_capabilities\"}\r\n")
+        .s2c(b"{\"return\": {}}\r\n")
+        .c2s(b"{\"execute\": \"query-block\", \"id\": 1}\r\n");
+    let late = c.pkts.len();
+    c.s2c(b"{\"return\": [], \"id\": 1}\r\n")
+        .c2s(b"{\"execute\": \"cont\", \"id\": 2}\r\n")
+        .close();
+    for p in &mut c.pkts[late..] {
+        p.ts_us += 31_000_000;
+    }
+    c.write(&path);
+    let mut h = Harness::open(&path, 120, 30).unwrap();
+    h.settle();
+    h.keys("X");
+    snap("expert_late_and_lost_120x30", &h);
+
+    // The same notes as `qscope stats --expert`, at the same messages.
+    for path in [
+        path.clone(),
+        Path::new(&format!("{SHARED}qps/qps-1-happy.pcap")).to_path_buf(),
+    ] {
+        let mut src = qscope::capture::FileSource::open(&path).unwrap();
+        let mut c = qscope::stats::Collector::detailed(None, 0);
+        qscope::engine::analyze(&mut src, Default::default(), &mut c).unwrap();
+        let mut d = c.detail.take().unwrap();
+        d.finish();
+        let derived = |t: &str| {
+            t.starts_with("request never answered") || t.starts_with("reply after more than 30 s")
+        };
+        let mut want: Vec<(String, String)> = d
+            .expert()
+            .into_iter()
+            .filter(|g| derived(&g.text))
+            .flat_map(|g| g.at.into_iter().map(move |a| (g.text.clone(), a)))
+            .collect();
+        want.sort();
+        let mut h = Harness::open(&path, 120, 30).unwrap();
+        h.settle();
+        h.keys("X");
+        let st = &h.state;
+        let mut got: Vec<(String, String)> = st
+            .notes
+            .derived
+            .iter()
+            .map(|n| {
+                let row = st.model.index.row(n.row as usize);
+                let at = format!("{}#{}", st.model.session_id(n.session), row.index);
+                (n.text.to_string(), at)
+            })
+            .collect();
+        got.sort();
+        assert!(!got.is_empty());
+        assert_eq!(got, want, "{}", path.display());
     }
 }

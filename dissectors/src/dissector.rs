@@ -79,6 +79,11 @@ impl Ctx {
     pub fn need_total(&mut self, total: usize) {
         self.need = Some(total);
     }
+    /// Sets an attribute of the session (latest wins). The engine reports
+    /// each change as it happens and the last values at the session's
+    /// end. One key is special: `state`, where the session is in its
+    /// protocol ("negotiating"; empty: nothing particular), set when it
+    /// changes, is passed on each time and not kept for the end.
     pub fn attr(&mut self, key: &'static str, value: impl Into<String>) {
         match self.attrs.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value.into(),

@@ -13,8 +13,8 @@ use super::dispatch::Counters;
 use super::shard::{Item, ShardOut, Tagged};
 use crate::reassembly;
 use crate::record::{
-    BytesRecord, Flow, MemoryStats, MessageRecord, RangeRecord, Record, SessionEnd, SessionInfo,
-    Sink, Summary,
+    AttrRecord, BytesRecord, Flow, MemoryStats, MessageRecord, RangeRecord, Record, SessionEnd,
+    SessionInfo, Sink, Summary,
 };
 use crate::stats::Collector;
 use crate::FastMap;
@@ -237,6 +237,17 @@ impl Merger {
                     dir,
                     offset,
                     data: &data,
+                });
+                self.em.emit(sink, &rec);
+            }
+            Item::Attr { key, value } => {
+                let Some(info) = self.sessions.get(&holder) else {
+                    return;
+                };
+                let rec = Record::Attr(AttrRecord {
+                    session: info,
+                    key,
+                    value: &value,
                 });
                 self.em.emit(sink, &rec);
             }

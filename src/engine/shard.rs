@@ -7,8 +7,9 @@
 //! server port as a hint) while holding its first bytes, then feeds both
 //! directions through one [`Driver`] with the protocol's dissector. The
 //! driver's items become [`Item`]s: messages get their index, the index of
-//! the request they answer and the latency; notes (counted when repeated)
-//! and attributes are kept for the session's end.
+//! the request they answer and the latency; attributes are reported as
+//! they change and, with notes (counted when repeated), kept for the
+//! session's end.
 //!
 //! Every item is tagged with where it was produced: the frame being
 //! processed, a phase (budget cuts at the start of an epoch, packets, live
@@ -31,7 +32,7 @@ use super::Settings;
 use crate::capture::Timestamp;
 use crate::layers::TcpSegment;
 use crate::reassembly::{self, ConnId, EndReason, Event, Reassembler};
-use crate::record::SessionInfo;
+use crate::record::{SessionInfo, STATE_ATTR};
 use crate::FastMap;
 
 /// Phases of a frame's items, in merge order.
@@ -75,10 +76,16 @@ pub(crate) enum Item {
         offset: u64,
         data: Vec<u8>,
     },
+    /// A session attribute set or changed.
+    Attr {
+        key: &'static str,
+        value: String,
+    },
     End {
         end: Timestamp,
         messages: u64,
         notes: Vec<(Note, u64)>,
+        /// The attributes kept ([`STATE_ATTR`] is not).
         attrs: Vec<(&'static str, String)>,
     },
 }
@@ -1023,10 +1030,27 @@ impl Emit {
                 self.push(s.holder, item);
             }
             DItem::SessionNote(n) => s.note(n),
-            DItem::Attr(k, v) => match s.attrs.iter_mut().find(|(key, _)| *key == k) {
-                Some(slot) => slot.1 = v,
-                None => s.attrs.push((k, v)),
-            },
+            DItem::Attr(k, v) if k == STATE_ATTR => {
+                // Where the session is: passed on as the dissector says
+                // it, not kept (it is not part of the session's end).
+                self.push(s.holder, Item::Attr { key: k, value: v });
+            }
+            DItem::Attr(k, v) => {
+                // Reported when it changes; kept for the session's end.
+                let slot = match s.attrs.iter().position(|(key, _)| *key == k) {
+                    Some(i) if s.attrs[i].1 == v => return,
+                    Some(i) => {
+                        s.attrs[i].1 = v;
+                        i
+                    }
+                    None => {
+                        s.attrs.push((k, v));
+                        s.attrs.len() - 1
+                    }
+                };
+                let value = s.attrs[slot].1.clone();
+                self.push(s.holder, Item::Attr { key: k, value });
+            }
         }
     }
 }

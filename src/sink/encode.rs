@@ -470,8 +470,11 @@ fn push_counted_notes(out: &mut Vec<u8>, notes: &[(Note, u64)]) {
 }
 
 /// Appends the JSON object for one record (no trailing newline).
+/// Attribute changes are not part of the export: nothing is appended for
+/// them (the writers skip them; `session_end` has the attributes).
 pub fn push_record(out: &mut Vec<u8>, rec: &Record<'_>) {
     match rec {
+        Record::Attr(_) => {}
         Record::Session(s) => push_session(out, s),
         Record::Message(m) => push_message(out, m),
         Record::Gap(r) => push_range(out, "gap", r),

@@ -42,6 +42,10 @@ impl<W: Write> JsonlWriter<W> {
 
 impl<W: Write> Sink for JsonlWriter<W> {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
+        if let Record::Attr(_) = rec {
+            // Not exported: `session_end` lists the attributes.
+            return Ok(Flow::Continue);
+        }
         push_record(&mut self.buf, rec);
         self.buf.push(b'\n');
         self.drain()?;
@@ -102,7 +106,7 @@ impl<W: Write> JsonDocWriter<W> {
 
 impl<W: Write> Sink for JsonDocWriter<W> {
     fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
-        if let Record::Bytes(_) = rec {
+        if let Record::Bytes(_) | Record::Attr(_) = rec {
             // Not part of the document.
             return Ok(Flow::Continue);
         }
@@ -117,7 +121,7 @@ impl<W: Write> Sink for JsonDocWriter<W> {
             Record::Gap(_) => append(&mut g.gaps, rec),
             Record::Undecoded(_) => append(&mut g.undecoded, rec),
             Record::SessionEnd(_) => push_record(&mut g.end, rec),
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
         }
         Ok(Flow::Continue)
     }

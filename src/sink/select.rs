@@ -63,7 +63,7 @@ impl Sink for Select<'_> {
                 }
                 self.inner.record(rec)
             }
-            Record::Gap(_) | Record::Undecoded(_) | Record::Bytes(_) => {
+            Record::Gap(_) | Record::Undecoded(_) | Record::Bytes(_) | Record::Attr(_) => {
                 if self.written.contains(&rec.session().id) {
                     return self.inner.record(rec);
                 }

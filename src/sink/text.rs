@@ -169,7 +169,7 @@ impl<W: Write> Sink for TextPrinter<W> {
             Severity::Info => Style::Dim,
         };
         match rec {
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
             Record::Session(s) => {
                 let head = format!(
                     "# {} {} {} -> {} start {}{}",

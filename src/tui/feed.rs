@@ -49,7 +49,7 @@ pub fn rows_of(rec: &Record<'_>) -> u64 {
         Record::Session(_) | Record::Message(_) | Record::Gap(_) => 1,
         Record::Undecoded(r) => u64::from(r.severity >= Severity::Warn),
         Record::SessionEnd(e) => 1 + end_note_rows(e).count() as u64,
-        Record::Bytes(_) => 0,
+        Record::Bytes(_) | Record::Attr(_) => 0,
     }
 }
 
@@ -76,6 +76,15 @@ pub struct EndInfo {
     pub attrs: Vec<(&'static str, String)>,
     /// Escaped texts.
     pub notes: Vec<Note>,
+}
+
+/// A session attribute set or changed.
+#[derive(Debug, Clone)]
+pub struct AttrInfo {
+    pub session: u32,
+    pub key: &'static str,
+    /// Escaped.
+    pub value: String,
 }
 
 /// Reading progress.
@@ -112,6 +121,8 @@ pub struct Batch {
     pub names: Vec<Box<str>>,
     /// Sessions announced in this batch, in ordinal order.
     pub sessions: Vec<SessionInfo>,
+    /// Attribute changes, in the order they happened.
+    pub attrs: Vec<AttrInfo>,
     pub ends: Vec<EndInfo>,
     pub notes: Vec<NoteEntry>,
     /// Notes not kept (expert list full).
@@ -141,6 +152,7 @@ impl Batch {
     fn is_empty(&self) -> bool {
         self.rows.is_empty()
             && self.sessions.is_empty()
+            && self.attrs.is_empty()
             && self.ends.is_empty()
             && self.notes.is_empty()
             && self.checkpoints.is_empty()
@@ -216,6 +228,14 @@ impl Sink for Feeder {
         let before = self.next_row;
         match rec {
             Record::Bytes(_) => {}
+            Record::Attr(a) => {
+                let session = self.session(a.session);
+                self.batch.attrs.push(AttrInfo {
+                    session,
+                    key: a.key,
+                    value: escape(a.value).into_owned(),
+                });
+            }
             Record::Session(info) => {
                 let ord = self.next_session;
                 self.next_session += 1;

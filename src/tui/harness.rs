@@ -12,11 +12,12 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 
+use super::action::Action;
+use super::draw::render;
 use super::feed::{self, FeedHandle};
 use super::jobs::{JobResult, Jobs};
 use super::keys::{key_action, parse_key};
-use super::render::render;
-use super::state::{apply, Action, State};
+use super::state::{apply, State};
 use crate::capture::{FileSource, Source};
 use crate::engine::Config;
 
@@ -72,7 +73,7 @@ impl Harness {
     /// Applies an action and starts the jobs it asks for.
     pub fn apply(&mut self, a: Action) {
         apply(&mut self.state, a);
-        for j in self.state.jobs.drain(..) {
+        for j in self.state.out.jobs.drain(..) {
             self.jobs.start(j);
         }
     }
@@ -112,9 +113,9 @@ impl Harness {
 
     fn busy(&self) -> bool {
         let st = &self.state;
-        st.done.is_none()
-            || st.decoding.is_some()
-            || st.filter.as_ref().is_some_and(|f| !f.done)
+        st.model.done.is_none()
+            || st.decoded.decoding.is_some()
+            || st.timeline.filter.as_ref().is_some_and(|f| !f.done)
             || st.exporting > 0
     }
 
@@ -126,7 +127,7 @@ impl Harness {
             if !self.busy() || Instant::now() > deadline {
                 break;
             }
-            if self.state.done.is_none() && self.feed_open {
+            if self.state.model.done.is_none() && self.feed_open {
                 match self.feed.rx.recv_timeout(Duration::from_millis(20)) {
                     Ok(b) => self.apply(Action::Batch(Box::new(b))),
                     Err(RecvTimeoutError::Timeout) => {}

@@ -681,7 +681,7 @@ impl Sink for ExportSink<'_> {
                     self.out.record(rec)?;
                 }
             }
-            Record::Bytes(_) => {}
+            Record::Bytes(_) | Record::Attr(_) => {}
         }
         Ok(Flow::Continue)
     }

@@ -5,7 +5,9 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
-use super::state::{Action, State, View};
+use super::action::Action;
+use super::layout::View;
+use super::state::State;
 
 /// Every key, for the help overlay.
 pub const KEYS: &[(&str, &str)] = &[

@@ -2,14 +2,26 @@
 //!
 //! # Design
 //!
-//! * **State, actions, rendering.** [`State`] holds everything on screen.
-//!   Keys and mouse events become [`Action`]s ([`keys`]); so do the
-//!   analysis thread's batches of rows and the background jobs' results.
-//!   [`apply`] is the only function that changes the state, and it is pure
-//!   (no I/O, no threads, no waiting): what it wants done in the
-//!   background it queues in [`State::jobs`]. [`render()`] reads `&State`
-//!   only. Tests drive the same code with a [`Harness`] and ratatui's
+//! * **State, actions, rendering.** [`State`] holds everything on screen:
+//!   the [`model`] the analysis feeds and the state of each view. Keys and
+//!   mouse events become [`Action`]s ([`keys`]); so do the analysis
+//!   thread's batches of rows and the background jobs' results. [`apply`]
+//!   is the only function that changes the state, and it is pure (no I/O,
+//!   no threads, no waiting): what it wants done in the background it
+//!   queues in the [`action::Outbox`]. [`render()`] reads `&State` only.
+//!   Tests drive the same code with a [`Harness`] and ratatui's
 //!   `TestBackend`.
+//!
+//! * **Views.** Each view or pane ([`view`]: sessions, timeline, detail
+//!   and hex, stream, ladder, statistics, notes, help, header and footer)
+//!   is a module with its state, what its keys do and how it draws.
+//!   `apply` routes an action to the view on screen and keeps the views in
+//!   step; [`draw`] has each draw itself. The modules form layers and
+//!   never import each other in a circle (`tests/module_graph.rs` checks
+//!   it): the data ([`index`], [`feed`], [`jobs`], [`spool`]), the
+//!   vocabulary ([`layout`], [`action`], [`list`], [`render`](mod@render)), the
+//!   [`model`] and the [`decoded`] sessions, the views, then [`state`],
+//!   [`keys`], [`draw`] and [`harness`].
 //!
 //! * **The feed.** A background thread ([`feed`]) reads the [`Source`],
 //!   appends every packet to the spool ([`spool`]: an unlinked temporary
@@ -49,9 +61,10 @@
 //!   in as it goes; the export job writes JSONL with
 //!   [`JsonlWriter`](crate::sink::json::JsonlWriter).
 //!
-//! * **Statistics** are computed with the summary's own code: message rows
-//!   of the view are given to a [`Collector`](crate::stats::Collector) and
-//!   percentiles come from its [`Latency`](crate::record::Latency)
+//! * **Statistics** are computed with the code of `qscope stats`: message
+//!   rows are given to a detailed [`Collector`](crate::stats::Collector),
+//!   selected when the view lists them (a reply counts under its request),
+//!   and percentiles come from its [`Latency`](crate::record::Latency)
 //!   distributions.
 //!
 //! * **Safety.** Every string from the wire goes through
@@ -61,6 +74,11 @@
 //!   and on Ctrl-C (a key in raw mode) or when the engine's stop flag
 //!   ([`Config::stop`]) is raised by someone else (the signal handlers of
 //!   live capture). Quitting raises the flag, which stops a live source.
+//!
+//! * **`NO_COLOR`** (or [`Options::no_color`]): frames are drawn without
+//!   any colour ([`render::monochrome`]); what colours meant stays as
+//!   reverse video, bold and underline. crossterm is never asked for a
+//!   colour, which under `NO_COLOR` it would send as an attribute reset.
 //!
 //! # Limits
 //!
@@ -73,23 +91,30 @@
 //!   proportional to the session for one huge session. While following a
 //!   live session, a decode under way is allowed to finish rather than
 //!   restarted for every new row.
-//! * Session state comes from the messages seen (greeting, capabilities
-//!   negotiation, pending requests); the account or user a dissector
-//!   learns is known when the session ends (the engine reports
-//!   attributes then).
+//! * A session's state is what its dissector says (the `state`
+//!   attribute: QMP's "negotiating") or, failing that, how many requests
+//!   await a reply; attributes (user, account, login failed) show as soon
+//!   as the dissector learns them (the engine reports each change as a
+//!   `Record::Attr`).
 //! * Statistics of a very large view are computed when the view opens
 //!   (about 0.1 s per million messages) and, while data arrives,
 //!   again every few seconds.
 
-pub mod detail;
+pub mod action;
+pub mod decoded;
+pub mod draw;
 pub mod feed;
 pub mod harness;
 pub mod index;
 pub mod jobs;
 pub mod keys;
+pub mod layout;
+pub mod list;
+pub mod model;
 pub mod render;
 pub mod spool;
 pub mod state;
+pub mod view;
 
 use std::io::{self, Stdout};
 use std::path::PathBuf;
@@ -106,9 +131,11 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
+pub use action::Action;
+pub use draw::render;
 pub use harness::Harness;
-pub use render::render;
-pub use state::{apply, Action, State, View};
+pub use layout::{Pane, View};
+pub use state::{apply, State};
 
 use crate::capture::Source;
 use crate::engine::Config;
@@ -120,6 +147,14 @@ pub struct Options {
     pub live: bool,
     /// Where exports are written (default: the current directory).
     pub export_dir: Option<PathBuf>,
+    /// Draw without colours. `NO_COLOR` in the environment (set and not
+    /// empty, <https://no-color.org>) does the same.
+    pub no_color: bool,
+}
+
+/// `NO_COLOR` is set and not empty.
+fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 /// Runs the UI until the user quits. `source` is read on a background thread.
@@ -207,6 +242,7 @@ pub fn run_with(
     if let Some(d) = opts.export_dir {
         st.export_dir = d;
     }
+    st.no_color = opts.no_color || no_color_env();
     let result = {
         let mut screen = Screen::enter()?;
         event_loop(&mut screen, &mut st, &feed, &mut jobs, &jrx)
@@ -269,7 +305,7 @@ fn event_loop(
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     feed_open = false;
-                    if st.done.is_none() {
+                    if st.model.done.is_none() {
                         let why = PANICS
                             .lock()
                             .ok()
@@ -280,7 +316,7 @@ fn event_loop(
                                 summary: Default::default(),
                                 error: Some(why),
                             }),
-                            progress: st.progress.clone(),
+                            progress: st.model.progress.clone(),
                             ..Default::default()
                         };
                         apply(st, Action::Batch(Box::new(b)));
@@ -296,18 +332,18 @@ fn event_loop(
         if last_tick.elapsed() >= Duration::from_millis(250) {
             last_tick = Instant::now();
             apply(st, Action::Tick);
-            if st.done.is_none() {
+            if st.model.done.is_none() {
                 dirty = true;
             }
         }
         if let Ok(p) = PANICS.lock() {
             if p.len() > panics_seen {
                 panics_seen = p.len();
-                st.status = Some((format!("internal error: {}", p[p.len() - 1]), true));
+                st.out.error(format!("internal error: {}", p[p.len() - 1]));
                 dirty = true;
             }
         }
-        for j in st.jobs.drain(..) {
+        for j in st.out.jobs.drain(..) {
             jobs.start(j);
         }
         // Something else raised the stop flag (the signal handlers of

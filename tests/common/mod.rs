@@ -1,8 +1,11 @@
 //! Test support: a deliberately tiny, independent pcap reader/writer and
 //! TCP segment rewriter (Ethernet/IPv4/TCP only), used to derive lossy,
-//! reordered and mid-stream captures from the real ones in captures/; and
-//! helpers to run the real `qscope` binary.
+//! reordered and mid-stream captures from the real ones in captures/;
+//! helpers to run the real `qscope` binary; and a tiny terminal ([`sgr`])
+//! to check what escape sequences show.
 #![allow(dead_code)]
+
+pub mod sgr;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

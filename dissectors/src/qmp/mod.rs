@@ -1139,7 +1139,12 @@ impl Qmp {
                 None => String::new(),
             };
         } else if has("return") != has("error") {
+            let negotiating = !self.negotiated;
             self.response_msg(&mut m, root, text, p.strict, &mut notes);
+            if negotiating && self.negotiated {
+                // Capabilities negotiation is over: commands are accepted.
+                ctx.attr("state", "");
+            }
         } else {
             notes.push(Note::warn(
                 "unknown server message (none of greeting, return, error, event)",
@@ -1230,6 +1235,10 @@ impl Qmp {
             notes.push(Note::warn("second greeting on the connection"));
         } else {
             self.greeting = Some(Greeting { oob });
+            if !self.negotiated {
+                // Capabilities negotiation mode: only qmp_capabilities.
+                ctx.attr("state", "negotiating");
+            }
             ctx.note(Note::info(
                 "QMP on plain TCP: no TLS, and QMP has no authentication (whoever connects controls the VM)",
             ));
