@@ -7,7 +7,7 @@
 //!    `Open`/`Data`/`Gap`/`End`/`Close` events.
 //! 4. [`engine`]: detects each session's protocol, drives its dissector
 //!    (`qscope_dissectors::Driver`), pairs replies with requests, and pushes
-//!    records to a [`sink::Sink`].
+//!    records to a [`record::Sink`].
 //! 5. [`sink`]: JSONL/JSON export, the text printer, statistics.
 //!
 //! [`human`] holds the rules every view of raw bytes follows (escaping, hex

@@ -23,7 +23,7 @@ mod distinct;
 mod latency;
 
 pub use distinct::{Distinct, EXACT_DISTINCT};
-pub use latency::{Latency, EXACT_SAMPLES, MAX_RELATIVE_ERROR};
+pub use latency::{Latency, Percentiles, EXACT_SAMPLES, MAX_RELATIVE_ERROR};
 
 /// What a sink wants after a record: more, or the end of the analysis
 /// (`-c COUNT` reached, a view complete, the reader gone).
@@ -259,40 +259,6 @@ impl Sink for Collect {
     }
 }
 
-/// Latency percentiles in microseconds (of a [`Latency`], or exact of a
-/// slice with [`Percentiles::of`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Percentiles {
-    pub count: u64,
-    pub min: i64,
-    pub p50: i64,
-    pub p95: i64,
-    pub p99: i64,
-    pub max: i64,
-}
-
-impl Percentiles {
-    /// Nearest-rank percentiles of `v` (sorted in place).
-    pub fn of(v: &mut [i64]) -> Option<Percentiles> {
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_unstable();
-        let rank = |p: f64| {
-            let r = (p / 100.0 * v.len() as f64).ceil() as usize;
-            v[r.clamp(1, v.len()) - 1]
-        };
-        Some(Percentiles {
-            count: v.len() as u64,
-            min: v[0],
-            p50: rank(50.0),
-            p95: rank(95.0),
-            p99: rank(99.0),
-            max: v[v.len() - 1],
-        })
-    }
-}
-
 /// Distinct message names kept per protocol (in [`ProtoStats::by_name`]
 /// and in the `qscope stats` report): the first ones seen; the messages of
 /// any further name count together as "folded" (the `(other)` row).
@@ -416,19 +382,4 @@ pub struct Summary {
     pub matched: Option<u64>,
     /// The memory budget: limit, peak, what was dropped.
     pub memory: MemoryStats,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let mut v: Vec<i64> = (1..=100).rev().collect();
-        let p = Percentiles::of(&mut v).unwrap();
-        assert_eq!((p.min, p.p50, p.p95, p.p99, p.max), (1, 50, 95, 99, 100));
-        assert_eq!(Percentiles::of(&mut []), None);
-        let p = Percentiles::of(&mut [7]).unwrap();
-        assert_eq!((p.p50, p.p99), (7, 7));
-    }
 }

@@ -28,7 +28,7 @@ use pcap_parser::{
     PcapNGReader, EPB_MAGIC, IDB_MAGIC, SHB_MAGIC, SPB_MAGIC,
 };
 
-use super::{CaptureError, CaptureErrorKind as Kind, LinkType, Packet, Source, Timestamp};
+use super::source::{CaptureError, CaptureErrorKind as Kind, LinkType, Packet, Source, Timestamp};
 
 /// Initial size of the read buffer.
 pub const INITIAL_BUFFER: usize = 64 * 1024;

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use super::signals::stop_on_signals;
+use super::source::{CaptureError, CaptureErrorKind, LinkType, Next, Packet, Source, Timestamp};
 use super::writer::PcapWriter;
-use super::{CaptureError, CaptureErrorKind, LinkType, Next, Packet, Source, Timestamp};
 
 /// Snap length: the largest TCP segment with offloads (GRO) plus headers.
 pub const SNAPLEN: i32 = 262_144;

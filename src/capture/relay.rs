@@ -80,9 +80,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use qscope_dissectors::Dir;
 
+use super::source::{CaptureError, CaptureErrorKind, LinkType, Next, Packet, Source, Timestamp};
 use super::synth::{self, TcpConn};
 use super::writer::PcapWriter;
-use super::{CaptureError, CaptureErrorKind, LinkType, Next, Packet, Source, Timestamp};
 
 /// Server port of the synthesised connections when the target is a Unix
 /// socket.

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{LinkType, Packet};
+use super::source::{LinkType, Packet};
 
 /// Writes packets of one link type to a pcap file (microsecond or
 /// nanosecond timestamps, little-endian, snap length 262144).

@@ -2,16 +2,16 @@
 //!
 //! Follow a packet through:
 //!
-//! 1. [`dispatch`]: the packet's link, IP and TCP headers are decoded and
+//! 1. `dispatch`: the packet's link, IP and TCP headers are decoded and
 //!    the TCP segment is copied into the batch of the *shard* its
 //!    connection hashes to (both directions to the same shard). Batches are
 //!    cut into *epochs* by packet count and bytes.
-//! 2. [`shard`]: each shard reassembles its connections
+//! 2. `shard`: each shard reassembles its connections
 //!    ([`Reassembler`](crate::reassembly::Reassembler)), detects each
 //!    session's protocol, drives the dissector through the one
 //!    [`Driver`](qscope_dissectors::Driver), pairs replies with requests,
 //!    and produces owned items tagged with where they were produced.
-//! 3. [`merge`]: the merger interleaves every shard's items of an epoch by
+//! 3. `merge`: the merger interleaves every shard's items of an epoch by
 //!    tag — the order one shard would have produced them in — gives
 //!    sessions their ids and lends each item as a
 //!    [`Record`](crate::record::Record) to the statistics collector and the
@@ -23,7 +23,7 @@
 //! caller's thread. Epochs are cut from the packet sequence alone, so the
 //! output is byte-identical for every number of jobs.
 //!
-//! Memory is bounded by the budget ([`budget`]): reassembly buffers,
+//! Memory is bounded by the budget (`budget`): reassembly buffers,
 //! buffered incomplete messages, detection prefixes, pairing state, notes
 //! and per-session state are charged; when the total passes the limit, the
 //! largest holders are shed and then the oldest connections closed, the
@@ -53,7 +53,7 @@ use crate::record::{Sink, Summary};
 use budget::Decision;
 use dispatch::{Counters, Dispatcher, Epoch};
 use merge::Merger;
-use shard::{Shard, ShardOut};
+use shard::{Settings, Shard, ShardOut};
 
 /// The default memory limit: 1 GiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
@@ -150,18 +150,6 @@ impl Config {
             .as_ref()
             .is_some_and(|s| s.load(Ordering::Relaxed))
     }
-}
-
-/// What a shard needs of the configuration (each shard has a copy).
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub decode_as: Vec<(u16, Proto)>,
-    pub opts: Options,
-    pub limits: Limits,
-    pub reassembly: reassembly::Config,
-    pub probe_bytes: usize,
-    pub max_pending_refs: usize,
-    pub keep_bytes: bool,
 }
 
 /// Why an analysis stopped.

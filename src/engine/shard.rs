@@ -22,18 +22,29 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use qscope_dissectors::{
-    new_dissector, probe, proto_for_port, Dir, Driver, Item as DItem, Message, MsgRef, Note, Proto,
-    SessionStart, Severity, Verdict,
+    new_dissector, probe, proto_for_port, Dir, Driver, Item as DItem, Limits, Message, MsgRef,
+    Note, Options, Proto, SessionStart, Severity, Verdict,
 };
 
 use super::budget::{self, Decision, Dropped, Report};
 use super::dispatch::Epoch;
-use super::Settings;
 use crate::capture::Timestamp;
 use crate::layers::TcpSegment;
 use crate::reassembly::{self, ConnId, EndReason, Event, Reassembler};
 use crate::record::{SessionInfo, STATE_ATTR};
 use crate::FastMap;
+
+/// What a shard needs of the configuration (each shard has a copy).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub decode_as: Vec<(u16, Proto)>,
+    pub opts: Options,
+    pub limits: Limits,
+    pub reassembly: reassembly::Config,
+    pub probe_bytes: usize,
+    pub max_pending_refs: usize,
+    pub keep_bytes: bool,
+}
 
 /// Phases of a frame's items, in merge order.
 pub(crate) const PHASE_CUT: u8 = 0;

@@ -10,7 +10,7 @@
 //! to accessors, literals converted to the field's type, regular
 //! expressions compiled; mistakes are reported with the 1-based character
 //! column. [`Filter::matches`] then evaluates it on each
-//! [`MessageRecord`](crate::record::MessageRecord) without allocating, except
+//! [`crate::record::MessageRecord`] without allocating, except
 //! for paths that reach inside JSON text (QMP arguments and the like),
 //! which parse that text.
 //!

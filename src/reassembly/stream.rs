@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use qscope_dissectors::{Dir, Severity};
 
-use super::{Config, ConnId, EndReason, Event, Stats};
+use super::event::{Config, ConnId, EndReason, Event, Stats};
 use crate::capture::Timestamp;
 
 /// Delivered bytes kept per direction to compare retransmissions against.

@@ -19,8 +19,6 @@
 //! cover every `i64`; storage is one `u64` count per bucket between the
 //! lowest and the highest bucket used (at most 58 kB, in practice 1-10 kB).
 
-use super::Percentiles;
-
 /// Up to this many samples, percentiles are exact (nearest rank over the
 /// kept samples); beyond, they come from the histogram.
 pub const EXACT_SAMPLES: usize = 2048;
@@ -268,6 +266,40 @@ impl Latency {
     }
 }
 
+/// Latency percentiles in microseconds (of a [`Latency`], or exact of a
+/// slice with [`Percentiles::of`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: i64,
+    pub p50: i64,
+    pub p95: i64,
+    pub p99: i64,
+    pub max: i64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `v` (sorted in place).
+    pub fn of(v: &mut [i64]) -> Option<Percentiles> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        let rank = |p: f64| {
+            let r = (p / 100.0 * v.len() as f64).ceil() as usize;
+            v[r.clamp(1, v.len()) - 1]
+        };
+        Some(Percentiles {
+            count: v.len() as u64,
+            min: v[0],
+            p50: rank(50.0),
+            p95: rank(95.0),
+            p99: rank(99.0),
+            max: v[v.len() - 1],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,5 +469,15 @@ mod tests {
             (p.min, p.p50, p.p95, p.p99, p.max),
             (123_456, 123_456, 123_456, 123_456, 123_456)
         );
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<i64> = (1..=100).rev().collect();
+        let p = Percentiles::of(&mut v).unwrap();
+        assert_eq!((p.min, p.p50, p.p95, p.p99, p.max), (1, 50, 95, 99, 100));
+        assert_eq!(Percentiles::of(&mut []), None);
+        let p = Percentiles::of(&mut [7]).unwrap();
+        assert_eq!((p.p50, p.p99), (7, 7));
     }
 }

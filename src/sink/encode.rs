@@ -219,10 +219,10 @@ pub fn push_bytes(out: &mut Vec<u8>, b: &[u8]) {
 /// must never break a line) is written as a `\u00XX` escape. So a record
 /// holding a JSON value is always one line.
 ///
-/// Eight bytes at a time (see [`compact_words`]). Until a control byte in
+/// Eight bytes at a time (see `compact_words`). Until a control byte in
 /// a string needs escaping the output is never longer than the input, so it
 /// is written into room reserved up front; from such a byte on,
-/// [`compact_bytewise`] finishes.
+/// `compact_bytewise` finishes.
 pub fn push_json_compact(out: &mut Vec<u8>, text: &[u8]) {
     let start = out.len();
     out.resize(start + text.len(), 0);
