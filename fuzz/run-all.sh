@@ -14,7 +14,10 @@
 # with `cargo fuzz cmin` before adding any to fuzz/corpus/); logs and crash
 # inputs to fuzz/runs/<date>/. Needs nightly and cargo-fuzz
 # (`cargo install cargo-fuzz`). Extra `cargo fuzz build` flags (e.g.
-# `-s none` for speed) can be given in FUZZ_BUILD_FLAGS.
+# `-s none` for speed) can be given in FUZZ_BUILD_FLAGS. FUZZ_RUNS=N stops
+# each target after N executions, if that comes before SECONDS:
+#
+#   FUZZ_RUNS=10000000 fuzz/run-all.sh 3600   # 10 M executions or an hour
 set -euo pipefail
 
 usage() {
@@ -47,6 +50,9 @@ fuzz_one() {
   mkdir -p "$new" "$art" "$root/fuzz/corpus/$t"
   local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
     -print_final_stats=1 -artifact_prefix="$art/")
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    args+=(-runs="$FUZZ_RUNS")
+  fi
   if [ -f "$root/fuzz/dict/$t.dict" ]; then
     args+=(-dict="$root/fuzz/dict/$t.dict")
   fi
