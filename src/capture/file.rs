@@ -299,6 +299,9 @@ impl FileSource {
     fn advance(&mut self) -> Result<Option<Meta>, CaptureError> {
         loop {
             let offset = self.reader.consumed() as u64;
+            if let Some(e) = self.short_ng_block(offset) {
+                return Err(e);
+            }
             let step = match self.reader.next() {
                 Ok((len, block)) => match self.st.on_block(block, offset) {
                     Ok(meta) => Step::Block(len, meta),
@@ -360,6 +363,26 @@ impl FileSource {
                 }
             }
         }
+    }
+
+    /// A pcapng block whose total length is under the 12 bytes of its own
+    /// type and two length fields is malformed, and no later block can be
+    /// found after it. Caught before `pcap_parser` sees it: some of its
+    /// block parsers subtract 12 from the length unchecked.
+    fn short_ng_block(&self, offset: u64) -> Option<CaptureError> {
+        let data = self.reader.data();
+        self.st.ng_block_type(data)?;
+        let len = self.st.declared_len(data)?;
+        (len < 12).then(|| {
+            let what = self.st.what(data);
+            self.st.error(
+                Kind::Malformed,
+                format!(
+                    "malformed {what} at byte {offset}{}: its length {len} is under the 12-byte minimum",
+                    self.st.at()
+                ),
+            )
+        })
     }
 
     /// Makes more input available after an `Incomplete` parse of the record
@@ -894,5 +917,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_pcapng_block_shorter_than_its_header_is_malformed() {
+        // Found by the `capture` fuzz target: a Process Information Block
+        // declaring 11 bytes made pcap_parser subtract past zero.
+        let bytes = include_bytes!("../../fuzz/corpus/capture/crash-pcapng-pib-short-length");
+        let mut s = src(bytes.to_vec()).unwrap();
+        let e = loop {
+            match s.next_packet() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the short block was not reported"),
+                Err(e) => break e,
+            }
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("pcapng block of type 0x80000001 at byte 48")
+                && text.contains("its length 11 is under the 12-byte minimum"),
+            "{text}"
+        );
     }
 }
