@@ -142,9 +142,9 @@ pub struct Common {
         conflicts_with = "capture"
     )]
     pub interface: Option<String>,
-    /// BPF capture filter for live capture [default: tcp port 4243 or tcp
-    /// port 4444, plus the ports of --decode-as].
-    #[arg(short = 'f', long = "capture-filter", value_name = "BPF")]
+    // Help: BPF capture filter for live capture [default: the registry's
+    // ports, plus the ports of --decode-as].
+    #[arg(short = 'f', long = "capture-filter", value_name = "BPF", help = capture_filter_help())]
     pub capture_filter: Option<String>,
     /// Stop after COUNT messages.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
@@ -173,12 +173,13 @@ pub struct Common {
         requires = "ring_size"
     )]
     pub ring_files: usize,
-    /// Decode sessions on PORT as PROTO (qmp, qm, qps, mqserver, unknown);
-    /// repeatable. With --listen, a PROTO alone applies to every relayed
-    /// session.
+    // Help: decode sessions on PORT as PROTO (the registry's names and
+    // unknown); repeatable; with --listen, a PROTO alone applies to every
+    // relayed session.
     #[arg(
         long = "decode-as",
         value_name = "PORT=PROTO",
+        help = decode_as_help(),
         value_parser = DecodeAs(parse_decode_as_or_relay),
         hide_possible_values = true
     )]
@@ -455,20 +456,55 @@ impl TypedValueParser for DecodeAs {
     }
 }
 
-/// The protocol names `--decode-as` takes, with a few words on each.
+/// The protocol names `--decode-as` takes, with a few words on each (the
+/// registry's, then `unknown`).
 pub fn proto_names() -> impl Iterator<Item = (&'static str, &'static str)> {
-    Proto::KNOWN.into_iter().chain([Proto::Unknown]).map(|p| {
-        let help = match p {
-            Proto::Qmp => "QEMU Machine Protocol, guest agent",
-            Proto::Qm => "OpenQM/ScarletDME QMClient",
-            Proto::Qps => "Quark Publishing System",
-            Proto::MqServer => "MQServer client protocol",
-            Proto::Unknown => "no decoding",
-            #[allow(unreachable_patterns)]
-            _ => "",
-        };
-        (p.as_str(), help)
-    })
+    Proto::KNOWN
+        .iter()
+        .copied()
+        .chain([Proto::Unknown])
+        .map(|p| {
+            (
+                p.as_str(),
+                p.protocol().map_or("no decoding", |d| d.description),
+            )
+        })
+}
+
+/// The help of `--decode-as`, naming the protocols.
+fn decode_as_help() -> String {
+    let names: Vec<&str> = proto_names().map(|(name, _)| name).collect();
+    format!(
+        "Decode sessions on PORT as PROTO ({}); repeatable. With --listen, a PROTO alone applies to every relayed session",
+        names.join(", ")
+    )
+}
+
+/// The help of `-f`, showing the default filter.
+fn capture_filter_help() -> String {
+    format!(
+        "BPF capture filter for live capture [default: {}, plus the ports of --decode-as]",
+        ports_filter(&[])
+    )
+}
+
+/// `tcp port P or ...` for the registry's well-known ports and `extra`,
+/// each once.
+fn ports_filter(extra: &[u16]) -> String {
+    let mut ports: Vec<u16> = Vec::new();
+    for p in qscope_dissectors::well_known_ports()
+        .map(|(p, _)| p)
+        .chain(extra.iter().copied())
+    {
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    ports
+        .iter()
+        .map(|p| format!("tcp port {p}"))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// Stands for "the relay's sessions" in [`Common::decode_as`] (no session
@@ -484,7 +520,11 @@ fn parse_decode_as(s: &str) -> Result<(u16, Proto), String> {
         .parse()
         .map_err(|_| format!("'{port}' is not a TCP port number"))?;
     let proto = Proto::from_name(proto.trim()).ok_or_else(|| {
-        format!("unknown protocol '{proto}' (expected qmp, qm, qps, mqserver or unknown)")
+        let known: Vec<&str> = Proto::KNOWN.iter().map(|p| p.as_str()).collect();
+        format!(
+            "unknown protocol '{proto}' (expected {} or unknown)",
+            known.join(", ")
+        )
     })?;
     Ok((port, proto))
 }
@@ -555,24 +595,19 @@ impl Common {
         cfg
     }
 
-    /// The live capture filter: as given, or the protocols' ports.
+    /// The live capture filter: as given, or the registry's well-known
+    /// ports and those of `--decode-as`.
     pub fn live_filter(&self) -> String {
         if let Some(f) = &self.capture_filter {
             return f.clone();
         }
-        let mut ports: Vec<u16> = vec![4243, 4444];
-        ports.extend(
-            self.decode_as
-                .iter()
-                .map(|(p, _)| *p)
-                .filter(|p| *p != RELAY_PORT),
-        );
-        ports.dedup();
-        ports
+        let extra: Vec<u16> = self
+            .decode_as
             .iter()
-            .map(|p| format!("tcp port {p}"))
-            .collect::<Vec<_>>()
-            .join(" or ")
+            .map(|(p, _)| *p)
+            .filter(|p| *p != RELAY_PORT)
+            .collect();
+        ports_filter(&extra)
     }
 
     fn is_live(&self) -> bool {

@@ -660,15 +660,13 @@ impl Core {
             }
         }
         if m.msg.kind == Kind::Request {
-            let what = match (proto, m.msg.name.as_str()) {
-                ("qm", "Login") => Some("clear-text credentials (QM Login)"),
-                ("qps", "Signon") => Some("clear-text credentials (QPS Signon)"),
-                ("mqserver", "AUTH") => Some("clear-text credentials (MQServer AUTH)"),
-                ("qm", "LocalLogin") => {
-                    Some("unauthenticated QM LocalLogin over TCP (runs as the server's OS user)")
-                }
-                _ => None,
-            };
+            // The protocol's security findings are the registry's.
+            let what = m.session.proto.protocol().and_then(|p| {
+                p.findings
+                    .iter()
+                    .find(|(request, _)| *request == m.msg.name)
+                    .map(|(_, what)| *what)
+            });
             if let Some(what) = what {
                 if self.findings.len() < FINDINGS_CAP {
                     self.findings.push(Finding {

@@ -90,9 +90,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         let reassembly = reassembly::Config {
-            server_ports: qscope_dissectors::WELL_KNOWN_PORTS
-                .iter()
-                .map(|(p, _)| *p)
+            server_ports: qscope_dissectors::well_known_ports()
+                .map(|(p, _)| p)
                 .collect(),
             ..Default::default()
         };
