@@ -43,6 +43,26 @@ impl Step {
     }
 }
 
+/// Options that change what dissectors put in their output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Keep passwords and other secrets instead of redacting them.
+    pub show_secrets: bool,
+}
+
+/// Result of probing the first bytes of a session for a protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The bytes are this protocol. `swap` says the session's sides are the
+    /// other way round (the side called client is really the server).
+    Match { swap: bool },
+    /// The bytes are not this protocol; the reason is shown to the user when
+    /// it is worth knowing (e.g. "QEMU human monitor (HMP), not QMP").
+    NoMatch(Option<&'static str>),
+    /// Not enough bytes yet.
+    NeedMore,
+}
+
 /// Facts about the session a dissector is created for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SessionStart {

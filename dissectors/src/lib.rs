@@ -9,52 +9,75 @@
 //! * [`dissector`]: the one [`Dissector`] trait every protocol implements.
 //! * [`driver`]: the one [`Driver`] that owns buffering, limits and
 //!   resynchronisation for every protocol.
+//! * [`registry`]: the one [`Protocol`] description per protocol (names,
+//!   ports, probe, constructor, filter fields, display hints) that the
+//!   application reads.
 //! * one module per protocol ([`qmp`], [`qm`], [`qps`], [`mqserver`]), each
-//!   with its content probe.
+//!   with its content probe and its description (`spec.rs`), declared by
+//!   one line of [`protocols!`] below.
 
 pub mod dissector;
 pub mod driver;
 pub mod fuzzing;
 pub mod model;
-pub mod mqserver;
 pub mod names;
-pub mod qm;
-pub mod qmp;
-pub mod qps;
+#[macro_use]
+pub mod registry;
 
-pub use dissector::{Ctx, Dissector, SessionStart, Step};
-pub use driver::{Driver, Item, Limits};
-pub use model::{Dir, Field, Kind, Message, MsgRef, Note, Proto, Severity, Value};
-
-/// Options that change what dissectors put in their output.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
-    /// Keep passwords and other secrets instead of redacting them.
-    pub show_secrets: bool,
+// The protocols, one line each: `Proto::Name = folder`. Adding a protocol
+// adds its folder and one line here (docs/adding-a-protocol.md).
+protocols! {
+    Qmp = qmp,
+    Qm = qm,
+    Qps = qps,
+    MqServer = mqserver,
 }
 
-/// Result of probing the first bytes of a session for a protocol.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// The bytes are this protocol. `swap` says the session's sides are the
-    /// other way round (the side called client is really the server).
-    Match { swap: bool },
-    /// The bytes are not this protocol; the reason is shown to the user when
-    /// it is worth knowing (e.g. "QEMU human monitor (HMP), not QMP").
-    NoMatch(Option<&'static str>),
-    /// Not enough bytes yet.
-    NeedMore,
+use std::fmt;
+
+pub use dissector::{Ctx, Dissector, Options, SessionStart, Step, Verdict};
+pub use driver::{Driver, Item, Limits};
+pub use model::{Dir, Field, Kind, Message, MsgRef, Note, Proto, Severity, Value};
+pub use registry::Protocol;
+
+impl Proto {
+    /// The protocol's description in the registry; `None` for `Unknown`.
+    pub fn protocol(self) -> Option<&'static Protocol> {
+        PROTOCOLS.get(self.index()?).copied()
+    }
+
+    /// The name used in exports and on the command line.
+    pub fn as_str(self) -> &'static str {
+        self.protocol().map_or("unknown", |p| p.name)
+    }
+
+    /// The protocol called `s` (its name or an alias, any case);
+    /// `unknown` and `none` name [`Proto::Unknown`].
+    pub fn from_name(s: &str) -> Option<Proto> {
+        let s = s.to_ascii_lowercase();
+        if s == "unknown" || s == "none" {
+            return Some(Proto::Unknown);
+        }
+        Proto::KNOWN.iter().copied().find(|p| {
+            p.protocol()
+                .is_some_and(|d| d.name == s || d.aliases.contains(&s.as_str()))
+        })
+    }
+}
+
+impl fmt::Debug for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.index().and_then(|i| PROTO_CONSTS.get(i));
+        f.write_str(name.copied().unwrap_or("Unknown"))
+    }
 }
 
 /// Probes the first bytes of both directions (as much as has arrived, from
 /// the first captured byte) for `proto`.
 pub fn probe(proto: Proto, c2s: &[u8], s2c: &[u8], start: SessionStart) -> Verdict {
-    match proto {
-        Proto::Qmp => qmp::probe(c2s, s2c, start),
-        Proto::Qm => qm::probe(c2s, s2c, start),
-        Proto::Qps => qps::probe(c2s, s2c, start),
-        Proto::MqServer => mqserver::probe(c2s, s2c, start),
-        Proto::Unknown => Verdict::NoMatch(None),
+    match proto.protocol() {
+        Some(p) => (p.probe)(c2s, s2c, start),
+        None => Verdict::NoMatch(None),
     }
 }
 
@@ -64,29 +87,25 @@ pub fn new_dissector(
     start: SessionStart,
     opts: Options,
 ) -> Option<Box<dyn Dissector>> {
-    match proto {
-        Proto::Qmp => Some(Box::new(qmp::Qmp::new(start, opts))),
-        Proto::Qm => Some(Box::new(qm::Qm::new(start, opts))),
-        Proto::Qps => Some(Box::new(qps::Qps::new(start, opts))),
-        Proto::MqServer => Some(Box::new(mqserver::MqServer::new(start, opts))),
-        Proto::Unknown => None,
-    }
+    proto.protocol().map(|p| (p.new)(start, opts))
 }
 
-/// Well-known server ports: hints, confirmed by content where the protocol
-/// allows. They also orient connections picked up mid-stream.
-pub const WELL_KNOWN_PORTS: &[(u16, Proto)] = &[
-    (4444, Proto::Qmp),
-    (4243, Proto::Qm),
-    (8888, Proto::MqServer),
-    (8889, Proto::MqServer),
-    (1234, Proto::MqServer),
-];
+/// Well-known server ports, from the registry (each protocol's `ports`, in
+/// registry order): hints, confirmed by content where the protocol allows.
+/// They also orient connections picked up mid-stream.
+pub fn well_known_ports() -> impl Iterator<Item = (u16, Proto)> {
+    Proto::KNOWN.iter().flat_map(|&proto| {
+        proto
+            .protocol()
+            .map_or(&[][..], |p| p.ports)
+            .iter()
+            .map(move |&port| (port, proto))
+    })
+}
 
 /// The protocol customarily served on `port`, if any.
 pub fn proto_for_port(port: u16) -> Option<Proto> {
-    WELL_KNOWN_PORTS
-        .iter()
+    well_known_ports()
         .find(|(p, _)| *p == port)
-        .map(|(_, proto)| *proto)
+        .map(|(_, proto)| proto)
 }

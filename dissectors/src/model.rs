@@ -43,39 +43,27 @@ impl Dir {
     }
 }
 
-/// Application protocols qscope knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Proto {
-    Qmp,
-    Qm,
-    Qps,
-    MqServer,
-    Unknown,
-}
+/// Application protocols qscope knows: an index into the registry
+/// ([`PROTOCOLS`](crate::PROTOCOLS)), or [`Proto::Unknown`]. The constants
+/// of the known protocols (`Proto::Qmp`, ...) and the methods that read
+/// the registry (`as_str`, `from_name`, `protocol`) are in `lib.rs`, made
+/// by its one line per protocol; they are ordered as registered, and
+/// `Unknown` comes last.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Proto(u8);
 
+#[allow(non_upper_case_globals)]
 impl Proto {
-    pub const KNOWN: [Proto; 4] = [Proto::Qmp, Proto::Qm, Proto::Qps, Proto::MqServer];
+    /// No protocol recognised (or `--decode-as PORT=unknown`).
+    pub const Unknown: Proto = Proto(u8::MAX);
 
-    /// The name used in exports and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Proto::Qmp => "qmp",
-            Proto::Qm => "qm",
-            Proto::Qps => "qps",
-            Proto::MqServer => "mqserver",
-            Proto::Unknown => "unknown",
-        }
+    pub(crate) const fn from_index(i: u8) -> Proto {
+        Proto(i)
     }
 
-    pub fn from_name(s: &str) -> Option<Proto> {
-        match s.to_ascii_lowercase().as_str() {
-            "qmp" | "qga" => Some(Proto::Qmp),
-            "qm" | "qmclient" => Some(Proto::Qm),
-            "qps" => Some(Proto::Qps),
-            "mqserver" | "mq" => Some(Proto::MqServer),
-            "unknown" | "none" => Some(Proto::Unknown),
-            _ => None,
-        }
+    /// The protocol's position in the registry; `None` for `Unknown`.
+    pub(crate) fn index(self) -> Option<usize> {
+        (self != Proto::Unknown).then_some(usize::from(self.0))
     }
 }
 

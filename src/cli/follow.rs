@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 
 use qscope_dissectors::Dir;
 
-use super::{exit, DirArg, Failure, FollowArgs};
+use super::args::{exit, DirArg, Failure, FollowArgs};
 use crate::capture::FileSource;
 use crate::engine::{analyze, AnalyzeError, Config};
 use crate::human::{self, Layout, Secrets};

@@ -1,5 +1,5 @@
 //! At home in the shell: `qscope completions SHELL` and `qscope man`, both
-//! generated from the one command-line definition ([`super::command`]).
+//! generated from the one command-line definition ([`super::args::command`]).
 //!
 //! `--decode-as` takes `PORT=PROTO`. clap_complete's static scripts
 //! complete an option's possible values as whole words, which covers the
@@ -14,16 +14,7 @@ use std::io::{self, Write};
 use clap_complete::Shell;
 use roff::{bold, italic, roman, Roff};
 
-use super::proto_names;
-
-pub const COMPLETIONS_AFTER: &str = "Install (each shell reads the file at its next start):
-  bash:   qscope completions bash > ~/.local/share/bash-completion/completions/qscope
-  zsh:    qscope completions zsh > ~/.zfunc/_qscope
-          (with fpath+=~/.zfunc before compinit in ~/.zshrc)
-  fish:   qscope completions fish > ~/.config/fish/completions/qscope.fish
-  elvish: qscope completions elvish >> ~/.config/elvish/rc.elv
-  powershell: qscope completions powershell >> $PROFILE
-The manual page: qscope man > ~/.local/share/man/man1/qscope.1";
+use super::args::{self, proto_names};
 
 /// The protocol names, space-separated.
 fn names() -> String {
@@ -173,7 +164,7 @@ complete -c qscope -n "not __fish_seen_subcommand_from filters completions man h
 
 /// The completion script for `shell`.
 pub fn completions(shell: Shell, out: &mut Vec<u8>) {
-    let mut cmd = super::command();
+    let mut cmd = args::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "qscope", &mut script);
     let script = String::from_utf8_lossy(&script).into_owned();
@@ -219,7 +210,7 @@ pub fn man(w: &mut dyn Write) -> io::Result<()> {
 }
 
 fn man_sections(out: &mut dyn Write) -> io::Result<()> {
-    let mut cmd = super::command();
+    let mut cmd = args::command();
     cmd.build();
     let page = clap_mangen::Man::new(cmd.clone());
     // By hand: clap_mangen writes an empty date as nothing, which shifts
@@ -288,18 +279,18 @@ fn man_sections(out: &mut dyn Write) -> io::Result<()> {
     filters_section(&mut roff);
     roff.control("SH", ["EXIT STATUS"]);
     for (code, text) in [
-        (super::exit::OK, "Success."),
+        (args::exit::OK, "Success."),
         (
-            super::exit::FAILURE,
+            args::exit::FAILURE,
             "The input cannot be opened or read at all, the output cannot be written, \
              live capture failed, or a command refused (follow --raw on a direction with a gap).",
         ),
         (
-            super::exit::USAGE,
+            args::exit::USAGE,
             "Usage error: unknown option, bad value, invalid display filter.",
         ),
         (
-            super::exit::DAMAGED,
+            args::exit::DAMAGED,
             "The capture is damaged part-way: everything decoded before the fault is \
              still written, and one line on standard error says what and where.",
         ),
@@ -317,7 +308,7 @@ fn man_sections(out: &mut dyn Write) -> io::Result<()> {
     )]);
     roff.control("SH", ["EXAMPLES"]);
     // The examples of --help (its first paragraph, without its title).
-    let examples = super::AFTER.split("\n\n").next().unwrap_or_default();
+    let examples = args::AFTER.split("\n\n").next().unwrap_or_default();
     preformatted(
         &mut roff,
         examples.split_once('\n').map_or(examples, |(_, rest)| rest),

@@ -10,7 +10,7 @@ use std::io;
 
 use super::budget::{Coordinator, Decision, Report};
 use super::dispatch::Counters;
-use super::shard::{Item, ShardOut, Tagged};
+use super::item::{Item, ShardOut, Tagged};
 use crate::reassembly;
 use crate::record::{
     AttrRecord, BytesRecord, Flow, MemoryStats, MessageRecord, RangeRecord, Record, SessionEnd,

@@ -34,7 +34,9 @@
 //! epoch that asked for it: nothing else is written but the summary.
 
 mod budget;
+mod detect;
 mod dispatch;
+mod item;
 mod merge;
 mod shard;
 
@@ -52,8 +54,9 @@ use crate::reassembly;
 use crate::record::{Sink, Summary};
 use budget::Decision;
 use dispatch::{Counters, Dispatcher, Epoch};
+use item::ShardOut;
 use merge::Merger;
-use shard::{Settings, Shard, ShardOut};
+use shard::{Settings, Shard};
 
 /// The default memory limit: 1 GiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
@@ -90,9 +93,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         let reassembly = reassembly::Config {
-            server_ports: qscope_dissectors::WELL_KNOWN_PORTS
-                .iter()
-                .map(|(p, _)| *p)
+            server_ports: qscope_dissectors::well_known_ports()
+                .map(|(p, _)| p)
                 .collect(),
             ..Default::default()
         };

@@ -22,12 +22,16 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use qscope_dissectors::{
-    new_dissector, probe, proto_for_port, Dir, Driver, Item as DItem, Limits, Message, MsgRef,
-    Note, Options, Proto, SessionStart, Severity, Verdict,
+    new_dissector, Dir, Driver, Item as DItem, Limits, MsgRef, Note, Options, Proto, SessionStart,
+    Severity,
 };
 
 use super::budget::{self, Decision, Dropped, Report};
+use super::detect;
 use super::dispatch::Epoch;
+use super::item::{
+    Item, MsgItem, ShardOut, Tagged, FRAME_END, PHASE_CUT, PHASE_EXPIRE, PHASE_PACKET,
+};
 use crate::capture::Timestamp;
 use crate::layers::TcpSegment;
 use crate::reassembly::{self, ConnId, EndReason, Event, Reassembler};
@@ -44,86 +48,6 @@ pub(crate) struct Settings {
     pub probe_bytes: usize,
     pub max_pending_refs: usize,
     pub keep_bytes: bool,
-}
-
-/// Phases of a frame's items, in merge order.
-pub(crate) const PHASE_CUT: u8 = 0;
-pub(crate) const PHASE_PACKET: u8 = 1;
-pub(crate) const PHASE_EXPIRE: u8 = 2;
-/// Items of the end of the capture carry this frame.
-pub(crate) const FRAME_END: u64 = u64::MAX;
-
-/// A message with where it sits in its session.
-#[derive(Debug)]
-pub(crate) struct MsgItem {
-    pub index: u64,
-    pub ts: Timestamp,
-    pub frame: u64,
-    pub msg: Message,
-    pub reply_to: Option<u64>,
-    pub latency_us: Option<i64>,
-    pub links: Vec<(&'static str, u64)>,
-}
-
-/// What a shard reports, owned, to cross to the merger.
-#[derive(Debug)]
-pub(crate) enum Item {
-    /// The session is announced (its id is given by the merger).
-    Session(SessionInfo),
-    Message(Box<MsgItem>),
-    Range {
-        gap: bool,
-        dir: Dir,
-        offset: u64,
-        len: u64,
-        ts: Timestamp,
-        frame: u64,
-        reason: Option<Cow<'static, str>>,
-        severity: Severity,
-    },
-    /// Reassembled bytes (only with `Config::keep_bytes`).
-    Bytes {
-        dir: Dir,
-        offset: u64,
-        data: Vec<u8>,
-    },
-    /// A session attribute set or changed.
-    Attr {
-        key: &'static str,
-        value: String,
-    },
-    End {
-        end: Timestamp,
-        messages: u64,
-        notes: Vec<(Note, u64)>,
-        /// The attributes kept ([`STATE_ATTR`] is not).
-        attrs: Vec<(&'static str, String)>,
-    },
-}
-
-/// An item and where it was produced.
-#[derive(Debug)]
-pub(crate) struct Tagged {
-    pub frame: u64,
-    pub phase: u8,
-    pub holder: u64,
-    pub item: Item,
-}
-
-impl Tagged {
-    pub fn key(&self) -> (u64, u8, u64) {
-        (self.frame, self.phase, self.holder)
-    }
-}
-
-/// What a shard hands the merger for one epoch.
-#[derive(Debug, Default)]
-pub(crate) struct ShardOut {
-    pub items: Vec<Tagged>,
-    pub report: Report,
-    pub dropped: Dropped,
-    /// The reassembler's counters so far.
-    pub tcp: reassembly::Stats,
 }
 
 /// Records held while a session's protocol is being detected.
@@ -845,54 +769,11 @@ impl Table {
         let start = SessionStart {
             mid_stream: s.info.mid_stream,
         };
-        let ports = [s.info.server.port(), s.info.client.port()];
-        let forced = ports.iter().find_map(|p| {
-            self.set
-                .decode_as
-                .iter()
-                .find(|(port, _)| port == p)
-                .map(|(_, proto)| (*p, *proto))
-        });
-        let hint = ports.iter().find_map(|p| proto_for_port(*p));
+        let (server, client) = (s.info.server.port(), s.info.client.port());
+        let forced = detect::forced(&self.set.decode_as, server, client);
         let decision = match forced {
-            Some((port, proto)) => Some((
-                proto,
-                port == s.info.client.port() && port != s.info.server.port(),
-                None,
-            )),
-            None => {
-                let mut order: Vec<Proto> = hint.into_iter().collect();
-                order.extend(Proto::KNOWN.iter().copied().filter(|p| Some(*p) != hint));
-                let mut waiting = false;
-                let mut hint_undecided = false;
-                let mut found = None;
-                let mut reason = None;
-                for proto in order {
-                    match probe(proto, &prefix[0], &prefix[1], start) {
-                        Verdict::Match { swap } => {
-                            found = Some((proto, swap, None));
-                            break;
-                        }
-                        Verdict::NeedMore => {
-                            waiting = true;
-                            hint_undecided |= Some(proto) == hint;
-                        }
-                        Verdict::NoMatch(r) => reason = reason.or(r),
-                    }
-                }
-                match (found, hint) {
-                    (Some(f), _) => Some(f),
-                    _ if waiting && !force => None,
-                    // Out of bytes or time: the port's protocol, unless its
-                    // own probe ruled it out.
-                    (None, Some(h)) if hint_undecided => Some((h, false, None)),
-                    (None, _) => Some((
-                        Proto::Unknown,
-                        false,
-                        Some(reason.unwrap_or("protocol not recognised")),
-                    )),
-                }
-            }
+            Some((port, proto)) => Some((proto, port == client && port != server, None)),
+            None => detect::probe_all(&prefix[0], &prefix[1], [server, client], start, force),
         };
         let Some((proto, swap, reason)) = decision else {
             return;

@@ -3,11 +3,9 @@
 
 use std::sync::OnceLock;
 
-// The code → name tables are the dissectors' own.
-use qscope_dissectors::mqserver::common::TYPES as MQ_TYPES;
+// The protocols' fields and code → name tables are the registry's.
 use qscope_dissectors::names::CodeNames as Names;
-use qscope_dissectors::qm::{FUNCTIONS as QM_FUNCTIONS, OUTCOMES as QM_OUTCOMES};
-use qscope_dissectors::qps::REQUESTS as QPS_REQUESTS;
+use qscope_dissectors::registry::{FieldRead, FieldType, JsonPaths, Protocol};
 use qscope_dissectors::{Dir, Field, Message, Proto, Severity, Value};
 use serde_json::Value as Json;
 
@@ -82,8 +80,12 @@ pub(crate) enum Acc {
     MidStream,
     Note,
     Expert,
-    /// The QMP command of a request, or of the request a response answers.
-    QmpExecute,
+    /// A string the protocol computes from the message (QMP's command of
+    /// a request, or of the request a response answers).
+    Text {
+        proto: Proto,
+        read: fn(&Message) -> Option<&str>,
+    },
     /// A code read from the top-level field `field`. With `requests`, the
     /// field is read on c2s messages only, and s2c messages that answer a
     /// request give the code through their name (the request's name).
@@ -93,13 +95,13 @@ pub(crate) enum Acc {
         names: &'static Names,
         requests: bool,
     },
-    /// The decoded field at `path` (protocol checked). With `json_root`,
-    /// a path whose first step is not a top-level field continues inside
-    /// that top-level JSON field (QMP's `value`).
+    /// The decoded field at `path` (protocol checked). With `json`, a
+    /// path whose first step is not a top-level field continues inside
+    /// the top-level JSON field `json.root` (QMP's `value`).
     Path {
         proto: Proto,
         path: Vec<String>,
-        json_root: Option<&'static str>,
+        json: Option<&'static JsonPaths>,
     },
 }
 
@@ -107,9 +109,13 @@ pub(crate) enum Acc {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Base {
     Acc(fn() -> Acc),
-    Path(Proto, &'static [&'static str]),
+    /// The bare protocol name.
+    IsProto(Proto),
+    /// A field of a protocol, as the registry describes it.
+    Proto(Proto, &'static FieldRead),
 }
 
+#[derive(Clone, Copy)]
 pub(crate) struct Spec {
     pub name: &'static str,
     pub kind: &'static str,
@@ -122,7 +128,6 @@ pub(crate) struct Spec {
 
 const KINDS: &[&str] = &["request", "response", "event", "greeting", "push", "other"];
 const DIRS: &[&str] = &["c2s", "s2c"];
-const PROTOS: &[&str] = &["qmp", "qm", "qps", "mqserver", "unknown"];
 
 macro_rules! spec {
     ($name:expr, $kind:expr, $ty:expr, $base:expr, $doc:expr) => {
@@ -137,15 +142,70 @@ macro_rules! spec {
     };
 }
 
-const fn qmp_value_path(p: &'static [&'static str]) -> Base {
-    Base::Path(Proto::Qmp, p)
+/// The `proto` field: its values are the registry's names and `unknown`.
+fn proto_spec() -> Spec {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    static DOC: OnceLock<String> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        Proto::KNOWN
+            .iter()
+            .chain([&Proto::Unknown])
+            .map(|p| p.as_str())
+            .collect()
+    });
+    let doc = DOC.get_or_init(|| {
+        let known: Vec<&str> = Proto::KNOWN.iter().map(|p| p.as_str()).collect();
+        format!("Protocol of the session: {}.", known.join(", "))
+    });
+    spec!(
+        "proto",
+        "string",
+        Ty::Choice(names),
+        Base::Acc(|| Acc::Proto),
+        doc
+    )
 }
 
-/// Every documented field, in documentation order.
-pub(crate) static SPECS: &[Spec] = &[
-    // -- common ------------------------------------------------------------
-    spec!("proto", "string", Ty::Choice(PROTOS), Base::Acc(|| Acc::Proto),
-        "Protocol of the session: qmp, qm, qps, mqserver."),
+/// The fields of one protocol: its bare name, then its documented fields.
+fn protocol_specs(proto: Proto, p: &'static Protocol) -> impl Iterator<Item = Spec> {
+    let bare = spec!(
+        p.name,
+        "protocol",
+        Ty::Proto,
+        Base::IsProto(proto),
+        p.filter.doc
+    );
+    let fields = p.filter.fields.iter().map(move |f| {
+        let ty = match &f.read {
+            FieldRead::Path(_, FieldType::Str) | FieldRead::Text(_) => Ty::Str,
+            FieldRead::Path(_, FieldType::Int) => Ty::Int,
+            FieldRead::Path(_, FieldType::Choice(values)) => Ty::Choice(values),
+            FieldRead::Path(_, FieldType::Json) => Ty::Any,
+            FieldRead::Code { names, .. } => Ty::Named(names),
+        };
+        spec!(f.name, f.kind, ty, Base::Proto(proto, &f.read), f.doc)
+    });
+    std::iter::once(bare).chain(fields)
+}
+
+/// Every documented field, in documentation order: the common fields,
+/// then each protocol's, in registry order.
+pub(crate) fn specs() -> &'static [Spec] {
+    static SPECS: OnceLock<Vec<Spec>> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        let mut all = vec![proto_spec()];
+        all.extend(COMMON.iter().copied());
+        for &proto in Proto::KNOWN {
+            if let Some(p) = proto.protocol() {
+                all.extend(protocol_specs(proto, p));
+            }
+        }
+        all
+    })
+}
+
+/// The common fields after `proto`, in documentation order.
+static COMMON: &[Spec] = &[
     spec!("dir", "string", Ty::Choice(DIRS), Base::Acc(|| Acc::Dir),
         "Direction: c2s (client to server) or s2c."),
     spec!("session", "string", Ty::Str, Base::Acc(|| Acc::Session),
@@ -206,80 +266,13 @@ pub(crate) static SPECS: &[Spec] = &[
         "Text of the message's expert notes (true if one of them matches)."),
     spec!("expert", "severity", Ty::Sev, Base::Acc(|| Acc::Expert),
         "Highest severity of the message's expert notes: info < warn < error; absent without notes."),
-    // -- QMP ---------------------------------------------------------------
-    spec!("qmp", "protocol", Ty::Proto, Base::Acc(|| Acc::IsProto(Proto::Qmp)),
-        "QMP or QGA messages."),
-    spec!("qmp.execute", "string", Ty::Str, Base::Acc(|| Acc::QmpExecute),
-        "Command name of a request (execute or exec-oob), and of the request a response answers."),
-    spec!("qmp.exec-oob", "string", Ty::Str, Base::Path(Proto::Qmp, &["exec-oob"]),
-        "Command name of an out-of-band request."),
-    spec!("qmp.event", "string", Ty::Str, Base::Path(Proto::Qmp, &["event"]),
-        "Event name."),
-    spec!("qmp.error.class", "string", Ty::Str, Base::Path(Proto::Qmp, &["class"]),
-        "Error class of an error response (GenericError, CommandNotFound, ...)."),
-    spec!("qmp.error.desc", "string", Ty::Str, Base::Path(Proto::Qmp, &["desc"]),
-        "Error description of an error response."),
-    spec!("qmp.id", "json", Ty::Any, Base::Path(Proto::Qmp, &["id"]),
-        "The id of a command or response (any JSON value: `qmp.id == 5` matches the number 5 and the string \"5\"; `qmp.id == \"5\"` only the string)."),
-    spec!("qmp.value", "json", Ty::Any, Base::Path(Proto::Qmp, &["value"]),
-        "The whole message as JSON text (`qmp.value contains \"node-name\"`)."),
-    spec!("qmp.arguments", "json", Ty::Any, qmp_value_path(&["arguments"]),
-        "Arguments of a command; reach members with a path: `qmp.arguments.device == \"ide0\"`."),
-    spec!("qmp.return", "json", Ty::Any, qmp_value_path(&["return"]),
-        "Return value of a successful response; members by path: `qmp.return.status == \"running\"`."),
-    spec!("qmp.data", "json", Ty::Any, qmp_value_path(&["data"]),
-        "Data of an event; members by path: `qmp.data.reason == \"host-qmp-quit\"`."),
-    spec!("qmp.version", "string", Ty::Str, Base::Path(Proto::Qmp, &["version"]),
-        "QEMU version of a greeting, e.g. \"8.2.2\"."),
-    spec!("qmp.package", "string", Ty::Str, Base::Path(Proto::Qmp, &["package"]),
-        "Package string of a greeting."),
-    spec!("qmp.capabilities", "list of strings", Ty::Str, Base::Path(Proto::Qmp, &["capabilities"]),
-        "Capabilities of a greeting: `qmp.capabilities contains \"oob\"`."),
-    // -- QM ----------------------------------------------------------------
-    spec!("qm", "protocol", Ty::Proto, Base::Acc(|| Acc::IsProto(Proto::Qm)),
-        "QMClient (OpenQM / ScarletDME) messages."),
-    spec!("qm.function", "name or integer", Ty::Named(&QM_FUNCTIONS),
-        Base::Acc(|| Acc::Named { proto: Proto::Qm, field: "code", names: &QM_FUNCTIONS, requests: true }),
-        "Function of a request, and of the request a response answers: a name as in qm.md (Login, Read, Write, Execute, ...; any case) or the code (Read = 6)."),
-    spec!("qm.code", "integer", Ty::Int, Base::Path(Proto::Qm, &["code"]),
-        "Function code of a request, as on the wire."),
-    spec!("qm.outcome", "name or integer", Ty::Named(&QM_OUTCOMES),
-        Base::Acc(|| Acc::Named { proto: Proto::Qm, field: "outcome", names: &QM_OUTCOMES, requests: false }),
-        "Outcome of a response: SV_OK (0), SV_ON_ERROR (1), SV_ELSE (2), SV_ERROR (3), SV_LOCKED (4), SV_PROMPT (5); the SV_ prefix may be left out."),
-    spec!("qm.status", "integer", Ty::Int, Base::Path(Proto::Qm, &["status"]),
-        "Status of a response (signed 32 bits): an error or reason code, a lock holder, a return code."),
-    // -- QPS ---------------------------------------------------------------
-    spec!("qps", "protocol", Ty::Proto, Base::Acc(|| Acc::IsProto(Proto::Qps)),
-        "QPS (Quark Publishing System) messages."),
-    spec!("qps.request", "name or integer", Ty::Named(&QPS_REQUESTS),
-        Base::Acc(|| Acc::Named { proto: Proto::Qps, field: "code", names: &QPS_REQUESTS, requests: true }),
-        "Request type of a request, and of the request a response answers: Signon, Search, GetHeaders, ... or the code (Signon = 5)."),
-    spec!("qps.code", "integer", Ty::Int, Base::Path(Proto::Qps, &["code"]),
-        "Header code as on the wire: the request type in requests, the result code (0 = success) in responses."),
-    spec!("qps.status", "integer", Ty::Int, Base::Path(Proto::Qps, &["status"]),
-        "Status of a server message (5 marks a SearchUpdate push)."),
-    spec!("qps.seq", "integer", Ty::Int, Base::Path(Proto::Qps, &["seq"]),
-        "Sequence number (a response echoes its request's)."),
-    spec!("qps.session_id", "integer", Ty::Int, Base::Path(Proto::Qps, &["session_id"]),
-        "Session id of a request (0 before Signon succeeds)."),
-    // -- MQServer ----------------------------------------------------------
-    spec!("mqserver", "protocol", Ty::Proto, Base::Acc(|| Acc::IsProto(Proto::MqServer)),
-        "MQServer messages."),
-    spec!("mqserver.msgtype", "name or integer", Ty::Named(&MQ_TYPES),
-        Base::Acc(|| Acc::Named { proto: Proto::MqServer, field: "msgtype", names: &MQ_TYPES, requests: false }),
-        "Message type: ACK, ERROR, SRVCAP, AUTH, ... MSGFROMCLNT (any case) or its number 1-19."),
-    spec!("mqserver.mid", "integer", Ty::Int, Base::Path(Proto::MqServer, &["mid"]),
-        "Message id."),
-    spec!("mqserver.encoding", "string", Ty::Choice(&["text", "binary", "xdr", "xml"]),
-        Base::Path(Proto::MqServer, &["encoding"]),
-        "Wire form: text, binary, xdr or xml."),
 ];
 
 /// The public documentation list.
 pub(crate) fn docs() -> &'static [FieldDoc] {
     static DOCS: OnceLock<Vec<FieldDoc>> = OnceLock::new();
     DOCS.get_or_init(|| {
-        SPECS
+        specs()
             .iter()
             .map(|s| FieldDoc {
                 name: s.name,
@@ -293,26 +286,20 @@ pub(crate) fn docs() -> &'static [FieldDoc] {
 /// The fields whose values are named codes, with their name tables (for
 /// the built-in reference).
 pub(crate) fn code_tables() -> impl Iterator<Item = (&'static str, &'static Names)> {
-    SPECS.iter().filter_map(|s| match s.ty {
+    specs().iter().filter_map(|s| match s.ty {
         Ty::Named(names) => Some((s.name, names)),
         _ => None,
     })
 }
 
 pub(crate) fn spec(name: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.name == name)
+    specs().iter().find(|s| s.name == name)
 }
 
 /// The protocol a `PROTO.` prefix names (canonical names only).
 pub(crate) fn proto_prefix(name: &str) -> Option<(Proto, &str)> {
     let (p, rest) = name.split_once('.')?;
-    let proto = match p {
-        "qmp" => Proto::Qmp,
-        "qm" => Proto::Qm,
-        "qps" => Proto::Qps,
-        "mqserver" => Proto::MqServer,
-        _ => return None,
-    };
+    let proto = Proto::KNOWN.iter().copied().find(|k| k.as_str() == p)?;
     Some((proto, rest))
 }
 
@@ -320,62 +307,34 @@ impl Base {
     pub fn build(self) -> Acc {
         match self {
             Base::Acc(f) => f(),
-            Base::Path(proto, p) => Acc::Path {
+            Base::IsProto(proto) => Acc::IsProto(proto),
+            Base::Proto(proto, FieldRead::Path(p, _)) => Acc::Path {
                 proto,
                 path: p.iter().map(|s| (*s).to_owned()).collect(),
-                json_root: json_root(proto),
+                json: json_paths(proto),
             },
+            Base::Proto(
+                proto,
+                FieldRead::Code {
+                    field,
+                    names,
+                    requests,
+                },
+            ) => Acc::Named {
+                proto,
+                field,
+                names,
+                requests: *requests,
+            },
+            Base::Proto(proto, FieldRead::Text(read)) => Acc::Text { proto, read: *read },
         }
     }
 }
 
-/// Top-level fields of the QMP dissector that are never looked up inside
-/// `value` when absent: they are decoded whenever the message has them (or
-/// are not JSON members at all: `class`, `version`, ...). Sparing the
-/// lookup keeps `qmp.event == X` from parsing every command's JSON.
-/// (`exec-oob` is not among them: a command with both `execute` and
-/// `exec-oob` has only the first as a field.)
-const QMP_DECODED: &[&str] = &[
-    "value",
-    "execute",
-    "id",
-    "event",
-    "class",
-    "desc",
-    "version",
-    "package",
-    "capabilities",
-];
-
-/// The members a QMP message can have at its top level (commands,
-/// responses, events, the greeting), in the QMP specification's order.
-pub(crate) const QMP_JSON_KEYS: &[&str] = &[
-    "execute",
-    "exec-oob",
-    "arguments",
-    "id",
-    "return",
-    "error",
-    "event",
-    "data",
-    "timestamp",
-    "QMP",
-];
-
-/// What the first step of a `qmp.` path can name: a top-level member
-/// of the message, or a field the dissector decodes.
-pub(crate) fn qmp_top_keys() -> Vec<&'static str> {
-    let mut keys = QMP_JSON_KEYS.to_vec();
-    keys.extend(QMP_DECODED.iter().filter(|k| !QMP_JSON_KEYS.contains(k)));
-    keys
-}
-
-/// QMP paths not found at the top level continue inside `value`.
-pub(crate) fn json_root(proto: Proto) -> Option<&'static str> {
-    match proto {
-        Proto::Qmp => Some("value"),
-        _ => None,
-    }
+/// Where the protocol's `PROTO.PATH` paths continue inside JSON (QMP's
+/// `value`), if they do.
+pub(crate) fn json_paths(proto: Proto) -> Option<&'static JsonPaths> {
+    proto.protocol()?.filter.json.as_ref()
 }
 
 // ---------------------------------------------------------------------------
@@ -434,8 +393,8 @@ impl Acc {
                 Some(sev) => f(&V::Sev(sev_rank(sev))),
                 None => false,
             },
-            Acc::QmpExecute => {
-                s.proto == Proto::Qmp && qmp_execute(m).is_some_and(|n| f(&V::Str(n)))
+            Acc::Text { proto, read } => {
+                s.proto == *proto && read(m).is_some_and(|n| f(&V::Str(n)))
             }
             Acc::Named {
                 proto,
@@ -462,11 +421,7 @@ impl Acc {
                 let code = m.name.rsplit(' ').next().and_then(super::value::parse_int);
                 f(&V::Named(code, &m.name))
             }
-            Acc::Path {
-                proto,
-                path,
-                json_root,
-            } => {
+            Acc::Path { proto, path, json } => {
                 if s.proto != *proto {
                     return false;
                 }
@@ -480,10 +435,13 @@ impl Acc {
                         return true;
                     }
                 }
-                if found || QMP_DECODED.contains(&first.as_str()) {
+                let Some(json) = json else {
+                    return false;
+                };
+                if found || json.decoded.contains(&first.as_str()) {
                     return false;
                 }
-                match json_root.and_then(|root| m.field(root)) {
+                match m.field(json.root) {
                     Some(Field {
                         value: Value::Json(text),
                         ..
@@ -541,27 +499,6 @@ fn name_or_empty(names: &Names, code: i128) -> &'static str {
         .unwrap_or("")
 }
 
-/// The command a QMP request runs, or that a paired response answers.
-fn qmp_execute(m: &Message) -> Option<&str> {
-    if m.dir == Dir::C2S {
-        for key in ["execute", "exec-oob"] {
-            if let Some(Field {
-                value: Value::Str(s),
-                ..
-            }) = m.field(key)
-            {
-                return Some(s);
-            }
-        }
-        return None;
-    }
-    // Responses carry the paired request's name; unpaired ones are named
-    // "return" or "error", and requests without a usable name "(...)" or
-    // "non-object".
-    let paired = m.reply_to.is_some() && m.kind == qscope_dissectors::Kind::Response;
-    (paired && !m.name.starts_with('(') && m.name != "non-object").then_some(m.name.as_str())
-}
-
 /// A list segment: an element index.
 fn list_index(seg: &str) -> Option<usize> {
     if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
@@ -609,12 +546,16 @@ fn walk_json(j: &Json, rest: &[String], f: &mut dyn FnMut(&V<'_>) -> bool) -> bo
 
 /// Whether any documented field or protocol is called `name`.
 pub(crate) fn all_names() -> impl Iterator<Item = &'static str> {
-    SPECS.iter().map(|s| s.name)
+    specs().iter().map(|s| s.name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use qscope_dissectors::mqserver::common::TYPES as MQ_TYPES;
+    use qscope_dissectors::qm::{FUNCTIONS as QM_FUNCTIONS, OUTCOMES as QM_OUTCOMES};
+    use qscope_dissectors::qps::REQUESTS as QPS_REQUESTS;
 
     #[test]
     fn names_resolve_case_insensitively_with_optional_prefix() {
@@ -634,7 +575,7 @@ mod tests {
     #[test]
     fn every_spec_name_is_unique() {
         let mut seen = std::collections::HashSet::new();
-        for s in SPECS {
+        for s in specs() {
             assert!(seen.insert(s.name), "{}", s.name);
         }
     }

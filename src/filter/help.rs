@@ -98,17 +98,13 @@ pub struct FieldGroup {
 /// The protocol a field belongs to (`qmp`, `qmp.execute`), if any.
 fn proto_of(name: &str) -> Option<Proto> {
     let head = name.split('.').next().unwrap_or(name);
-    Proto::KNOWN.into_iter().find(|p| p.as_str() == head)
+    Proto::KNOWN.iter().copied().find(|p| p.as_str() == head)
 }
 
 fn title(p: Option<Proto>) -> &'static str {
     match p {
         None => "Common fields",
-        Some(Proto::Qmp) => "QMP fields (QEMU Machine Protocol and guest agent)",
-        Some(Proto::Qm) => "QM fields (QMClient: OpenQM, ScarletDME)",
-        Some(Proto::Qps) => "QPS fields (Quark Publishing System)",
-        Some(Proto::MqServer) => "MQServer fields",
-        Some(_) => "Other fields",
+        Some(p) => p.protocol().map_or("Other fields", |d| d.filter.title),
     }
 }
 

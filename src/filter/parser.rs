@@ -87,7 +87,7 @@ impl Parser {
     }
 
     /// The compiled expression, and warnings about parts of it that are
-    /// valid but surely mistaken (see [`qmp_key_warning`]).
+    /// valid but surely mistaken (see [`json_key_warning`]).
     pub fn parse(mut self) -> Result<(Expr, Vec<String>), FilterError> {
         if self.toks.is_empty() {
             return Err(err(1, "empty filter expression"));
@@ -205,7 +205,7 @@ impl Parser {
             return Err(err(t.col, "expected a field"));
         };
         let f = resolve(&name, t.col)?;
-        if let Some(w) = qmp_key_warning(&name) {
+        if let Some(w) = json_key_warning(&name) {
             if !self.warnings.contains(&w) {
                 self.warnings.push(w);
             }
@@ -444,7 +444,7 @@ fn resolve(name: &str, col: usize) -> Result<FieldRef, FilterError> {
             acc: Acc::Path {
                 proto,
                 path: segs.into_iter().map(str::to_owned).collect(),
-                json_root: fields::json_root(proto),
+                json: fields::json_paths(proto),
             },
             ty: Ty::Any,
             bare_truth: false,
@@ -462,20 +462,24 @@ fn resolve(name: &str, col: usize) -> Result<FieldRef, FilterError> {
     Err(err(col, msg))
 }
 
-/// A `qmp.` path (not a documented field) whose first step is no key a
-/// QMP message can have at its top level, nor a field the QMP dissector
-/// decodes: it can match nothing (`qmp.exec == "quit"`). Valid, so not an
-/// error, but said, with the nearest key when one is close.
-pub(crate) fn qmp_key_warning(name: &str) -> Option<String> {
+/// A `PROTO.` path of a JSON protocol (not a documented field) whose first
+/// step is no key a message can have at its top level, nor a field the
+/// dissector decodes: it can match nothing (`qmp.exec == "quit"`). Valid,
+/// so not an error, but said, with the nearest key when one is close.
+pub(crate) fn json_key_warning(name: &str) -> Option<String> {
     if fields::spec(name).is_some() {
         return None;
     }
-    let rest = name.strip_prefix("qmp.")?;
+    let (proto, rest) = fields::proto_prefix(name)?;
+    let json = fields::json_paths(proto)?;
     let (first, tail) = match rest.split_once('.') {
         Some((f, t)) => (f, Some(t)),
         None => (rest, None),
     };
-    let keys = fields::qmp_top_keys();
+    // What the first step can name: a top-level member of the message, or
+    // a field the dissector decodes.
+    let mut keys = json.keys.to_vec();
+    keys.extend(json.decoded.iter().filter(|k| !json.keys.contains(k)));
     if first.is_empty() || keys.contains(&first) {
         return None;
     }
@@ -487,19 +491,20 @@ pub(crate) fn qmp_key_warning(name: &str) -> Option<String> {
             (prefix || d <= tolerance(first).max(1)).then_some((!prefix, d, *k))
         })
         .min_by_key(|(not_prefix, d, _)| (*not_prefix, *d));
+    let what = json.what;
     Some(match close {
         Some((_, _, k)) => {
             let fix = match tail {
-                Some(t) => format!("qmp.{k}.{t}"),
-                None => format!("qmp.{k}"),
+                Some(t) => format!("{proto}.{k}.{t}"),
+                None => format!("{proto}.{k}"),
             };
             format!(
-                "'{name}' names no top-level QMP key, so it matches nothing; did you mean '{fix}'?"
+                "'{name}' names no top-level {what} key, so it matches nothing; did you mean '{fix}'?"
             )
         }
         None => format!(
-            "'{name}' names no top-level QMP key ({}), so it matches nothing",
-            fields::QMP_JSON_KEYS.join(", ")
+            "'{name}' names no top-level {what} key ({}), so it matches nothing",
+            json.keys.join(", ")
         ),
     })
 }
@@ -788,7 +793,7 @@ mod tests {
 
     #[test]
     fn qmp_keys() {
-        let w = |n: &str| qmp_key_warning(n);
+        let w = |n: &str| json_key_warning(n);
         assert_eq!(
             w("qmp.exec").as_deref(),
             Some("'qmp.exec' names no top-level QMP key, so it matches nothing; did you mean 'qmp.execute'?")

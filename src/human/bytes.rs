@@ -26,6 +26,7 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
+use qscope_dissectors::registry::LineBreaks;
 use qscope_dissectors::{Message, Proto, Value};
 
 /// A secret byte in hex.
@@ -136,14 +137,17 @@ impl Layout {
     /// dissector reports for the session's messages (the `encoding` field:
     /// `text`, `binary`, `xdr`, `xml`), see [`encoding`].
     pub fn of(proto: Proto, encoding: Option<&str>) -> Layout {
-        let line_breaks = match proto {
-            Proto::Qmp => true,
-            Proto::MqServer => matches!(encoding, Some("text" | "xml")),
-            Proto::Qm | Proto::Qps | Proto::Unknown => false,
+        let Some(display) = proto.protocol().map(|p| &p.display) else {
+            return Layout::default();
+        };
+        let line_breaks = match display.line_breaks {
+            LineBreaks::Never => false,
+            LineBreaks::Always => true,
+            LineBreaks::Encodings(list) => encoding.is_some_and(|e| list.contains(&e)),
         };
         Layout {
             line_breaks,
-            marks: proto == Proto::Qm,
+            marks: display.marks,
         }
     }
 }

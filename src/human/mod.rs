@@ -212,7 +212,13 @@ pub fn value_text(v: &Value, proto: Option<Proto>, max: usize) -> String {
         Value::UInt(u) => u.to_string(),
         Value::Float(f) => f.to_string(),
         Value::Str(s) => format!("\"{}\"", escape(s)),
-        Value::Bytes(b) if proto == Some(Proto::Qm) => format!("\"{}\"", qm_text(b)),
+        Value::Bytes(b)
+            if proto
+                .and_then(Proto::protocol)
+                .is_some_and(|p| p.display.marks) =>
+        {
+            format!("\"{}\"", qm_text(b))
+        }
         Value::Bytes(b) => match std::str::from_utf8(b) {
             Ok(s) => format!("\"{}\"", escape(s)),
             Err(_) => {

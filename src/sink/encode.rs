@@ -1,5 +1,5 @@
 //! The JSON form of every record: the one place that knows the export
-//! contract (`../shared/export-schema.md`). JSONL writes one of these per
+//! contract (`docs/export.md`). JSONL writes one of these per
 //! line; the JSON document groups them by session.
 //!
 //! Byte strings that are not valid UTF-8 are written as `{"hex": "..."}`

@@ -116,13 +116,7 @@ pub fn rel(t0: Option<i64>, ts: i64) -> String {
 }
 
 pub fn proto_short(p: Proto) -> &'static str {
-    match p {
-        Proto::Qmp => "qmp",
-        Proto::Qm => "qm",
-        Proto::Qps => "qps",
-        Proto::MqServer => "mq",
-        Proto::Unknown => "?",
-    }
+    p.protocol().map_or("?", |d| d.short)
 }
 
 /// Display width of `s`.

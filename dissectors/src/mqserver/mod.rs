@@ -21,6 +21,8 @@ pub mod sqlite;
 pub mod text;
 pub mod xdr;
 pub mod xml;
+mod spec;
+pub use spec::PROTOCOL;
 
 use std::collections::VecDeque;
 

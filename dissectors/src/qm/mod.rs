@@ -26,6 +26,8 @@ mod mv;
 mod probe;
 mod request;
 mod response;
+mod spec;
+pub use spec::PROTOCOL;
 #[cfg(test)]
 mod tests;
 

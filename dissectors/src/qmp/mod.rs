@@ -12,6 +12,8 @@
 
 pub mod json;
 pub mod scan;
+mod spec;
+pub use spec::PROTOCOL;
 
 use std::borrow::Cow;
 use std::ops::Range;

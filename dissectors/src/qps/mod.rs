@@ -14,6 +14,8 @@
 mod probe;
 mod request;
 mod response;
+mod spec;
+pub use spec::PROTOCOL;
 mod wire;
 
 use std::borrow::Cow;

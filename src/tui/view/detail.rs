@@ -549,7 +549,7 @@ pub fn draw_tree(f: &mut Frame<'_>, d: &DetailPane, model: &Model, focused: bool
     }
     let n = body.height as usize;
     let off = d.tree.offset.min(d.lines.len().saturating_sub(n));
-    let qm = d.proto == Some(Proto::Qm);
+    let qm = marks(d.proto);
     let mut lines = Vec::new();
     for (i, l) in d.lines.iter().enumerate().skip(off).take(n) {
         let indent = "  ".repeat(l.depth as usize);
@@ -642,7 +642,7 @@ pub fn draw_hex(f: &mut Frame<'_>, d: &DetailPane, focused: bool, r: Rect) {
         }
     }
     off = off.min(total.saturating_sub(n));
-    let qm = d.proto == Some(Proto::Qm);
+    let qm = marks(d.proto);
     let hi = Style::new().fg(Color::Black).bg(Color::Yellow);
     let mark = Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD);
     let mut lines = Vec::new();
@@ -690,4 +690,12 @@ pub fn draw_hex(f: &mut Frame<'_>, d: &DetailPane, focused: bool, r: Rect) {
         lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), body);
+}
+
+/// Whether the protocol's bytes carry QM's MultiValue marks (the registry
+/// says).
+fn marks(proto: Option<Proto>) -> bool {
+    proto
+        .and_then(Proto::protocol)
+        .is_some_and(|p| p.display.marks)
 }
