@@ -1,7 +1,13 @@
 //! Unit tests of the QMP dissector: whole conversations through the driver.
 
+use super::json::Mat;
+use super::pairing::MAX_PENDING;
+use super::probe::{HMP_VERDICT, PROBE_WINDOW};
+use super::reply::SERVER_KEYS;
+use super::text::{one_line, token_text, SUMMARY_MAX};
 use super::*;
 use crate::driver::{run_schedule, Driver, Item, Limits};
+use crate::{Kind, Message, Options, SessionStart, Value, Verdict};
 
 const GREETING: &[u8] = b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, \"package\": \"Debian 1:7.2+dfsg-7+deb12u18+b3\"}, \"capabilities\": [\"oob\"]}}\r\n";
 const CAPS_OOB: &[u8] = b"{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[\"oob\"]}}";
