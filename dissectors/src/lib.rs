@@ -21,6 +21,7 @@ pub mod names;
 pub mod qm;
 pub mod qmp;
 pub mod qps;
+pub mod toolkit;
 
 pub use dissector::{Ctx, Dissector, SessionStart, Step};
 pub use driver::{Driver, Item, Limits};
