@@ -144,6 +144,18 @@ pub fn be_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(*a))
 }
 
+/// Little-endian i16 at `at`, if there (QM).
+pub fn le_i16(b: &[u8], at: usize) -> Option<i16> {
+    let a = b.get(at..)?.first_chunk::<2>()?;
+    Some(i16::from_le_bytes(*a))
+}
+
+/// Little-endian i32 at `at`, if there (QM).
+pub fn le_i32(b: &[u8], at: usize) -> Option<i32> {
+    let a = b.get(at..)?.first_chunk::<4>()?;
+    Some(i32::from_le_bytes(*a))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +200,8 @@ mod tests {
         assert_eq!(be_u32(&b, 1), Some(0x0203_0405));
         assert_eq!(be_u32(&b, 2), None);
         assert_eq!(be_u32(&b, usize::MAX), None);
+        assert_eq!(le_i16(&[0xfe, 0xff], 0), Some(-2));
+        assert_eq!(le_i32(&b, 1), Some(0x0504_0302));
+        assert_eq!(le_i32(&b, 2), None);
     }
 }
