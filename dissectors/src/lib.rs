@@ -23,6 +23,7 @@ pub mod model;
 pub mod names;
 #[macro_use]
 pub mod registry;
+pub mod toolkit;
 
 // The protocols, one line each: `Proto::Name = folder`. Adding a protocol
 // adds its folder and one line here (docs/adding-a-protocol.md).

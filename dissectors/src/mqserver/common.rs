@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use crate::names::CodeNames;
+use crate::toolkit::{one_line_utf8, Ctl, Line};
 use crate::{Field, Kind, Note, Value};
 
 /// The four wire forms (mqserver.md section 1).
@@ -358,51 +359,10 @@ pub fn clean_text(b: &[u8]) -> bool {
 /// Bytes for one-line display: UTF-8 kept, control characters and invalid
 /// bytes escaped as `\xNN`, at most `max` characters.
 pub fn show(b: &[u8], max: usize) -> String {
-    let mut out = String::new();
-    let mut n = 0usize;
-    for chunk in b.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if n >= max {
-                out.push_str("...");
-                return out;
-            }
-            if c.is_control() {
-                if (c as u32) < 0x100 {
-                    out.push_str(&format!("\\x{:02X}", c as u32));
-                } else {
-                    out.push_str(&format!("\\u{:04X}", c as u32));
-                }
-            } else {
-                out.push(c);
-            }
-            n += 1;
-        }
-        for &x in chunk.invalid() {
-            if n >= max {
-                out.push_str("...");
-                return out;
-            }
-            out.push_str(&format!("\\x{x:02X}"));
-            n += 1;
-        }
-    }
-    out
+    one_line_utf8(b, &Line::new(max, Ctl::UpperHex))
 }
 
-pub fn be_u16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
-}
-
-pub fn be_u32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([
-        *s.first()?,
-        *s.get(1)?,
-        *s.get(2)?,
-        *s.get(3)?,
-    ]))
-}
+pub use crate::toolkit::{be_u16, be_u32};
 
 /// Case-insensitive ASCII search for `pat` in `hay` from `from`.
 pub fn find_ci(hay: &[u8], pat: &[u8], from: usize) -> Option<usize> {

@@ -1,6 +1,6 @@
-//! MQServer client protocol dissector, in all four wire forms. Reference:
-//! `shared/protocols/mqserver.md`; its DECISIONs are implemented as
-//! written.
+//! MQServer client protocol dissector, in all four wire forms, as
+//! specified in `docs/mqserver.md` (the DECISIONs it cites are written out
+//! there).
 //!
 //! * [`text`]: form (a), the design document's `MID|MSGTYPE|...|DATA` NUL.
 //! * [`early`]: form (b), the early binary codec (20-byte header, CRC-32,

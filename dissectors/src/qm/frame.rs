@@ -5,9 +5,7 @@
 
 use std::collections::VecDeque;
 
-use nom::number::streaming::{le_i16, le_i32};
-use nom::{IResult, Parser};
-
+use crate::toolkit::{le_i16, le_i32};
 use crate::{Dir, Severity, Step};
 
 /// Request header: length (4) + function code (2).
@@ -47,14 +45,12 @@ impl Side {
 /// The length and the code (request) or outcome (response) at the front,
 /// or `None` when fewer than 6 bytes are there.
 pub fn head(data: &[u8]) -> Option<(i32, i16)> {
-    let r: IResult<&[u8], (i32, i16)> = (le_i32, le_i16).parse(data);
-    r.ok().map(|(_, v)| v)
+    Some((le_i32(data, 0)?, le_i16(data, 4)?))
 }
 
 /// A response's status, at offset 6.
 pub fn status(data: &[u8]) -> Option<i32> {
-    let r: IResult<&[u8], i32> = le_i32(data.get(6..)?);
-    r.ok().map(|(_, v)| v)
+    le_i32(data, 6)
 }
 
 /// Result of testing one header.

@@ -1,5 +1,5 @@
-//! OpenQM / ScarletDME QMClient dissector (TCP 4243). Reference:
-//! `shared/protocols/qm.md`; its DECISIONs are implemented as written.
+//! OpenQM / ScarletDME QMClient dissector (TCP 4243), as specified in
+//! `docs/qm.md` (the DECISIONs it cites are written out there).
 //!
 //! * [`frame`]: the two headers, plausibility and chaining tests, and the
 //!   resynchronisation at segment starts (section 2.6).
@@ -34,6 +34,7 @@ mod tests;
 use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 
+use crate::toolkit::{le_i16, le_i32};
 use crate::{
     Ctx, Dir, Dissector, Field, Kind, Message, MsgRef, Note, Options, SessionStart, Severity, Step,
     Value,
@@ -268,10 +269,9 @@ impl Qm {
         let side = Side::of(dir);
         let hdr = side.hdr();
         let eos = ctx.eos;
-        let Some(&[a, b, c, d]) = data.get(..4) else {
+        let Some(l) = le_i32(data, 0).map(i64::from) else {
             return self.truncated(dir, data.len(), None, eos);
         };
-        let l = i64::from(i32::from_le_bytes([a, b, c, d]));
         if l < hdr as i64 {
             let what = match side {
                 Side::Req if l <= 4 => format!(
@@ -689,8 +689,7 @@ impl Qm {
                 )),
             },
             (codes::OPEN | codes::OPEN_QMNET, codes::SV_OK) => {
-                if let (Some(&[a, b]), Some(name)) = (data.get(..2), &p.info.text) {
-                    let fno = i16::from_le_bytes([a, b]);
+                if let (Some(fno), Some(name)) = (le_i16(data, 0), &p.info.text) {
                     if self.files.len() < MAX_FILES || self.files.contains_key(&fno) {
                         self.files.insert(fno, name.clone());
                     }

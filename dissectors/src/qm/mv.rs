@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use crate::toolkit::{self, one_line_str, Ctl, Line, Piece, NAMED_NRT};
 use crate::{Field, Value};
 
 pub const IM: u8 = 0xFF;
@@ -57,24 +58,11 @@ pub fn display_max(b: &[u8], max: usize) -> (String, bool) {
 /// One summary-safe line: marks visible, control characters escaped
 /// (`\n`, `\r`, `\t`, `\xNN`), at most `max` characters.
 pub fn one_line(b: &[u8], max: usize) -> String {
-    let mut out = String::with_capacity(b.len().min(max) + 3);
-    for (n, &c) in b.iter().enumerate() {
-        if n >= max {
-            out.push_str("...");
-            break;
-        }
-        match (mark_name(c), c) {
-            (Some(m), _) => out.push_str(m),
-            (None, b'\n') => out.push_str("\\n"),
-            (None, b'\r') => out.push_str("\\r"),
-            (None, b'\t') => out.push_str("\\t"),
-            (None, c) if c < 0x20 || (0x7F..0xA0).contains(&c) => {
-                out.push_str(&format!("\\x{c:02x}"));
-            }
-            (None, c) => out.push(char::from(c)),
-        }
-    }
-    out
+    let pieces = b.iter().map(|&c| match mark_name(c) {
+        Some(m) => Piece::Token(m),
+        None => Piece::Char(char::from(c)),
+    });
+    toolkit::one_line(pieces, &Line::new(max, Ctl::LowerHex).named(NAMED_NRT))
 }
 
 /// `"text"` for summaries (see [`one_line`]).
@@ -82,27 +70,10 @@ pub fn quoted(b: &[u8], max: usize) -> String {
     format!("\"{}\"", one_line(b, max))
 }
 
-/// A string that came from elsewhere, made summary-safe.
+/// A string that came from elsewhere, made summary-safe (`\n`, `\r`,
+/// `\t`, other control characters as `\u{1b}`).
 pub fn clean(s: &str, max: usize) -> String {
-    // Printable ASCII that fits (the common case) stays as it is.
-    if s.len() <= max && s.bytes().all(|b| (0x20..0x7F).contains(&b)) {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)) + 3);
-    for (n, c) in s.chars().enumerate() {
-        if n >= max {
-            out.push_str("...");
-            break;
-        }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    one_line_str(s, &Line::new(max, Ctl::Braced).named(NAMED_NRT))
 }
 
 /// A raw byte string as a field, plus a `NAME_text` companion (Latin-1,

@@ -11,6 +11,7 @@
 use super::codes::{LOCAL_LOGIN, LOGIN};
 use super::frame::{chain, plausible, Chain, Plaus, Side, GREETING};
 use super::request::{self, Files};
+use crate::toolkit::le_i16;
 use crate::{SessionStart, Verdict};
 
 /// Most start positions tried per direction when picked up mid-stream.
@@ -83,10 +84,7 @@ fn client_start(b: &[u8]) -> Cli {
     if code == LOCAL_LOGIN {
         return if l == 6 { Cli::Login } else { Cli::No };
     }
-    let name_len = || match b.get(6..8) {
-        Some(&[x, y]) => Some(i16::from_le_bytes([x, y])),
-        _ => None,
-    };
+    let name_len = || le_i16(b, 6);
     if code == LOGIN {
         if l > MAX_LOGIN {
             return Cli::No;

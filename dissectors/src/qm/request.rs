@@ -5,11 +5,9 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use nom::number::complete::{le_i16, le_i32};
-use nom::IResult;
-
 use super::codes::{self, function_name};
 use super::mv::{self, bytes_fields, quoted};
+use crate::toolkit::Cursor;
 use crate::{Field, Note, Value};
 
 /// Open files of a session: fno → file name (from Open/OpenQMNet).
@@ -53,56 +51,6 @@ pub struct Req {
 /// Longest text shown in a summary part.
 const SUM: usize = 60;
 
-/// A reader over one frame that keeps absolute offsets.
-struct Rd<'a> {
-    f: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Rd<'a> {
-    fn i16(&mut self) -> Option<(i16, Range<usize>)> {
-        let r: IResult<&[u8], i16> = le_i16(self.f.get(self.pos..)?);
-        let (_, v) = r.ok()?;
-        let at = self.pos;
-        self.pos += 2;
-        Some((v, at..at + 2))
-    }
-    fn i32(&mut self) -> Option<(i32, Range<usize>)> {
-        let r: IResult<&[u8], i32> = le_i32(self.f.get(self.pos..)?);
-        let (_, v) = r.ok()?;
-        let at = self.pos;
-        self.pos += 4;
-        Some((v, at..at + 4))
-    }
-    fn take(&mut self, n: usize) -> Option<(&'a [u8], Range<usize>)> {
-        let at = self.pos;
-        let end = at.checked_add(n)?;
-        let b = self.f.get(at..end)?;
-        self.pos = end;
-        Some((b, at..end))
-    }
-    /// A length read from the frame: negative or beyond the frame fails.
-    fn take_len(&mut self, n: i64) -> Option<(&'a [u8], Range<usize>)> {
-        self.take(usize::try_from(n).ok()?)
-    }
-    fn rest(&mut self) -> (&'a [u8], Range<usize>) {
-        let at = self.pos.min(self.f.len());
-        self.pos = self.f.len();
-        (self.f.get(at..).unwrap_or(&[]), at..self.f.len())
-    }
-    /// One pad byte after an odd-length string (its value is ignored,
-    /// DECISION 4).
-    fn pad(&mut self, len: usize) -> Option<()> {
-        if len % 2 == 1 {
-            self.take(1)?;
-        }
-        Some(())
-    }
-    fn left(&self) -> usize {
-        self.f.len().saturating_sub(self.pos)
-    }
-}
-
 fn int(name: &'static str, r: Range<usize>, v: impl Into<i64>) -> Field {
     Field::new(name, Some(r), Value::Int(v.into()))
 }
@@ -111,7 +59,7 @@ fn int(name: &'static str, r: Range<usize>, v: impl Into<i64>) -> Field {
 /// included; `code` the function code from its header).
 pub fn decode(code: i16, frame: &[u8], files: &Files, show_secrets: bool) -> Req {
     let mut q = Req::default();
-    let mut rd = Rd { f: frame, pos: 6 };
+    let mut rd = Cursor::from(frame, 6);
     let ok = layout(code, &mut rd, &mut q, files, show_secrets);
     if ok.is_none() {
         q.malformed = true;
@@ -141,7 +89,7 @@ pub fn decode(code: i16, frame: &[u8], files: &Files, show_secrets: bool) -> Req
             q.summary.push(format!("(malformed) {}", quoted(body, 40)));
         }
     } else if rd.left() > 0 {
-        let (b, r) = rd.rest();
+        let (b, r) = rd.take_rest();
         q.fields
             .push(Field::new("extra", Some(r), Value::Bytes(b.to_vec())));
         q.notes.push(Note::info(format!(
@@ -155,12 +103,12 @@ pub fn decode(code: i16, frame: &[u8], files: &Files, show_secrets: bool) -> Req
 
 /// The per-function layouts; `None` when the body is too short or a
 /// length inside it does not fit.
-fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool) -> Option<()> {
+fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: bool) -> Option<()> {
     match code {
         // No arguments.
         1 | 2 | 23 | 25 => {}
         3 => {
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             text_arg(q, "account", r, b);
             if b.iter().any(u8::is_ascii_lowercase) {
                 q.notes.push(Note::info(format!(
@@ -175,7 +123,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
             }
         }
         4 => {
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             text_arg(q, "file", r, b);
         }
         5 | 31 | 33 | 35 | 37 => {
@@ -193,7 +141,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
         }
         6..=10 | 18 | 19 | 34 => {
             fno(rd, q, files)?;
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             id_arg(q, code, r, b);
             if matches!(code, 18 | 19) {
                 q.notes.push(Note::info(format!(
@@ -217,7 +165,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
         }
         15 => {
             let f = fno(rd, q, files)?;
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             let scope = if !b.is_empty() {
                 id_arg(q, code, r, b);
                 "the lock on this record"
@@ -234,16 +182,16 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
         }
         16 | 17 => {
             fno(rd, q, files)?;
-            let (k, kr) = rd.i16()?;
+            let (k, kr) = rd.le_i16()?;
             q.fields.push(int("id_length", kr, k));
             let (id, ir) = rd.take_len(i64::from(k))?;
             id_arg(q, code, ir, id);
-            let (rec, rr) = rd.rest();
+            let (rec, rr) = rd.take_rest();
             record_fields(q, "record", rr, rec);
         }
         20 => call(rd, q)?,
         21 => {
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             text_arg(q, "command", r, b);
             q.notes.push(Note::info(format!(
                 "command execution: {}",
@@ -251,23 +199,23 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
             )));
         }
         22 => {
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             text_arg(q, "reply", r, b);
         }
         24 => login(rd, q, secrets)?,
         26 => {
             fno(rd, q, files)?;
             listno(rd, q)?;
-            let (n, nr) = rd.i16()?;
+            let (n, nr) = rd.le_i16()?;
             q.fields.push(int("index_length", nr, n));
             let (name, r) = rd.take_len(i64::from(n))?;
             bytes_fields(&mut q.fields, "index", r, name);
-            rd.pad(name.len())?;
-            let (v, vr) = rd.i16()?;
+            rd.pad(name.len(), 2)?;
+            let (v, vr) = rd.le_i16()?;
             q.fields.push(int("value_length", vr, v));
             let (val, r) = rd.take_len(i64::from(v))?;
             bytes_fields(&mut q.fields, "value", r, val);
-            rd.pad(val.len())?;
+            rd.pad(val.len(), 2)?;
             q.summary.push(format!(
                 "index={} value={}",
                 quoted(name, SUM),
@@ -275,7 +223,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
             ));
         }
         27 | 28 => {
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             text_arg(q, "package", r, b);
             if b.len() > 15 {
                 q.notes.push(Note::info(
@@ -284,7 +232,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
             }
         }
         29 => {
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             text_arg(q, "target", r.clone(), b);
             if let Some(p) = b.iter().position(|&c| c == b';') {
                 let (acc, file) = (b.get(..p).unwrap_or(&[]), b.get(p + 1..).unwrap_or(&[]));
@@ -300,7 +248,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
         }
         30 => {
             fno(rd, q, files)?;
-            let (fl, r) = rd.i16()?;
+            let (fl, r) = rd.le_i16()?;
             q.fields.push(int("flags", r, fl));
             let update = fl & 1 != 0;
             let no_wait = fl & 2 != 0;
@@ -311,7 +259,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
             ));
             q.fields
                 .push(Field::new("no_wait", None, Value::Bool(no_wait)));
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             id_arg(q, code, r, b);
             q.summary.push(format!(
                 "{}{}",
@@ -327,7 +275,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
         }
         32 => {
             fno(rd, q, files)?;
-            let (w, r) = rd.i16()?;
+            let (w, r) = rd.le_i16()?;
             q.fields.push(int("wait", r, w));
             q.summary
                 .push(if w != 0 { "wait" } else { "no-wait" }.to_owned());
@@ -341,22 +289,22 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
         }
         36 | 38 | 42 | 43 => {
             fno(rd, q, files)?;
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             index_arg(q, r, b);
         }
         39 => {
             fno(rd, q, files)?;
-            let (k, kr) = rd.i16()?;
+            let (k, kr) = rd.le_i16()?;
             q.fields.push(int("index_length", kr, k));
             let (name, r) = rd.take_len(i64::from(k))?;
             index_arg(q, r, name);
-            let (val, r) = rd.rest();
+            let (val, r) = rd.take_rest();
             bytes_fields(&mut q.fields, "value", r, val);
             q.summary.push(format!("value={}", quoted(val, SUM)));
         }
         40 => {
             fno(rd, q, files)?;
-            let (k, r) = rd.i32()?;
+            let (k, r) = rd.le_i32()?;
             q.fields.push(int("key", r, k));
             q.info.key = Some(k);
             match codes::fileinfo_key(k) {
@@ -370,9 +318,9 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
         }
         41 => {
             fno(rd, q, files)?;
-            let (fl, r) = rd.i16()?;
+            let (fl, r) = rd.le_i16()?;
             q.fields.push(int("flags", r, fl));
-            let (n, r) = rd.i32()?;
+            let (n, r) = rd.le_i32()?;
             q.fields.push(int("field", r, n));
             q.info.key = Some(n);
             let lock = match fl & 3 {
@@ -390,14 +338,14 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
                     "Readv flags {fl} are not one of the values the server handles (0, 1, 2, 5, 6)"
                 )));
             }
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             id_arg(q, code, r, b);
             q.summary.push(format!("field {n}"));
         }
         44 | 45 => {
             fno(rd, q, files)?;
             listno(rd, q)?;
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             index_arg(q, r, b);
             if code == 45 {
                 q.notes.push(Note::info(
@@ -407,7 +355,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
         }
         46 => {
             fno(rd, q, files)?;
-            let (s, r) = rd.i16()?;
+            let (s, r) = rd.le_i16()?;
             q.fields.push(int("state", r, s));
             let on = if s != 0 { "on" } else { "off" };
             q.fields
@@ -415,7 +363,7 @@ fn layout(code: i16, rd: &mut Rd<'_>, q: &mut Req, files: &Files, secrets: bool)
             q.summary.push(format!("mark mapping {on}"));
         }
         _ => {
-            let (b, r) = rd.rest();
+            let (b, r) = rd.take_rest();
             if !b.is_empty() {
                 q.fields
                     .push(Field::new("body", Some(r), Value::Bytes(b.to_vec())));
@@ -443,8 +391,8 @@ fn stale_index_note(q: &mut Req) {
     ));
 }
 
-fn fno(rd: &mut Rd<'_>, q: &mut Req, files: &Files) -> Option<i16> {
-    let (f, r) = rd.i16()?;
+fn fno(rd: &mut Cursor<'_>, q: &mut Req, files: &Files) -> Option<i16> {
+    let (f, r) = rd.le_i16()?;
     q.fields.push(int("fno", r, f));
     q.info.fno = Some(f);
     match files.get(&f) {
@@ -462,8 +410,8 @@ fn fno(rd: &mut Rd<'_>, q: &mut Req, files: &Files) -> Option<i16> {
     Some(f)
 }
 
-fn listno(rd: &mut Rd<'_>, q: &mut Req) -> Option<i16> {
-    let (l, r) = rd.i16()?;
+fn listno(rd: &mut Cursor<'_>, q: &mut Req) -> Option<i16> {
+    let (l, r) = rd.le_i16()?;
     q.fields.push(int("list", r, l));
     q.info.listno = Some(l);
     q.summary.push(format!("list={l}"));
@@ -537,14 +485,14 @@ pub fn plural(n: usize) -> &'static str {
 /// Most Call arguments decoded one by one.
 const MAX_ARGS: usize = 1000;
 
-fn call(rd: &mut Rd<'_>, q: &mut Req) -> Option<()> {
-    let (n, nr) = rd.i16()?;
+fn call(rd: &mut Cursor<'_>, q: &mut Req) -> Option<()> {
+    let (n, nr) = rd.le_i16()?;
     q.fields.push(int("name_length", nr, n));
     let (name, r) = rd.take_len(i64::from(n))?;
     bytes_fields(&mut q.fields, "subroutine", r, name);
     q.info.text = Some(name.to_vec());
-    rd.pad(name.len())?;
-    let (argc, ar) = rd.i16()?;
+    rd.pad(name.len(), 2)?;
+    let (argc, ar) = rd.le_i16()?;
     q.fields.push(int("argc", ar, argc));
     q.info.argc = Some(argc);
     if argc < 0 {
@@ -554,9 +502,9 @@ fn call(rd: &mut Rd<'_>, q: &mut Req) -> Option<()> {
     let start = rd.pos;
     for i in 0..argc {
         let at = rd.pos;
-        let (l, lr) = rd.i32()?;
+        let (l, lr) = rd.le_i32()?;
         let (v, vr) = rd.take_len(i64::from(l))?;
-        rd.pad(v.len())?;
+        rd.pad(v.len(), 2)?;
         if args.len() < MAX_ARGS {
             let mut f = vec![int("length", lr, l)];
             bytes_fields(&mut f, "value", vr, v);
@@ -588,13 +536,13 @@ fn call(rd: &mut Rd<'_>, q: &mut Req) -> Option<()> {
     Some(())
 }
 
-fn login(rd: &mut Rd<'_>, q: &mut Req, secrets: bool) -> Option<()> {
-    let (n, nr) = rd.i16()?;
+fn login(rd: &mut Cursor<'_>, q: &mut Req, secrets: bool) -> Option<()> {
+    let (n, nr) = rd.le_i16()?;
     let (user, ur) = rd.take_len(i64::from(n))?;
-    rd.pad(user.len())?;
-    let (p, pr) = rd.i16()?;
+    rd.pad(user.len(), 2)?;
+    let (p, pr) = rd.le_i16()?;
     let (pw, pwr) = rd.take_len(i64::from(p))?;
-    rd.pad(pw.len())?;
+    rd.pad(pw.len(), 2)?;
     q.fields.push(int("user_length", nr, n));
     bytes_fields(&mut q.fields, "user", ur, user);
     q.fields.push(int("password_length", pr, p));

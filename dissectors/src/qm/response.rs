@@ -3,12 +3,10 @@
 
 use std::ops::Range;
 
-use nom::number::complete::{le_i16, le_i32};
-use nom::IResult;
-
 use super::codes::{self, SV_ELSE, SV_ERROR, SV_LOCKED, SV_OK, SV_ON_ERROR, SV_PROMPT};
 use super::mv::{self, bytes_fields, quoted};
 use super::request::{plural, ReqInfo};
+use crate::toolkit::{le_i16, le_i32};
 use crate::{Field, Note, Value};
 
 /// A decoded response data part.
@@ -137,9 +135,9 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
             s.summary.push(quoted(data, SUM));
         }
         4 | 29 => {
-            let r: IResult<&[u8], i16> = le_i16(data);
+            let r = le_i16(data, 0).map(|f| (data.get(2..).unwrap_or(&[]), f));
             match r {
-                Ok((rest, f)) => {
+                Some((rest, f)) => {
                     s.fields.push(int("fno", start..start + 2, f));
                     if let Some(name) = &a.info.text {
                         s.fields.push(Field::new(
@@ -156,7 +154,7 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
                         extra(s, rest, start + 2..dr.end);
                     }
                 }
-                Err(_) => short(s, data, dr, 2),
+                None => short(s, data, dr, 2),
             }
         }
         6..=10 => record(s, "record", data, dr),
@@ -194,9 +192,9 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
             }
         }
         34 => {
-            let r: IResult<&[u8], i32> = le_i32(data);
+            let r = le_i32(data, 0).map(|v| (data.get(4..).unwrap_or(&[]), v));
             match r {
-                Ok((rest, v)) => {
+                Some((rest, v)) => {
                     s.fields.push(int("recordlocked", start..start + 4, v));
                     let m = match v {
                         0 => "not locked".to_owned(),
@@ -209,7 +207,7 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
                         extra(s, rest, start + 4..dr.end);
                     }
                 }
-                Err(_) => short(s, data, dr, 4),
+                None => short(s, data, dr, 4),
             }
         }
         36 => record(s, "description", data, dr),
@@ -323,8 +321,7 @@ fn call_args(s: &mut Resp, data: &[u8], dr: Range<usize>) {
     let base = dr.start;
     while pos < data.len() {
         let piece = data.get(pos..).unwrap_or(&[]);
-        let hdr: IResult<&[u8], (i16, i32)> = nom::Parser::parse(&mut (le_i16, le_i32), piece);
-        let Ok((_, (num, len))) = hdr else {
+        let (Some(num), Some(len)) = (le_i16(piece, 0), le_i32(piece, 2)) else {
             break;
         };
         let Ok(l) = usize::try_from(len) else {

@@ -4,8 +4,9 @@
 //! type. Shared by the probe and by resynchronisation (mid-stream pickup,
 //! gaps, untrusted framing).
 
-use super::wire::{u16_at, u32_at};
-use super::{code_name, HDR, MAX_LEN, VERSION};
+use super::codes::code_name;
+use super::types::{HDR, MAX_LEN, VERSION};
+use crate::toolkit::{be_u16, be_u32};
 use crate::{SessionStart, Verdict};
 
 /// Largest message accepted as a resynchronisation or probe candidate.
@@ -89,7 +90,7 @@ pub fn header(side: Side, b: &[u8], long: bool) -> Shape {
     let ok_total = |n: u32| n <= CAND_MAX;
     match side {
         Side::Req => {
-            let (Some(code), Some(sub), Some(pkt)) = (u16_at(b, 2), u32_at(b, 10), u32_at(b, 14))
+            let (Some(code), Some(sub), Some(pkt)) = (be_u16(b, 2), be_u32(b, 10), be_u32(b, 14))
             else {
                 return Shape::No;
             };
@@ -102,7 +103,7 @@ pub fn header(side: Side, b: &[u8], long: bool) -> Shape {
             Shape::Yes(HDR + pkt as usize)
         }
         Side::Resp => {
-            let (Some(code), Some(status), Some(len)) = (u16_at(b, 4), u16_at(b, 6), u32_at(b, 14))
+            let (Some(code), Some(status), Some(len)) = (be_u16(b, 4), be_u16(b, 6), be_u32(b, 14))
             else {
                 return Shape::No;
             };

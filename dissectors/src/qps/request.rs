@@ -2,11 +2,16 @@
 
 use std::borrow::Cow;
 
+use super::body::{c2s, constant, finish, slot_str, zeros};
+use super::codes::*;
+use super::header;
+use super::types::*;
 use super::wire::{
     disp, disp_bytes, f_bytes, f_inferred, f_list, f_str, f_struct, f_text, f_uint, mac_roman,
-    name_list, Cur,
+    name_list,
 };
-use super::*;
+use crate::toolkit::{be_u32, Cursor};
+use crate::{Ctx, Field, Note, Value};
 
 /// Decodes the Data and Sub-Data of a request into `o`; returns what its
 /// response will need.
@@ -20,8 +25,8 @@ pub(super) fn decode(
     ctx: &mut Ctx,
 ) -> ReqCtx {
     let total = msg.len();
-    let mut c = Cur::new(msg, HDR, data_end);
-    let sub = Cur::new(msg, data_end, total);
+    let mut c = Cursor::new(msg, HDR, data_end);
+    let sub = Cursor::new(msg, data_end, total);
     let mut rctx = ReqCtx::None;
     let ok = match h.code {
         SIGNON => signon(st, &mut c, o, ctx, &mut rctx),
@@ -96,125 +101,17 @@ pub(super) fn decode(
     rctx
 }
 
-pub(super) fn c2s(offset: u64) -> MsgRef {
-    MsgRef {
-        dir: Dir::C2S,
-        offset,
-    }
-}
-
-/// Reports what a decoder left: bytes after the last field (`ok`), or the
-/// bytes from where a field ran past the end (`!ok`). `secret`: the bytes
-/// may hold a password and are not shown.
-pub(super) fn finish(c: &Cur, o: &mut Out, ok: bool, what: &str, secret: bool) {
-    if ok && c.left() == 0 {
-        return;
-    }
-    let r = c.pos..c.end;
-    let value = if secret {
-        Value::Str(format!("<redacted: {} bytes>", c.left()))
-    } else {
-        raw(c.rest())
-    };
-    if ok {
-        o.notes.push(Note::warn(format!(
-            "{} unexpected bytes at the end of the {what}",
-            c.left()
-        )));
-        o.fields.push(Field::new("trailing", Some(r), value));
-    } else {
-        o.notes.push(Note::error(format!(
-            "{what} inconsistent with its length: a field runs past its end (at byte {})",
-            c.pos
-        )));
-        if c.left() > 0 {
-            o.fields.push(Field::new("undecoded", Some(r), value));
-        }
-    }
-}
-
-/// `n` bytes expected to be zero (D19: shown; other values flagged info).
-pub(super) fn zeros(
-    c: &mut Cur,
-    n: usize,
-    name: &'static str,
-    fields: &mut Vec<Field>,
-    notes: &mut Vec<Note>,
-) -> Option<()> {
-    let (b, r) = c.take(n)?;
-    if b.iter().any(|&x| x != 0) {
-        notes.push(Note::info(format!(
-            "{name}: non-zero bytes where zeros are expected"
-        )));
-    }
-    fields.push(f_bytes(name, r, b));
-    Some(())
-}
-
-/// A u32 constant (D19: shown; another value flagged info).
-pub(super) fn constant(
-    c: &mut Cur,
-    name: &'static str,
-    want: u32,
-    fields: &mut Vec<Field>,
-    notes: &mut Vec<Note>,
-) -> Option<u32> {
-    let (v, r) = c.u32()?;
-    if v != want {
-        notes.push(Note::info(format!(
-            "{name} is 0x{v:08x} (expected 0x{want:08x})"
-        )));
-    }
-    fields.push(f_uint(name, r, v));
-    Some(v)
-}
-
-/// A Pascal string in a fixed-size slot (length byte, then `slot` bytes of
-/// which the first N are valid). The field's range covers the length byte
-/// and the valid characters; non-zero filler is shown and flagged.
-pub(super) fn slot_str(
-    c: &mut Cur,
-    slot: usize,
-    name: &'static str,
-    fields: &mut Vec<Field>,
-    notes: &mut Vec<Note>,
-) -> Option<String> {
-    let start = c.pos;
-    let (n, _) = c.u8()?;
-    let Some((s, sr)) = c.take(slot) else {
-        c.pos = start;
-        return None;
-    };
-    let n = usize::from(n);
-    if n > slot {
-        notes.push(Note::error(format!(
-            "{name}: Pascal length {n} larger than its {slot}-byte slot"
-        )));
-    }
-    let valid = n.min(slot);
-    let text = s.get(..valid).unwrap_or(&[]);
-    fields.push(f_text(name, start..sr.start + valid, text));
-    let filler = s.get(valid..).unwrap_or(&[]);
-    if filler.iter().any(|&b| b != 0) {
-        notes.push(Note::info(format!(
-            "{name}: non-zero filler after the valid characters"
-        )));
-        fields.push(f_bytes("filler", sr.start + valid..sr.end, filler));
-    }
-    Some(mac_roman(text))
-}
-
 /// Signon (4.1): user name, password, constant 0x100; D7 padding retry.
 fn signon(
     st: &mut State,
-    c: &mut Cur,
+    c: &mut Cursor,
     o: &mut Out,
     ctx: &mut Ctx,
     rctx: &mut ReqCtx,
 ) -> Option<()> {
     let fits = |pad: bool| {
         let mut t = *c;
-        let layout = |t: &mut Cur| -> Option<bool> {
+        let layout = |t: &mut Cursor| -> Option<bool> {
             let (user, _) = t.pstr()?;
             if pad {
                 if user.len() % 2 != 0 {
@@ -261,7 +158,7 @@ fn signon(
 }
 
 /// OpenHeader (4.11): 8 zero bytes, file name in a 256-byte slot, mode.
-fn open_header(c: &mut Cur, o: &mut Out, rctx: &mut ReqCtx) -> Option<()> {
+fn open_header(c: &mut Cursor, o: &mut Out, rctx: &mut ReqCtx) -> Option<()> {
     zeros(c, 8, "reserved", &mut o.fields, &mut o.notes)?;
     let name = slot_str(c, 256, "file_name", &mut o.fields, &mut o.notes)?;
     let (mode, mr) = c.u8()?;
@@ -284,7 +181,7 @@ fn open_header(c: &mut Cur, o: &mut Out, rctx: &mut ReqCtx) -> Option<()> {
 
 /// A u16 header handle (ReadHeader, SaveHeader, CloseHeader), linked to the
 /// OpenHeader that returned it.
-fn handle(st: &State, c: &mut Cur, o: &mut Out) -> Option<u16> {
+fn handle(st: &State, c: &mut Cursor, o: &mut Out) -> Option<u16> {
     let (hd, r) = c.u16()?;
     o.fields.push(f_uint("handle", r, hd));
     match st.handles.get(&hd) {
@@ -300,14 +197,14 @@ fn handle(st: &State, c: &mut Cur, o: &mut Out) -> Option<u16> {
 }
 
 /// SaveHeader Sub-Data (D17): the raw header, laid out like ReadHeader.
-fn save_header(st: &State, msg: &[u8], sub: Cur, o: &mut Out) {
+fn save_header(st: &State, msg: &[u8], sub: Cursor, o: &mut Out) {
     o.notes
         .push(Note::info("story metadata modified (SaveHeader)"));
     if sub.left() == 0 {
         return;
     }
     let mut notes = Vec::new();
-    match response::raw_header(st, msg, sub.pos, sub.end, true, &mut notes) {
+    match header::raw_header(st, msg, sub.pos, sub.end, true, &mut notes) {
         Some((fields, items)) => {
             o.fields
                 .push(f_struct("header", Some(sub.pos..sub.end), fields));
@@ -333,7 +230,7 @@ struct Fixed {
 }
 
 fn fixed_part(
-    c: &mut Cur,
+    c: &mut Cursor,
     sub_len: usize,
     fx: &mut Vec<Field>,
     notes: &mut Vec<Note>,
@@ -367,7 +264,7 @@ fn fixed_part(
 /// A region of the Sub-Data given by an offset and a length (D14), as
 /// message offsets; `None` (flagged) when it lies outside the Sub-Data.
 fn region(
-    sub: &Cur,
+    sub: &Cursor,
     off: u32,
     len: u32,
     what: &str,
@@ -388,7 +285,7 @@ fn region(
 }
 
 /// Search Sub-Data (4.7, D13, D14): fixed part, publication list, queries.
-fn criteria(st: &State, msg: &[u8], sub: Cur, o: &mut Out) {
+fn criteria(st: &State, msg: &[u8], sub: Cursor, o: &mut Out) {
     let mut c = sub;
     let mut fx = Vec::new();
     let fixed = fixed_part(&mut c, sub.left(), &mut fx, &mut o.notes);
@@ -417,7 +314,7 @@ fn criteria(st: &State, msg: &[u8], sub: Cur, o: &mut Out) {
                 fixed.pubs_len
             )));
         }
-        let mut p = Cur::new(msg, start, end);
+        let mut p = Cursor::new(msg, start, end);
         let mut items = Vec::new();
         while p.left() >= 8 {
             let s = p.pos;
@@ -504,7 +401,7 @@ fn walk_queries(
 ) -> (Vec<(usize, usize)>, usize) {
     let mut out = Vec::new();
     let mut p = start;
-    while let Some(q) = wire::u32_at(msg, p).filter(|_| p < end) {
+    while let Some(q) = be_u32(msg, p).filter(|_| p < end) {
         match (q as usize)
             .checked_add(extra)
             .and_then(|n| p.checked_add(n))
@@ -530,7 +427,7 @@ fn query(
     end: usize,
     notes: &mut Vec<Note>,
 ) -> (Field, String) {
-    let mut c = Cur::new(msg, start, end);
+    let mut c = Cursor::new(msg, start, end);
     let mut f = Vec::new();
     let mut text = String::from("?");
     let mut body = || -> Option<()> {
@@ -611,21 +508,8 @@ fn query(
     (f_struct("query", Some(start..end), f), text)
 }
 
-/// Data type names (4.2).
-pub(super) fn type_name(t: u32) -> Option<&'static str> {
-    Some(match t {
-        1 => "String",
-        2 => "Time stamp",
-        4 => "Integer",
-        5 => "Float",
-        6 => "Checkbox",
-        7 => "Dropdown",
-        _ => return None,
-    })
-}
-
 /// SignOff (4.15): the session id in Data.
-fn sign_off(st: &State, h: &ReqHdr, c: &mut Cur, o: &mut Out) -> Option<()> {
+fn sign_off(st: &State, h: &ReqHdr, c: &mut Cursor, o: &mut Out) -> Option<()> {
     let (s, r) = c.u16()?;
     o.fields.push(f_uint("signoff_session_id", r, s));
     let want = st.session.map_or(h.session, |v| (v & 0xFFFF) as u16);
@@ -639,7 +523,7 @@ fn sign_off(st: &State, h: &ReqHdr, c: &mut Cur, o: &mut Out) -> Option<()> {
 }
 
 /// GetStatuses (4.4, D9): publication name in a 67-byte slot (or short).
-fn statuses(st: &State, c: &mut Cur, o: &mut Out, rctx: &mut ReqCtx) -> Option<()> {
+fn statuses(st: &State, c: &mut Cursor, o: &mut Out, rctx: &mut ReqCtx) -> Option<()> {
     let short = c.left() != 0x44 && c.rest().first().map(|&n| usize::from(n) + 1) == Some(c.left());
     let name = if short {
         o.notes.push(Note::info(
@@ -661,7 +545,7 @@ fn statuses(st: &State, c: &mut Cur, o: &mut Out, rctx: &mut ReqCtx) -> Option<(
 }
 
 /// SearchCount (4.8): search id, 14 zero bytes, 1, 0; Sub-Data u32 1.
-fn search_count(st: &State, c: &mut Cur, sub: Cur, o: &mut Out) -> Option<()> {
+fn search_count(st: &State, c: &mut Cursor, sub: Cursor, o: &mut Out) -> Option<()> {
     let mut s = sub;
     let (id, r) = c.u16()?;
     o.fields.push(f_uint("search_id", r, id));

@@ -3,12 +3,16 @@
 
 use std::borrow::Cow;
 
-use super::request::{c2s, finish, slot_str, type_name};
+use super::body::{c2s, finish, slot_str};
+use super::codes::*;
+use super::header;
+use super::types::*;
 use super::wire::{
-    disp, f_bool, f_bytes, f_inferred, f_list, f_str, f_struct, f_text, f_uint, mac_roman,
-    mac_time, name_list, plural, u16_at, Cur,
+    disp, f_bool, f_bytes, f_inferred, f_list, f_struct, f_text, f_uint, mac_roman, name_list,
+    plural,
 };
-use super::*;
+use crate::toolkit::{be_u16, Cursor};
+use crate::{Ctx, Field, Note, Severity, Value};
 
 /// Section 5 rule 1: 8 bytes and a Pascal string ending within one byte of
 /// the end of Data.
@@ -24,7 +28,7 @@ pub(super) fn is_search_update(data: &[u8]) -> bool {
 
 /// SearchUpdate push (4.10).
 pub(super) fn search_update(st: &State, h: &RespHdr, msg: &[u8], data_end: usize, o: &mut Out) {
-    let mut c = Cur::new(msg, HDR, data_end);
+    let mut c = Cursor::new(msg, HDR, data_end);
     let added = h.flags & 0x100 != 0;
     o.fields.push(f_bool("added", 10..14, added));
     if let Some((u, r)) = c.take(8) {
@@ -67,7 +71,7 @@ pub(super) fn decode(
     o: &mut Out,
     ctx: &mut Ctx,
 ) {
-    let mut c = Cur::new(msg, HDR, data_end);
+    let mut c = Cursor::new(msg, HDR, data_end);
     let failed = h.code != 0 && p.code != SIGNON && p.code != GET_SEARCH_RESULTS;
     let ok = if failed {
         // D3: a non-zero result code; the Data of a failure is undocumented.
@@ -100,7 +104,7 @@ pub(super) fn decode(
 
 /// A response without documented Data: any bytes shown raw (`flag`: and
 /// flagged).
-pub(super) fn header_only(c: &mut Cur, o: &mut Out, flag: bool) -> Option<()> {
+pub(super) fn header_only(c: &mut Cursor, o: &mut Out, flag: bool) -> Option<()> {
     if c.left() > 0 {
         if flag {
             o.notes.push(Note::info(format!(
@@ -119,7 +123,7 @@ fn signon(
     st: &mut State,
     p: &Pending,
     h: &RespHdr,
-    c: &mut Cur,
+    c: &mut Cursor,
     o: &mut Out,
     ctx: &mut Ctx,
 ) -> Option<()> {
@@ -164,7 +168,7 @@ fn signon(
 
 /// A count of fixed-size items: flags a count that does not fit the Data
 /// and returns how many to decode.
-fn fitting(count: u32, size: usize, c: &Cur, what: &str, o: &mut Out) -> usize {
+fn fitting(count: u32, size: usize, c: &Cursor, what: &str, o: &mut Out) -> usize {
     let fit = c.left() / size;
     if count as usize > fit {
         o.notes.push(Note::error(format!(
@@ -179,11 +183,11 @@ fn fitting(count: u32, size: usize, c: &Cur, what: &str, o: &mut Out) -> usize {
 /// flagging) when the Data runs out. Returns the list and whether every
 /// entry decoded.
 fn entries<'a, T>(
-    c: &mut Cur<'a>,
+    c: &mut Cursor<'a>,
     count: u32,
     what: &str,
     o: &mut Out,
-    mut entry: impl FnMut(&mut Cur<'a>, &mut Vec<Note>) -> Option<(Field, T)>,
+    mut entry: impl FnMut(&mut Cursor<'a>, &mut Vec<Note>) -> Option<(Field, T)>,
 ) -> (Vec<Field>, Vec<T>, bool) {
     let mut fields = Vec::new();
     let mut extra = Vec::new();
@@ -210,7 +214,7 @@ fn entries<'a, T>(
 }
 
 /// GetHeaders (4.2): unknown u32, count, 52-byte field definitions.
-fn headers(st: &mut State, c: &mut Cur, o: &mut Out) -> Option<()> {
+fn headers(st: &mut State, c: &mut Cursor, o: &mut Out) -> Option<()> {
     let (u, r) = c.take(4)?;
     o.fields.push(f_bytes("unknown", r, u));
     let (n, r) = c.u32()?;
@@ -250,7 +254,7 @@ fn headers(st: &mut State, c: &mut Cur, o: &mut Out) -> Option<()> {
 
 /// GetPublications (4.3): 8 unknown, count, publications (pad after an
 /// even-length name).
-fn publications(st: &mut State, c: &mut Cur, o: &mut Out) -> Option<()> {
+fn publications(st: &mut State, c: &mut Cursor, o: &mut Out) -> Option<()> {
     let (u, r) = c.take(8)?;
     o.fields.push(f_bytes("unknown", r, u));
     let (n, r) = c.u32()?;
@@ -281,7 +285,7 @@ fn publications(st: &mut State, c: &mut Cur, o: &mut Out) -> Option<()> {
 }
 
 /// GetStatuses (4.4): 8 unknown, count, status entries.
-fn statuses(p: &Pending, c: &mut Cur, o: &mut Out) -> Option<()> {
+fn statuses(p: &Pending, c: &mut Cursor, o: &mut Out) -> Option<()> {
     let publication = match &p.ctx {
         ReqCtx::Statuses(n) => n.clone(),
         _ => String::new(),
@@ -322,7 +326,7 @@ fn statuses(p: &Pending, c: &mut Cur, o: &mut Out) -> Option<()> {
 }
 
 /// GetRepositories (4.5): count, repository entries.
-fn repositories(c: &mut Cur, o: &mut Out) -> Option<()> {
+fn repositories(c: &mut Cursor, o: &mut Out) -> Option<()> {
     let (n, r) = c.u32()?;
     o.fields.push(f_uint("count", r, n));
     let start = c.pos;
@@ -379,7 +383,7 @@ struct Walk {
 
 /// Walks a key/value list from `start` to the end of the Data (D10).
 fn walk_kv(buf: &[u8], start: usize, data_end: usize, notes: &mut Vec<Note>) -> Option<Walk> {
-    let mut c = Cur::new(buf, start, data_end);
+    let mut c = Cursor::new(buf, start, data_end);
     let mut items = Vec::new();
     let mut mount_text = None;
     let mut places = Vec::new();
@@ -461,7 +465,7 @@ fn next_entry(s: usize, l: u32, e: usize, data_end: usize) -> (usize, Option<Not
 }
 
 /// One repository entry (4.5, D10, D11).
-fn repository(c: &mut Cur, notes: &mut Vec<Note>) -> Option<(Field, RepoText)> {
+fn repository(c: &mut Cursor, notes: &mut Vec<Note>) -> Option<(Field, RepoText)> {
     let buf_c = *c;
     let data_end = c.end;
     let s = c.pos;
@@ -546,7 +550,7 @@ fn repository(c: &mut Cur, notes: &mut Vec<Note>) -> Option<(Field, RepoText)> {
 /// Mount info (key 0x09): unknown u16, 4-character type, mount data (cifs:
 /// share, D12; afpm: server address and share at given offsets).
 fn mount(buf: &[u8], r: std::ops::Range<usize>, notes: &mut Vec<Note>) -> (Vec<Field>, String) {
-    let mut c = Cur::new(buf, r.start, r.end);
+    let mut c = Cursor::new(buf, r.start, r.end);
     let mut f = Vec::new();
     let Some((u, ur)) = c.take(2) else {
         f.push(f_bytes("data", r.clone(), buf.get(r).unwrap_or(&[])));
@@ -596,7 +600,7 @@ fn mount(buf: &[u8], r: std::ops::Range<usize>, notes: &mut Vec<Note>) -> (Vec<F
                 Some((ip, sh)) => {
                     // Pascal strings at offsets from the start of the mount data.
                     let mut at = |name: &'static str, off: u16| {
-                        let mut p = Cur::new(buf, md + usize::from(off), r.end);
+                        let mut p = Cursor::new(buf, md + usize::from(off), r.end);
                         match p.pstr() {
                             Some((t, tr)) => {
                                 f.push(f_text(name, tr, t));
@@ -627,7 +631,7 @@ fn mount(buf: &[u8], r: std::ops::Range<usize>, notes: &mut Vec<Note>) -> (Vec<F
 }
 
 /// Search (4.7): the search id.
-fn search(st: &mut State, p: &Pending, c: &mut Cur, o: &mut Out) -> Option<()> {
+fn search(st: &mut State, p: &Pending, c: &mut Cursor, o: &mut Out) -> Option<()> {
     let (id, r) = c.u16()?;
     o.fields.push(f_uint("search_id", r, id));
     st.current_search = Some((id, p.offset));
@@ -638,7 +642,7 @@ fn search(st: &mut State, p: &Pending, c: &mut Cur, o: &mut Out) -> Option<()> {
 }
 
 /// SearchCount (4.8): the number of matching stories.
-fn search_count(c: &mut Cur, o: &mut Out) -> Option<()> {
+fn search_count(c: &mut Cursor, o: &mut Out) -> Option<()> {
     let (n, r) = c.u32()?;
     o.fields.push(f_uint("stories", r, n));
     o.summary = plural(n as usize, "story", "stories");
@@ -658,7 +662,7 @@ fn walk_entries(
     let mut out = Vec::new();
     let mut p = start;
     while p < end {
-        let Some(l) = u16_at(buf, p) else { break };
+        let Some(l) = be_u16(buf, p) else { break };
         let es = p + 2;
         let ee = if incl {
             if l < 2 {
@@ -682,7 +686,7 @@ fn walk_entries(
 }
 
 /// GetSearchResults (4.9, D15, D24).
-fn results(st: &mut State, h: &RespHdr, c: &mut Cur, o: &mut Out) -> Option<()> {
+fn results(st: &mut State, h: &RespHdr, c: &mut Cursor, o: &mut Out) -> Option<()> {
     st.results_parts += 1;
     if let Some((id, at)) = st.current_search {
         o.fields
@@ -712,8 +716,8 @@ fn results(st: &mut State, h: &RespHdr, c: &mut Cur, o: &mut Out) -> Option<()> 
     let mut names = Vec::new();
     let mut out_names = Vec::new();
     for (p, es, ee) in list {
-        let mut e = Cur::new(buf, es, ee);
-        let mut f = vec![f_uint("length", p..es, u16_at(buf, p).unwrap_or(0))];
+        let mut e = Cursor::new(buf, es, ee);
+        let mut f = vec![f_uint("length", p..es, be_u16(buf, p).unwrap_or(0))];
         let (u1, r1) = e.take(16)?;
         f.push(f_bytes("unknown1", r1, u1));
         let (st_byte, sr) = e.u8()?;
@@ -762,7 +766,7 @@ fn results(st: &mut State, h: &RespHdr, c: &mut Cur, o: &mut Out) -> Option<()> 
 }
 
 /// OpenHeader (4.11): the header handle.
-fn open_header(st: &mut State, p: &Pending, c: &mut Cur, o: &mut Out) -> Option<()> {
+fn open_header(st: &mut State, p: &Pending, c: &mut Cursor, o: &mut Out) -> Option<()> {
     let (hd, r) = c.u16()?;
     o.fields.push(f_uint("handle", r, hd));
     let file = match &p.ctx {
@@ -775,174 +779,10 @@ fn open_header(st: &mut State, p: &Pending, c: &mut Cur, o: &mut Out) -> Option<
 }
 
 /// ReadHeader (4.12, D16).
-fn read_header(st: &State, msg: &[u8], c: &mut Cur, o: &mut Out) -> Option<()> {
-    let (mut fields, summary) = raw_header(st, msg, c.pos, c.end, false, &mut o.notes)?;
+fn read_header(st: &State, msg: &[u8], c: &mut Cursor, o: &mut Out) -> Option<()> {
+    let (mut fields, summary) = header::raw_header(st, msg, c.pos, c.end, false, &mut o.notes)?;
     o.fields.append(&mut fields);
     o.summary = summary;
     c.pos = c.end;
     Some(())
-}
-
-/// D16: referenced data at item offset + 0x118 + Value.
-const REF_BASE: u64 = 0x118;
-
-/// A raw story header at buf[start..end], laid out like ReadHeader response
-/// Data (`start` ↔ ReadHeader offset 0x12): 288 unknown bytes, a count,
-/// 20-byte items, referenced data. `strict` (SaveHeader, D17): `None` when
-/// the item count does not fit. Returns the fields and a summary.
-pub(super) fn raw_header(
-    st: &State,
-    buf: &[u8],
-    start: usize,
-    end: usize,
-    strict: bool,
-    notes: &mut Vec<Note>,
-) -> Option<(Vec<Field>, String)> {
-    let mut c = Cur::new(buf, start, end);
-    let mut fields = Vec::new();
-    let (u, ur) = c.take(0x120)?;
-    fields.push(f_bytes("unknown", ur, u));
-    let (n, nr) = c.u32()?;
-    let fit = c.left() / 20;
-    if strict && n as usize > fit {
-        return None;
-    }
-    fields.push(f_uint("count", nr, n));
-    if n as usize > fit {
-        notes.push(Note::error(format!(
-            "{n} header items × 20 bytes exceed the Data ({} bytes left)",
-            c.left()
-        )));
-    }
-    let list_start = c.pos;
-    let mut items = Vec::new();
-    let mut texts = Vec::new();
-    for i in 0..(n as usize).min(fit) {
-        let at = c.pos;
-        let (item, text) = header_item(st, buf, &mut c, start, end, i, notes)?;
-        items.push(f_struct("item", Some(at..c.pos), item));
-        texts.push(Cow::Owned(text));
-    }
-    fields.push(f_list("items", Some(list_start..c.pos), items));
-    let summary = format!("{} items: {}", texts.len(), name_list(texts, 70));
-    Some((fields, summary))
-}
-
-/// A Pascal string at `at` that fits before `end`.
-fn pascal_at(
-    buf: &[u8],
-    at: u64,
-    start: usize,
-    end: usize,
-) -> Option<(&[u8], std::ops::Range<usize>)> {
-    let at = usize::try_from(at).ok()?;
-    if at < start || at >= end {
-        return None;
-    }
-    let mut c = Cur::new(buf, at, end);
-    c.pstr()
-}
-
-/// One 20-byte header item (4.12, D16).
-fn header_item(
-    st: &State,
-    buf: &[u8],
-    c: &mut Cur,
-    start: usize,
-    end: usize,
-    i: usize,
-    notes: &mut Vec<Note>,
-) -> Option<(Vec<Field>, String)> {
-    let at = c.pos;
-    let mut f = Vec::new();
-    let (id, ir) = c.u32()?;
-    f.push(f_uint("field_id", ir, id));
-    let label = match st.fields.get(&id) {
-        Some(d) => {
-            f.push(f_inferred("field_name", Value::Str(d.name.clone())));
-            disp(&d.name, 30)
-        }
-        None => format!("field 0x{id:x}"),
-    };
-    let (ty, tr) = c.u32()?;
-    f.push(f_uint("type", tr, ty));
-    if let Some(t) = type_name(ty) {
-        f.push(f_inferred("type_name", Value::Str(t.into())));
-    }
-    if let Some(d) = st.fields.get(&id).filter(|d| d.data_type != ty) {
-        notes.push(Note::info(format!(
-            "header item {i} ({label}): type {ty} differs from its GetHeaders definition (type {})",
-            d.data_type
-        )));
-    }
-    let (res, rr) = c.take(4)?;
-    f.push(f_bytes("reserved", rr, res));
-    let (flags, fr) = c.u32()?;
-    f.push(f_uint("flags", fr.clone(), flags));
-    let blank = flags & 0x0100_0000 != 0;
-    if blank {
-        // D16: "blank" first.
-        f.push(f_bool("blank", fr, true));
-    }
-    let (v, vr) = c.u32()?;
-    let reference = at as u64 + REF_BASE + u64::from(v);
-    let referenced = pascal_at(buf, reference, start, end);
-    let shown = match ty {
-        1 => {
-            f.push(f_uint("reference", vr, v));
-            f.push(f_inferred("value_offset", Value::UInt(reference)));
-            match &referenced {
-                Some((t, r)) => {
-                    f.push(f_text("value", r.clone(), t));
-                    format!("\"{}\"", disp(&mac_roman(t), 30))
-                }
-                None => {
-                    notes.push(Note::info(format!(
-                        "header item {i} ({label}): reference {reference} outside the header"
-                    )));
-                    "?".to_owned()
-                }
-            }
-        }
-        2 => {
-            f.push(f_uint("value", vr.clone(), v));
-            let t = mac_time(v);
-            f.push(f_str("time", Some(vr), t.clone()));
-            t
-        }
-        4 => {
-            let n = v as i32;
-            f.push(Field::new("value", Some(vr), Value::Int(i64::from(n))));
-            n.to_string()
-        }
-        5 => {
-            let x = f32::from_bits(v);
-            f.push(Field::new("value", Some(vr), Value::Float(f64::from(x))));
-            x.to_string()
-        }
-        6 if v <= 1 => {
-            f.push(Field::new("value", Some(vr), Value::Bool(v == 1)));
-            if v == 1 { "checked" } else { "unchecked" }.to_owned()
-        }
-        7 => {
-            f.push(f_uint("value", vr, v));
-            format!("item {v}")
-        }
-        _ => {
-            f.push(f_uint("value", vr, v));
-            v.to_string()
-        }
-    };
-    if ty != 1 {
-        // D16: also offer a Pascal string at the computed reference.
-        if let Some((t, r)) = referenced.filter(|(t, _)| !t.is_empty()) {
-            f.push(f_text("at_reference", r, t));
-        }
-    }
-    let text = if blank {
-        format!("{label}=blank")
-    } else {
-        format!("{label}={shown}")
-    };
-    Some((f, text))
 }

@@ -1,120 +1,12 @@
-//! Byte-level helpers: a bounds-checked cursor that records the byte range
-//! of every value it reads (message offsets), field constructors, Mac OS
-//! Roman text (D21) and one-line display text.
+//! Byte-level helpers of QPS: field constructors, Mac OS Roman text (D21)
+//! and one-line display text. The cursor is the toolkit's
+//! ([`Cursor`](crate::toolkit::Cursor)).
 
 use std::borrow::Cow;
 use std::ops::Range;
 
-use nom::number::complete::{be_u16, be_u32, be_u8};
-use nom::IResult;
-
+use crate::toolkit::{one_line_str, Ctl, Line};
 use crate::{Field, Value};
-
-type NomErr<'a> = nom::error::Error<&'a [u8]>;
-/// A nom number parser over bytes.
-type NumParser<'a, T> = fn(&'a [u8]) -> IResult<&'a [u8], T, NomErr<'a>>;
-
-/// A cursor over `buf[pos..end]`; `pos` and `end` are message offsets, so
-/// the ranges it returns are the fields' ranges.
-#[derive(Debug, Clone, Copy)]
-pub struct Cur<'a> {
-    buf: &'a [u8],
-    pub pos: usize,
-    pub end: usize,
-}
-
-impl<'a> Cur<'a> {
-    pub fn new(buf: &'a [u8], pos: usize, end: usize) -> Cur<'a> {
-        let end = end.min(buf.len());
-        Cur {
-            buf,
-            pos: pos.min(end),
-            end,
-        }
-    }
-
-    /// Bytes left before `end`.
-    pub fn left(&self) -> usize {
-        self.end.saturating_sub(self.pos)
-    }
-
-    /// The bytes left.
-    pub fn rest(&self) -> &'a [u8] {
-        self.buf.get(self.pos..self.end).unwrap_or(&[])
-    }
-
-    /// The whole buffer (for reads at computed offsets).
-    pub fn whole(&self) -> &'a [u8] {
-        self.buf
-    }
-
-    /// The next `n` bytes (nothing is consumed when fewer are left).
-    pub fn take(&mut self, n: usize) -> Option<(&'a [u8], Range<usize>)> {
-        let stop = self.pos.checked_add(n)?;
-        if stop > self.end {
-            return None;
-        }
-        let bytes = self.buf.get(self.pos..stop)?;
-        let r = self.pos..stop;
-        self.pos = stop;
-        Some((bytes, r))
-    }
-
-    fn num<T>(&mut self, n: usize, p: NumParser<'a, T>) -> Option<(T, Range<usize>)> {
-        let save = self.pos;
-        let (bytes, r) = self.take(n)?;
-        match p(bytes) {
-            Ok((_, v)) => Some((v, r)),
-            Err(_) => {
-                self.pos = save;
-                None
-            }
-        }
-    }
-
-    pub fn u8(&mut self) -> Option<(u8, Range<usize>)> {
-        self.num(1, be_u8)
-    }
-
-    pub fn u16(&mut self) -> Option<(u16, Range<usize>)> {
-        self.num(2, be_u16)
-    }
-
-    pub fn u32(&mut self) -> Option<(u32, Range<usize>)> {
-        self.num(4, be_u32)
-    }
-
-    /// A Pascal string (1-byte length, then the text). The range covers the
-    /// length byte and the text.
-    pub fn pstr(&mut self) -> Option<(&'a [u8], Range<usize>)> {
-        let save = self.pos;
-        let (n, _) = self.u8()?;
-        match self.take(usize::from(n)) {
-            Some((text, r)) => Some((text, save..r.end)),
-            None => {
-                self.pos = save;
-                None
-            }
-        }
-    }
-}
-
-/// Big-endian u16 at `off`, if there.
-pub fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    let s = b.get(off..off.checked_add(2)?)?;
-    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
-}
-
-/// Big-endian u32 at `off`, if there.
-pub fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    let s = b.get(off..off.checked_add(4)?)?;
-    Some(u32::from_be_bytes([
-        *s.first()?,
-        *s.get(1)?,
-        *s.get(2)?,
-        *s.get(3)?,
-    ]))
-}
 
 pub fn f_uint(name: &'static str, r: Range<usize>, v: impl Into<u64>) -> Field {
     Field::new(name, Some(r), Value::UInt(v.into()))
@@ -181,22 +73,10 @@ pub fn mac_roman(b: &[u8]) -> String {
         .collect()
 }
 
-/// Text for summaries and notes: control characters escaped, at most `max`
-/// characters (then "...").
+/// Text for summaries and notes: control characters escaped (`\x1b`), at
+/// most `max` characters (then "...").
 pub fn disp(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (n, c) in s.chars().enumerate() {
-        if n >= max {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.push_str(&format!("\\x{:02x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    one_line_str(s, &Line::new(max, Ctl::LowerHex))
 }
 
 /// Mac OS Roman bytes for display.
@@ -262,22 +142,6 @@ pub fn mac_time(secs: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_reads_and_ranges() {
-        let b = [0u8, 1, 0, 0, 0, 2, 3, b'a', b'b', b'c', 9];
-        let mut c = Cur::new(&b, 0, b.len());
-        assert_eq!(c.u16(), Some((1, 0..2)));
-        assert_eq!(c.u32(), Some((2, 2..6)));
-        assert_eq!(c.pstr(), Some((&b"abc"[..], 6..10)));
-        assert_eq!(c.u16(), None);
-        assert_eq!(c.pos, 10);
-        assert_eq!(c.u8(), Some((9, 10..11)));
-        assert_eq!(c.left(), 0);
-        let mut short = Cur::new(&[5u8, b'x'], 0, 2);
-        assert_eq!(short.pstr(), None);
-        assert_eq!(short.pos, 0);
-    }
 
     #[test]
     fn mac_roman_and_time() {
