@@ -145,7 +145,7 @@ pub enum LineBreaks {
 /// folder's module (`pub mod folder;`), the [`Proto`](crate::Proto)
 /// constant `Proto::Name` (the protocols are numbered in this order, which
 /// is the order of detection and of every list), and its description
-/// `folder::PROTOCOL` in [`PROTOCOLS`](crate::PROTOCOLS).
+/// `folder::spec::PROTOCOL` in [`PROTOCOLS`](crate::PROTOCOLS).
 macro_rules! protocols {
     ($($konst:ident = $module:ident),+ $(,)?) => {
         $(pub mod $module;)+
@@ -169,7 +169,7 @@ macro_rules! protocols {
 
         /// Every protocol's description, in registry order (the order of
         /// [`Proto::KNOWN`](crate::Proto::KNOWN)).
-        pub static PROTOCOLS: &[&$crate::registry::Protocol] = &[$(&$module::PROTOCOL),+];
+        pub static PROTOCOLS: &[&$crate::registry::Protocol] = &[$(&$module::spec::PROTOCOL),+];
 
         /// The constants' names, for `Debug`.
         pub(crate) const PROTO_CONSTS: &[&str] = &[$(stringify!($konst)),+];

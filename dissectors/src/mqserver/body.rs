@@ -510,9 +510,6 @@ fn payload_field(form: Form, it: &Item, bytes: &[u8], notes: &mut Vec<Note>) -> 
     Field::new("payload", Some(it.range.clone()), Value::Struct(kids))
 }
 
-/// Most items shown for one payload.
-pub const MAX_PAYLOAD_ITEMS: usize = 256;
-
 /// Guesses the items of an XDR payload (XDR carries no types): a length
 /// word followed by that many text bytes and zero padding is a string,
 /// anything else an int32. `None` when the bytes are not whole words or

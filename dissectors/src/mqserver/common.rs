@@ -37,6 +37,9 @@ impl Form {
     }
 }
 
+/// Most items shown for one payload (XDR, text or XML).
+pub const MAX_PAYLOAD_ITEMS: usize = 256;
+
 pub const ACK: i64 = 1;
 pub const ERROR: i64 = 2;
 pub const SRVCAP: i64 = 3;

@@ -21,8 +21,7 @@ pub mod sqlite;
 pub mod text;
 pub mod xdr;
 pub mod xml;
-mod spec;
-pub use spec::PROTOCOL;
+pub mod spec;
 
 use std::collections::VecDeque;
 

@@ -432,7 +432,7 @@ pub fn elements(b: &[u8]) -> Option<Vec<PayloadItem>> {
     let mut notes = Vec::new();
     let mut p = skip_ws(b, 0);
     while p < b.len() {
-        if b.get(p) != Some(&b'<') || out.len() >= super::body::MAX_PAYLOAD_ITEMS {
+        if b.get(p) != Some(&b'<') || out.len() >= MAX_PAYLOAD_ITEMS {
             return None;
         }
         let (item, next) = element(b, p, &mut notes)?;

@@ -26,8 +26,7 @@ mod mv;
 mod probe;
 mod request;
 mod response;
-mod spec;
-pub use spec::PROTOCOL;
+pub mod spec;
 #[cfg(test)]
 mod tests;
 

@@ -26,13 +26,12 @@ mod reply;
 mod request;
 mod resync;
 pub mod scan;
-mod spec;
+pub mod spec;
 mod state;
 mod swar;
 mod text;
 
 pub use probe::probe;
-pub use spec::PROTOCOL;
 pub use state::Qmp;
 use state::{PKind, Pending, Resync, HMP_REASON};
 use text::esc;

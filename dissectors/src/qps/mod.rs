@@ -22,7 +22,7 @@ mod pairing;
 mod probe;
 mod request;
 mod response;
-mod spec;
+pub mod spec;
 mod types;
 mod wire;
 
@@ -30,7 +30,6 @@ use std::borrow::Cow;
 
 pub use codes::REQUESTS;
 pub use probe::probe;
-pub use spec::PROTOCOL;
 
 use crate::{Ctx, Dir, Dissector, Note, Options, SessionStart, Severity, Step};
 use codes::*;
