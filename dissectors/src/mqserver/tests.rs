@@ -6,7 +6,7 @@
 use super::*;
 use crate::driver::{messages as msgs, session_notes, undecoded};
 use crate::driver::{run_schedule, Driver, Item, Limits};
-use crate::{Kind, Message};
+use crate::{Field, Kind, Message, Value};
 
 // ---------------------------------------------------------------------------
 // Test-only encoders.
