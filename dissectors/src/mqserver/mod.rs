@@ -15,7 +15,7 @@
 
 pub mod body;
 pub mod common;
-pub mod detect;
+pub mod probe;
 pub mod early;
 mod message;
 pub mod sqlite;
@@ -28,13 +28,13 @@ use std::collections::VecDeque;
 
 use crate::{Ctx, Dir, Dissector, MsgRef, Note, Options, SessionStart, Severity, Step, Verdict};
 use common::*;
-use detect::Anchor;
+use probe::Anchor;
 
 pub use common::{crc32, Form};
 
 /// Decides whether the first bytes of a session are MQServer (any form).
 pub fn probe(c2s: &[u8], s2c: &[u8], start: SessionStart) -> Verdict {
-    detect::probe(c2s, s2c, start)
+    probe::probe(c2s, s2c, start)
 }
 
 /// Messages remembered per direction for pairing.
@@ -222,7 +222,7 @@ impl MqServer {
             return Step::skip(data.len(), why, Severity::Error);
         }
         let at0 = self.dirs[d].after_nul;
-        match detect::find_anchor(data, 0, only, ctx.eos, at0) {
+        match probe::find_anchor(data, 0, only, ctx.eos, at0) {
             Anchor::At(0, form) => {
                 self.dirs[d].mode = Mode::Normal;
                 self.set_form(dir, form, ctx);
@@ -241,7 +241,7 @@ impl MqServer {
 
     /// Decides the form of a direction from its first bytes (section 8).
     fn first(&mut self, dir: Dir, data: &[u8], ctx: &mut Ctx) -> Step {
-        let found = match detect::form_test(data) {
+        let found = match probe::form_test(data) {
             None if ctx.eos => None,
             None => return Step::NeedMore,
             Some(f) => f,
@@ -249,7 +249,7 @@ impl MqServer {
         match found {
             Some(form) => {
                 self.set_form(dir, form, ctx);
-                let ws = detect::leading_ws(data);
+                let ws = probe::leading_ws(data);
                 if ws > 0 && matches!(form, Form::Text | Form::Xml) {
                     return Step::skip(ws, "whitespace before the first message", Severity::Info);
                 }
@@ -284,7 +284,7 @@ impl MqServer {
                     text::TStep::Skip { len, reason } => Step::skip(len, reason, Severity::Error),
                     text::TStep::Malformed(why) => {
                         let reason = format!("malformed TEXT message: {why}");
-                        match detect::find_anchor(data, 1, Some(Form::Text), eos, false) {
+                        match probe::find_anchor(data, 1, Some(Form::Text), eos, false) {
                             Anchor::At(i, _) => Step::skip(i, reason, Severity::Error),
                             Anchor::Undecided(i) => {
                                 self.dirs[d].mode =
@@ -343,7 +343,7 @@ impl MqServer {
                 }
             },
             Form::Xml => {
-                let ws = detect::leading_ws(data);
+                let ws = probe::leading_ws(data);
                 if ws > 0 {
                     return Step::skip(ws, "whitespace between XML documents", Severity::Info);
                 }
@@ -356,7 +356,7 @@ impl MqServer {
                     xml::XStep::Bad { len, reason } => Step::skip(len, reason, Severity::Warn),
                     xml::XStep::NotXml => {
                         let reason = "not an XML document start (skipped to the next <?xml)";
-                        match detect::find_anchor(data, 1, Some(Form::Xml), eos, false) {
+                        match probe::find_anchor(data, 1, Some(Form::Xml), eos, false) {
                             Anchor::At(i, _) | Anchor::Undecided(i) => {
                                 Step::skip(i, reason, Severity::Warn)
                             }
