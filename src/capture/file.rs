@@ -299,7 +299,7 @@ impl FileSource {
     fn advance(&mut self) -> Result<Option<Meta>, CaptureError> {
         loop {
             let offset = self.reader.consumed() as u64;
-            if let Some(e) = self.short_ng_block(offset) {
+            if let Some(e) = self.bad_ng_length(offset) {
                 return Err(e);
             }
             let step = match self.reader.next() {
@@ -324,23 +324,10 @@ impl FileSource {
                 Step::Eof => return Ok(None),
                 Step::NeedMore => self.fill(offset)?,
                 Step::Truncated => {
-                    let data = self.reader.data();
-                    if data.is_empty() {
+                    if self.reader.data().is_empty() {
                         return Ok(None);
                     }
-                    let what = self.st.what(data);
-                    let have = data.len();
-                    let detail = match self.st.declared_len(data) {
-                        Some(len) => format!("file ends after {have} of its {len} bytes"),
-                        None => format!("file ends after {have} bytes"),
-                    };
-                    return Err(self.st.error(
-                        Kind::Truncated,
-                        format!(
-                            "truncated {what} at byte {offset}{}: {detail}",
-                            self.st.at()
-                        ),
-                    ));
+                    return Err(self.truncated(offset));
                 }
                 Step::ReadError => return Err(self.read_error(offset)),
                 Step::Unparsable => {
@@ -350,8 +337,17 @@ impl FileSource {
                     // no decoding state are skipped when their length is sane.
                     if let (Some(len), Some(ty)) = (declared, self.st.ng_block_type(data)) {
                         let skippable = ![SHB_MAGIC, IDB_MAGIC, EPB_MAGIC, SPB_MAGIC].contains(&ty);
-                        if skippable && len >= 12 && len <= data.len() as u64 {
-                            self.reader.consume(len as usize);
+                        if skippable && len >= 12 {
+                            if len <= data.len() as u64 {
+                                self.reader.consume(len as usize);
+                                continue;
+                            }
+                            // Not all of it is buffered yet (a pipe, a
+                            // slow reader): read on, as when it is.
+                            if self.reader.reader_exhausted() {
+                                return Err(self.truncated(offset));
+                            }
+                            self.fill(offset)?;
                             continue;
                         }
                     }
@@ -365,24 +361,47 @@ impl FileSource {
         }
     }
 
+    /// The error for a record the file ends inside of.
+    fn truncated(&self, offset: u64) -> CaptureError {
+        let data = self.reader.data();
+        let what = self.st.what(data);
+        let have = data.len();
+        let detail = match self.st.declared_len(data) {
+            Some(len) => format!("file ends after {have} of its {len} bytes"),
+            None => format!("file ends after {have} bytes"),
+        };
+        self.st.error(
+            Kind::Truncated,
+            format!(
+                "truncated {what} at byte {offset}{}: {detail}",
+                self.st.at()
+            ),
+        )
+    }
+
     /// A pcapng block whose total length is under the 12 bytes of its own
-    /// type and two length fields is malformed, and no later block can be
-    /// found after it. Caught before `pcap_parser` sees it: some of its
-    /// block parsers subtract 12 from the length unchecked.
-    fn short_ng_block(&self, offset: u64) -> Option<CaptureError> {
+    /// type and two length fields, or not a multiple of 4, is malformed,
+    /// and no later block can be found after it. Caught before
+    /// `pcap_parser` sees it: some of its block parsers subtract 12 from
+    /// the length unchecked, and a length between multiples of 4 made it
+    /// skip or refuse the block depending on how much of the file was
+    /// buffered.
+    fn bad_ng_length(&self, offset: u64) -> Option<CaptureError> {
         let data = self.reader.data();
         self.st.ng_block_type(data)?;
         let len = self.st.declared_len(data)?;
-        (len < 12).then(|| {
-            let what = self.st.what(data);
-            self.st.error(
-                Kind::Malformed,
-                format!(
-                    "malformed {what} at byte {offset}{}: its length {len} is under the 12-byte minimum",
-                    self.st.at()
-                ),
-            )
-        })
+        let why = if len < 12 {
+            format!("its length {len} is under the 12-byte minimum")
+        } else if len % 4 != 0 {
+            format!("its length {len} is not a multiple of 4")
+        } else {
+            return None;
+        };
+        let what = self.st.what(data);
+        Some(self.st.error(
+            Kind::Malformed,
+            format!("malformed {what} at byte {offset}{}: {why}", self.st.at()),
+        ))
     }
 
     /// Makes more input available after an `Incomplete` parse of the record
@@ -936,6 +955,25 @@ mod tests {
         assert!(
             text.contains("pcapng block of type 0x80000001 at byte 48")
                 && text.contains("its length 11 is under the 12-byte minimum"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_pcapng_block_length_between_multiples_of_4_is_malformed() {
+        // Found by the `capture` fuzz target: a block declaring 17 bytes
+        // was skipped when the whole file was buffered and refused when
+        // read in small pieces.
+        let bytes =
+            include_bytes!("../../fuzz/corpus/capture/crash-pcapng-unparsable-block-trickled");
+        let mut s = src(bytes.to_vec()).unwrap();
+        let Err(e) = s.next_packet() else {
+            panic!("the block was not reported");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("pcapng block of type 0x0000000a at byte 48")
+                && text.contains("its length 17 is not a multiple of 4"),
             "{text}"
         );
     }
