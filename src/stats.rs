@@ -4,7 +4,7 @@
 //!
 //! Every structure here is bounded, whatever the capture:
 //!
-//! * latencies are a [`Latency`] (exact up to 2,048 samples, then a
+//! * latencies are a [`Latency`](crate::record::Latency) (exact up to 2,048 samples, then a
 //!   histogram within 1/128 relative error);
 //! * at most [`NAME_CAP`] distinct names per protocol, further names
 //!   count together ("folded", the `(other)` row);

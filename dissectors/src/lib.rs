@@ -14,7 +14,7 @@
 //!   application reads.
 //! * one module per protocol ([`qmp`], [`qm`], [`qps`], [`mqserver`]), each
 //!   with its content probe and its description (`spec.rs`), declared by
-//!   one line of [`protocols!`] below.
+//!   one line of `protocols!` below.
 
 pub mod dissector;
 pub mod driver;

@@ -3,7 +3,7 @@
 //! statistics, the byte views, the terminal UI) reads.
 //!
 //! Each protocol's folder defines its description as `pub static PROTOCOL`
-//! (in its `spec.rs`); the one line of [`protocols!`] in `lib.rs` declares
+//! (in its `spec.rs`); the one line of `protocols!` in `lib.rs` declares
 //! the folder's module, gives the protocol its [`Proto`](crate::Proto)
 //! constant and puts the description in [`PROTOCOLS`](crate::PROTOCOLS).
 //! `docs/adding-a-protocol.md` is the checklist.

@@ -9,7 +9,7 @@
 //! * [`xml`]: form (d), OSSP-XDS XML, one document per message.
 //! * [`body`]: per-type bodies (section 4.3 splits, section 6.3 layouts,
 //!   nested queue payloads).
-//! * [`detect`]: form detection, resynchronisation points and the probe.
+//! * [`probe`](mod@probe): form detection, resynchronisation points and the probe.
 //! * this module: the session (form per direction, resynchronisation,
 //!   pairing of section 9.3, state checks and notes of section 14).
 

@@ -1,5 +1,5 @@
 //! Form (a): the design document's notation taken literally,
-//! `MID|MSGTYPE|VERSION|LEN|FLAGS|CRC|DATA` NUL [NUL] (mqserver.md
+//! `MID|MSGTYPE|VERSION|LEN|FLAGS|CRC|DATA` NUL \[NUL\] (mqserver.md
 //! section 4, parsing algorithm 4.2).
 
 use std::ops::Range;

@@ -1,11 +1,11 @@
 //! OpenQM / ScarletDME QMClient dissector (TCP 4243), as specified in
 //! `docs/qm.md` (the DECISIONs it cites are written out there).
 //!
-//! * [`frame`]: the two headers, plausibility and chaining tests, and the
+//! * `frame`: the two headers, plausibility and chaining tests, and the
 //!   resynchronisation at segment starts (section 2.6).
-//! * [`request`]: the arguments of the 46 function codes (section 4).
-//! * [`response`]: response data interpreted through the pending request.
-//! * [`mv`]: MultiValue text and structured views (section 5).
+//! * `request`: the arguments of the 46 function codes (section 4).
+//! * `response`: response data interpreted through the pending request.
+//! * `mv`: MultiValue text and structured views (section 5).
 //! * [`probe`]: content detection (section 9).
 //! * this module: per-connection state (section 7): pending requests in
 //!   capture-time order, the prompt dialogue, SV_ERROR + GetError, the

@@ -210,7 +210,7 @@ fn classify_client(b: &[u8], mid: bool) -> Cli {
 }
 
 /// Decides whether the first bytes of a session are QMP or QGA (qmp.md 7.2
-/// and 8). Looks at most at the first [`PROBE_WINDOW`] bytes of each side.
+/// and 8). Looks at most at the first `PROBE_WINDOW` bytes of each side.
 pub fn probe(c2s: &[u8], s2c: &[u8], start: SessionStart) -> Verdict {
     let mid = start.mid_stream;
     let sv = classify_server(s2c, mid);

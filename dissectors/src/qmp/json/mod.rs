@@ -17,7 +17,7 @@
 //! * `fast`: one pass, no tokens, nothing built that is only validated. It
 //!   handles what it can and gives up on anything else, errors included,
 //!   which the exact parser then decides.
-//! * `verify`: the [`Verifier`] follows a server value's tokens while the
+//! * `verify`: the `Verifier` follows a server value's tokens while the
 //!   scanner cuts it, so that [`parse_known`] need not validate its big
 //!   members a second time.
 //!
@@ -26,7 +26,7 @@
 //! is what keeps the dissector fast. Their behaviour is the exact parser's:
 //! the tests in `qmp/tests.rs` (module `fast_paths`:
 //! `fast_parser_matches_exact_parser` and `verified_values_parse_the_same`
-//! compare the fast parser and [`parse_known`] with [`parse_exact`] on
+//! compare the fast parser and [`parse_known`] with `parse_exact` on
 //! random and mutated values, results and errors alike) and the captures'
 //! byte-identical output are the evidence.
 //!
