@@ -333,11 +333,19 @@ impl FileSource {
                 Step::Unparsable => {
                     let data = self.reader.data();
                     let declared = self.st.declared_len(data);
+                    // Its length is not buffered yet (a pipe, a slow
+                    // reader): read on, as when it is.
+                    if declared.is_none()
+                        && self.st.ng_block_type(data).is_some()
+                        && !self.reader.reader_exhausted()
+                    {
+                        self.fill(offset)?;
+                        continue;
+                    }
                     // Unparsable pcapng blocks that carry no packets and
                     // no decoding state are skipped when their length is sane.
-                    if let (Some(len), Some(ty)) = (declared, self.st.ng_block_type(data)) {
-                        let skippable = ![SHB_MAGIC, IDB_MAGIC, EPB_MAGIC, SPB_MAGIC].contains(&ty);
-                        if skippable && len >= 12 {
+                    if let Some(len) = declared {
+                        if self.st.skippable_ng(data) && len >= 12 {
                             if len <= data.len() as u64 {
                                 self.reader.consume(len as usize);
                                 continue;
@@ -423,9 +431,16 @@ impl FileSource {
                 ));
             }
             if have as u64 >= len {
-                // Complete, yet the parser wants more: its contents overrun
-                // its own length (e.g. an EPB whose capture length exceeds
-                // the block).
+                // Complete, yet the parser wants more. A block that carries
+                // no packets and no decoding state is skipped, as when the
+                // parser refuses it outright (which it does or not
+                // depending on how much follows it in the buffer).
+                if len >= 12 && self.st.skippable_ng(data) {
+                    self.reader.consume(len as usize);
+                    return Ok(());
+                }
+                // Otherwise its contents overrun its own length (e.g. an
+                // EPB whose capture length exceeds the block).
                 return Err(self.st.error(
                     Kind::Malformed,
                     format!(
@@ -687,6 +702,14 @@ impl State {
             return None;
         };
         Some(read_u32(*data.first_chunk::<4>()?, big_endian))
+    }
+
+    /// Whether the record starting at `data` is a pcapng block that
+    /// carries no packets and no decoding state (anything but a section
+    /// header, interface description, enhanced or simple packet block).
+    fn skippable_ng(&self, data: &[u8]) -> bool {
+        self.ng_block_type(data)
+            .is_some_and(|ty| ![SHB_MAGIC, IDB_MAGIC, EPB_MAGIC, SPB_MAGIC].contains(&ty))
     }
 
     /// Names the record starting at `data`, for messages.
