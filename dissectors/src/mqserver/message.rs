@@ -8,8 +8,9 @@ use std::ops::Range;
 use super::body::{self, BodyOut, REDACTED};
 use super::common::*;
 use super::{
-    clip, Auth, MqServer, QueueReq, Sendq, Sent, MAX_NOTES, MAX_OPEN, MAX_SENT, SUMMARY_MAX,
+    Auth, MqServer, QueueReq, Sendq, Sent, MAX_NOTES, MAX_OPEN, MAX_SENT, SUMMARY_MAX,
 };
+use crate::toolkit::clip_chars;
 use crate::{Dir, Field, Message, MsgRef, Note, Step, Value};
 
 /// What the handlers of one message share.
@@ -458,7 +459,7 @@ fn summarise(m: &mut Message, mid: i64, detail: &str, bo: &mut BodyOut, mut note
     } else {
         format!("mid={mid} {detail}")
     };
-    m.summary = clip(&summary, SUMMARY_MAX);
+    m.summary = clip_chars(&summary, SUMMARY_MAX);
     m.fields.append(&mut bo.fields);
     m.secrets.append(&mut bo.secrets);
     if notes.len() > MAX_NOTES {

@@ -395,13 +395,6 @@ impl MqServer {
     }
 }
 
-fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", s.get(..i).unwrap_or(s)),
-        None => s.to_owned(),
-    }
-}
-
 impl Dissector for MqServer {
     fn parse(&mut self, dir: Dir, offset: u64, data: &[u8], ctx: &mut Ctx) -> Step {
         self.offset = offset;

@@ -3,7 +3,7 @@
 
 use super::json::{self, Mat, Node, Parsed, J};
 use super::state::{Greeting, Qmp};
-use super::text::{esc, one_line, truncate_chars, PREVIEW, QEMU_ONLY, SUMMARY_MAX};
+use super::text::{esc, one_line, push_id, PREVIEW, QEMU_ONLY, SUMMARY_MAX};
 use crate::{Ctx, Dir, Field, Kind, Message, Note, Step, Value};
 
 /// Top-level members of server objects that are decoded completely; the
@@ -196,14 +196,7 @@ impl Qmp {
         m.is_error = err.is_some();
         let mut summary = String::new();
         if let Some(idn) = id {
-            let t = json::node_text(idn, text, strict);
-            m.fields.push(Field::new(
-                "id",
-                Some(idn.span.clone()),
-                Value::Json(t.clone()),
-            ));
-            summary.push_str("id=");
-            summary.push_str(&truncate_chars(&t, 40));
+            summary.push_str(&push_id(m, idn, text, strict));
             summary.push(' ');
         }
         if let (Some(c), Some(s)) = (class, class_s) {

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::json::{self, Node, Parsed, J};
 use super::state::{PKind, Pending, Qmp};
-use super::text::{esc, one_line, truncate_chars, PREVIEW, QEMU_ONLY, SUMMARY_MAX};
+use super::text::{esc, one_line, push_id, PREVIEW, QEMU_ONLY, SUMMARY_MAX};
 use crate::{Ctx, Dir, Field, Kind, Message, Note, Step, Value};
 
 impl Qmp {
@@ -77,14 +77,7 @@ impl Qmp {
         }
         let mut summary = String::new();
         if let Some(idn) = &id {
-            let t = json::node_text(idn, text, p.strict);
-            m.fields.push(Field::new(
-                "id",
-                Some(idn.span.clone()),
-                Value::Json(t.clone()),
-            ));
-            summary.push_str("id=");
-            summary.push_str(&truncate_chars(&t, 40));
+            summary.push_str(&push_id(&mut m, idn, text, p.strict));
         }
         if let Some(a) = root.get("arguments") {
             let mut s = String::new();

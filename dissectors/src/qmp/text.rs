@@ -1,5 +1,9 @@
 //! Text for people: summaries on one line, escaped and truncated strings.
 
+use super::json::{self, Node};
+use crate::toolkit::clip_chars;
+use crate::{Field, Message, Value};
+
 /// Longest summary, in characters.
 pub(super) const SUMMARY_MAX: usize = 100;
 /// Bytes of a value looked at for a summary.
@@ -78,9 +82,12 @@ pub(super) fn token_text(b: &[u8]) -> String {
     esc(&String::from_utf8_lossy(b), 60)
 }
 
-pub(super) fn truncate_chars(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", s.get(..i).unwrap_or(s)),
-        None => s.to_owned(),
-    }
+/// The `id` field of a request or reply, and its summary text
+/// (`id=...`, at most 40 characters of it).
+pub(super) fn push_id(m: &mut Message, idn: &Node, text: &[u8], strict: bool) -> String {
+    let t = json::node_text(idn, text, strict);
+    let shown = format!("id={}", clip_chars(&t, 40));
+    m.fields
+        .push(Field::new("id", Some(idn.span.clone()), Value::Json(t)));
+    shown
 }

@@ -137,6 +137,14 @@ fn push_byte(out: &mut String, b: u8, ctl: Ctl) {
     };
 }
 
+/// `s` cut to at most `max` characters, with `...` where it was cut.
+pub fn clip_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", s.get(..i).unwrap_or(s)),
+        None => s.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

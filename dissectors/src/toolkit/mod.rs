@@ -10,4 +10,6 @@ mod cursor;
 mod line;
 
 pub use cursor::{be_u16, be_u32, le_i16, le_i32, Cursor};
-pub use line::{one_line, one_line_str, one_line_utf8, Ctl, Line, Piece, NAMED_C, NAMED_NRT};
+pub use line::{
+    clip_chars, one_line, one_line_str, one_line_utf8, Ctl, Line, Piece, NAMED_C, NAMED_NRT,
+};
