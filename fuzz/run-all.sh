@@ -18,6 +18,12 @@
 # each target after N executions, if that comes before SECONDS:
 #
 #   FUZZ_RUNS=10000000 fuzz/run-all.sh 3600   # 10 M executions or an hour
+#
+# FUZZ_CPU=1 makes SECONDS the target's own CPU time (utime + stime, read
+# from /proc every few seconds; the target is stopped with SIGINT, which
+# libFuzzer answers with its final stats), so that a target sharing the
+# machine with other work still gets its full time. The table then also
+# shows the wall and CPU seconds each target had.
 set -euo pipefail
 
 usage() {
@@ -56,9 +62,44 @@ fuzz_one() {
   if [ -f "$root/fuzz/dict/$t.dict" ]; then
     args+=(-dict="$root/fuzz/dict/$t.dict")
   fi
-  local status=0
-  nice "$bindir/$t" "${args[@]}" "$new" "$root/fuzz/corpus/$t" >"$run/$t.log" 2>&1 || status=$?
+  local status=0 t0=$SECONDS
+  if [ -n "${FUZZ_CPU:-}" ]; then
+    # Wall time is only a backstop; CPU time is watched below.
+    args[0]=-max_total_time=$((secs * 50))
+    nice "$bindir/$t" "${args[@]}" "$new" "$root/fuzz/corpus/$t" >"$run/$t.log" 2>&1 &
+    local pid=$! tick cpu=0
+    tick=$(getconf CLK_TCK)
+    while kill -0 "$pid" 2>/dev/null; do
+      cpu=$(cpu_ticks "$pid")
+      if [ "$cpu" -ge $((secs * tick)) ]; then
+        kill -INT "$pid" 2>/dev/null || true
+        echo interrupted >"$run/$t.interrupted"
+        break
+      fi
+      sleep 2
+    done
+    wait "$pid" || status=$?
+    # libFuzzer exits 72 when interrupted: that is the planned end here.
+    if [ -f "$run/$t.interrupted" ] && [ "$status" = 72 ]; then
+      status=0
+    fi
+    echo $((cpu / tick)) >"$run/$t.cpu"
+  else
+    nice "$bindir/$t" "${args[@]}" "$new" "$root/fuzz/corpus/$t" >"$run/$t.log" 2>&1 || status=$?
+  fi
+  echo $((SECONDS - t0)) >"$run/$t.wall"
   echo "$status" >"$run/$t.status"
+}
+
+# utime + stime of a process, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name's closing parenthesis).
+cpu_ticks() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  stat=${stat##*) }
+  # shellcheck disable=SC2086 # split into fields on purpose
+  set -- $stat
+  echo $((${12} + ${13}))
 }
 
 running=0
@@ -74,7 +115,7 @@ done
 wait
 
 failed=0
-printf '%-11s %12s %8s %7s %8s %14s %6s %8s\n' TARGET EXECS EXEC/S COV FT CORPUS NEW CRASHES
+printf '%-11s %12s %8s %6s %6s %7s %8s %14s %6s %8s\n' TARGET EXECS EXEC/S WALL CPU COV FT CORPUS NEW CRASHES
 for t in $targets; do
   log=$run/$t.log
   fstat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
@@ -88,8 +129,9 @@ for t in $targets; do
     crashes="exit$status"
   fi
   [ "$status" = 0 ] && [ "$crashes" = 0 ] || failed=1
-  printf '%-11s %12s %8s %7s %8s %14s %6s %8s\n' "$t" "${execs:--}" \
-    "$(fstat average_exec_per_sec)" "$(field cov)" "$(field ft)" "$(field corp)" \
+  printf '%-11s %12s %8s %6s %6s %7s %8s %14s %6s %8s\n' "$t" "${execs:--}" \
+    "$(fstat average_exec_per_sec)" "$(cat "$run/$t.wall")" "$(cat "$run/$t.cpu" 2>/dev/null || echo -)" \
+    "$(field cov)" "$(field ft)" "$(field corp)" \
     "$(fstat new_units_added)" "$crashes"
 done
 if [ "$failed" = 1 ]; then
