@@ -1,11 +1,15 @@
 //! The output is the same, byte for byte, for every number of worker
 //! threads (`-j`): for every bundled capture and every output, for a
 //! generated mixed capture with many connections open at once, and when
-//! the memory budget has to cut.
+//! the memory budget has to cut. Both threaded engines are compared with
+//! one job: a file is read by every worker itself, standard input by one
+//! reader thread that hands packets to the workers.
 
 mod common;
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -54,7 +58,44 @@ fn run(path: &Path, out: &[&str], jobs: &str, extra: &[&str]) -> Vec<u8> {
     o.stdout
 }
 
+/// As [`run`], the capture read from standard input (`-`).
+fn run_stdin(path: &Path, out: &[&str], jobs: &str, extra: &[&str]) -> Vec<u8> {
+    let mut args: Vec<&str> = out.to_vec();
+    args.extend_from_slice(&["-", "-j", jobs]);
+    args.extend_from_slice(extra);
+    let o = Command::new(env!("CARGO_BIN_EXE_qscope"))
+        .args(&args)
+        .stdin(Stdio::from(File::open(path).unwrap()))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?} < {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+/// The outputs compared for standard input too.
+const STDIN_OUTPUTS: &[&[&str]] = &[
+    &["export", "--format", "jsonl"],
+    &["stats", "--format", "json"],
+];
+
 fn same_for_every_job_count(path: &Path, extra: &[&str]) {
+    for out in STDIN_OUTPUTS {
+        let one = run_stdin(path, out, "1", extra);
+        assert!(!one.is_empty());
+        for jobs in ["2", "3"] {
+            let many = run_stdin(path, out, jobs, extra);
+            assert!(
+                one == many,
+                "{} (stdin) {out:?} {extra:?}: -j 1 and -j {jobs} differ",
+                path.display()
+            );
+        }
+    }
     for out in OUTPUTS {
         let one = run(path, out, "1", extra);
         assert!(!one.is_empty());
@@ -156,4 +197,72 @@ fn memory_budget_cuts_the_same_way_for_every_job_count() {
         !undecoded.is_empty() || !gaps.is_empty(),
         "a cut leaves gaps or undecoded ranges with a reason"
     );
+}
+
+/// A sink that raises the stop flag (as Ctrl-C does) after `after`
+/// messages and counts what it is given.
+struct StopAfter {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    after: u64,
+    messages: u64,
+    finished: bool,
+}
+
+impl qscope::record::Sink for StopAfter {
+    fn record(
+        &mut self,
+        rec: &qscope::record::Record<'_>,
+    ) -> std::io::Result<qscope::record::Flow> {
+        if let qscope::record::Record::Message(_) = rec {
+            self.messages += 1;
+            if self.messages == self.after {
+                self.flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        Ok(qscope::record::Flow::Continue)
+    }
+    fn finish(&mut self, _: &qscope::record::Summary) -> std::io::Result<()> {
+        self.finished = true;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stop_mid_way_ends_every_engine_cleanly() {
+    use qscope::capture::FileSource;
+    use qscope::engine::{analyze, Config};
+    let path = mixed(120);
+    let total = read_pcap(&path).len() as u64;
+    // Many epochs (4,096 packets at most each), so that the stop comes
+    // with most of the file unread.
+    assert!(total > 60_000, "{total}");
+    for (jobs, stdin) in [(1, false), (2, false), (3, false), (2, true)] {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cfg = Config {
+            jobs,
+            stop: Some(flag.clone()),
+            ..Config::default()
+        };
+        let mut sink = StopAfter {
+            flag,
+            after: 100,
+            messages: 0,
+            finished: false,
+        };
+        // A file is read by every worker; a stream by one reader thread.
+        let mut source = if stdin {
+            FileSource::from_reader("<stdin>", Box::new(File::open(&path).unwrap())).unwrap()
+        } else {
+            FileSource::open(&path).unwrap()
+        };
+        let summary = analyze(&mut source, cfg, &mut sink).unwrap();
+        assert!(sink.finished);
+        assert!(sink.messages >= 100, "-j {jobs}: {}", sink.messages);
+        assert!(
+            summary.packets > 0 && summary.packets < total / 2,
+            "-j {jobs} stdin {stdin}: stopped after {} of {total} packets",
+            summary.packets
+        );
+        assert_eq!(summary.messages, sink.messages, "-j {jobs} stdin {stdin}");
+    }
 }

@@ -19,7 +19,7 @@
 //! [`INITIAL_BUFFER`] bytes and only grows for records larger than that.
 
 use std::io::{self, Cursor, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
@@ -63,8 +63,12 @@ pub struct FileSource {
     io_err: Arc<Mutex<Option<io::Error>>>,
     /// Set after the end or an error: later calls return `Ok(None)`.
     done: bool,
-    /// The input's size, when it is a regular file (progress).
+    /// The input's size, when it is a regular file (progress). Reading
+    /// stops there: a file still being written is read as it was when
+    /// opened.
     size: Option<u64>,
+    /// The file's path, when it is a regular file (for [`Source::reopen`]).
+    path: Option<PathBuf>,
 }
 
 /// Per-file decoding state.
@@ -140,9 +144,30 @@ impl FileSource {
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len());
-        let mut src = FileSource::from_reader(&name, Box::new(file))?;
+        let input: Box<dyn Read + Send> = match size {
+            Some(n) => Box::new(file.take(n)),
+            None => Box::new(file),
+        };
+        let mut src = FileSource::from_reader(&name, input)?;
         src.size = size;
+        src.path = size.map(|_| path.to_path_buf());
         Ok(src)
+    }
+
+    /// The same file opened again from its start, read up to the same
+    /// size: another reader of exactly the same packets. `None` for
+    /// anything but a regular file, or when the file can no longer be
+    /// opened or has shrunk.
+    fn open_again(&self) -> Option<FileSource> {
+        let (path, size) = (self.path.as_ref()?, self.size?);
+        let file = std::fs::File::open(path).ok()?;
+        if file.metadata().ok()?.len() < size {
+            return None;
+        }
+        let mut src = FileSource::from_reader(&self.st.name, Box::new(file.take(size))).ok()?;
+        src.size = Some(size);
+        src.path = Some(path.clone());
+        Some(src)
     }
 
     /// Reads a capture from any byte stream; `name` is used in error messages.
@@ -282,6 +307,7 @@ impl FileSource {
             io_err,
             done: false,
             size: None,
+            path: None,
         })
     }
 
@@ -510,6 +536,11 @@ impl FileSource {
 impl Source for FileSource {
     fn progress(&self) -> Option<(u64, Option<u64>)> {
         Some((self.reader.consumed() as u64, self.size))
+    }
+
+    fn reopen(&self) -> Option<Box<dyn Source + Send>> {
+        self.open_again()
+            .map(|s| Box::new(s) as Box<dyn Source + Send>)
     }
 
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {

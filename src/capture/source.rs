@@ -193,6 +193,14 @@ pub trait Source {
     fn progress(&self) -> Option<(u64, Option<u64>)> {
         None
     }
+
+    /// Another source that will give exactly the same packets from the
+    /// start (a regular file opened again), so that several threads can
+    /// each read the input themselves; `None` when the input cannot be
+    /// read twice (standard input, live capture).
+    fn reopen(&self) -> Option<Box<dyn Source + Send>> {
+        None
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -210,6 +218,9 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn progress(&self) -> Option<(u64, Option<u64>)> {
         (**self).progress()
+    }
+    fn reopen(&self) -> Option<Box<dyn Source + Send>> {
+        (**self).reopen()
     }
 }
 

@@ -99,4 +99,8 @@ impl<S: Source> Source for WithProgress<S> {
     fn progress(&self) -> Option<(u64, Option<u64>)> {
         self.inner.progress()
     }
+    fn reopen(&self) -> Option<Box<dyn Source + Send>> {
+        // The other readers draw no bar: this one shows the progress.
+        self.inner.reopen()
+    }
 }

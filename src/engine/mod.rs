@@ -17,10 +17,13 @@
 //!    [`Record`](crate::record::Record) to the statistics collector and the
 //!    [`Sink`].
 //!
-//! With `jobs` shards, a reader thread dispatches, each shard runs on its
-//! own thread and the merger runs on the caller's thread (the sink never
-//! leaves it); with one job the same three stages run in turn on the
-//! caller's thread. Epochs are cut from the packet sequence alone, so the
+//! With `jobs` shards, each shard runs on its own thread and the merger
+//! runs on the caller's thread (the sink never leaves it). A source that
+//! can be read again (a capture file) is read by every shard itself, each
+//! counting every packet and analysing its own connections
+//! (`threads::run_parallel`); any other source is read by a reader
+//! thread that dispatches (`threads::run_threaded`). With one job the same
+//! three stages run in turn on the caller's thread. Epochs are cut from the packet sequence alone, so the
 //! output is byte-identical for every number of jobs.
 //!
 //! Memory is bounded by the budget (`budget`): reassembly buffers,
@@ -39,11 +42,11 @@ mod dispatch;
 mod item;
 mod merge;
 mod shard;
+mod threads;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -53,7 +56,7 @@ use crate::capture::{CaptureError, Next, Packet, Source, Timestamp};
 use crate::reassembly;
 use crate::record::{Sink, Summary};
 use budget::Decision;
-use dispatch::{Counters, Dispatcher, Epoch};
+use dispatch::Dispatcher;
 use item::ShardOut;
 use merge::Merger;
 use shard::{Settings, Shard};
@@ -202,10 +205,16 @@ pub fn analyze(
     sink: &mut dyn Sink,
 ) -> Result<Summary, AnalyzeError> {
     let n = cfg.shards();
-    let (summary, fault) = if n <= 1 {
-        run_inline(source, &cfg, sink)
+    // (Stopped before the start: nothing is read, as with one job.)
+    let others = if n > 1 && !cfg.stopped() {
+        (1..n).map(|_| source.reopen()).collect::<Option<Vec<_>>>()
     } else {
-        run_threaded(source, &cfg, sink, n)
+        None
+    };
+    let (summary, fault) = match others {
+        _ if n <= 1 => run_inline(source, &cfg, sink),
+        Some(others) => threads::run_parallel(source, others, &cfg, sink),
+        None => threads::run_threaded(source, &cfg, sink, n),
     };
     match (summary, fault) {
         (Err(e), _) => Err(AnalyzeError::Output(e)),
@@ -388,219 +397,6 @@ fn run_inline(
         vec![inline.finish(&mut merger, sink)]
     };
     (merger.finish(sink, last, error, dropped), fault)
-}
-
-/// What a shard thread is given.
-enum ShardIn {
-    Epoch(Arc<Epoch>, Timestamp),
-    Finish { last_ts: Timestamp, last_frame: u64 },
-}
-
-/// What a shard thread gives back.
-enum ShardMsg {
-    Epoch(ShardOut),
-    Final(ShardOut, reassembly::Stats),
-}
-
-/// What the reader tells the merger.
-enum Meta {
-    Epoch(Counters),
-    End {
-        fault: Option<CaptureError>,
-        dropped: Option<u64>,
-    },
-}
-
-/// Epochs in flight per channel.
-const DEPTH: usize = 3;
-
-/// `n` jobs: a reader thread, `n` shard threads, the merger on this thread.
-fn run_threaded(
-    source: &mut (dyn Source + Send),
-    cfg: &Config,
-    sink: &mut dyn Sink,
-    n: usize,
-) -> (io::Result<Summary>, Option<CaptureError>) {
-    let halt = AtomicBool::new(false);
-    let mut merger = Merger::new(cfg.memory_limit);
-    std::thread::scope(|sc| {
-        let mut ins: Vec<SyncSender<ShardIn>> = Vec::with_capacity(n);
-        let mut outs: Vec<Receiver<ShardMsg>> = Vec::with_capacity(n);
-        let mut decisions: Vec<Sender<Option<Decision>>> = Vec::with_capacity(n);
-        for i in 0..n {
-            let (in_tx, in_rx) = mpsc::sync_channel::<ShardIn>(DEPTH);
-            let (out_tx, out_rx) = mpsc::sync_channel::<ShardMsg>(DEPTH);
-            let (dec_tx, dec_rx) = mpsc::channel::<Option<Decision>>();
-            ins.push(in_tx);
-            outs.push(out_rx);
-            decisions.push(dec_tx);
-            let set = cfg.settings();
-            sc.spawn(move || shard_thread(i, set, &in_rx, &out_tx, &dec_rx));
-        }
-        let (meta_tx, meta_rx) = mpsc::sync_channel::<Meta>(DEPTH + 1);
-        let halt = &halt;
-        sc.spawn(move || reader_thread(source, cfg, n, &ins, &meta_tx, halt));
-
-        let mut fault = None;
-        let mut dropped = None;
-        let mut halted = false;
-        let mut stats = vec![reassembly::Stats::default(); n];
-        while let Ok(meta) = meta_rx.recv() {
-            match meta {
-                Meta::Epoch(counters) => {
-                    let mut got = Vec::with_capacity(n);
-                    for (i, rx) in outs.iter().enumerate() {
-                        if let Ok(ShardMsg::Epoch(o)) = rx.recv() {
-                            if let Some(s) = stats.get_mut(i) {
-                                s.clone_from(&o.tcp);
-                            }
-                            got.push(o);
-                        }
-                    }
-                    let d = merger.epoch(sink, &counters, got);
-                    if merger.done() {
-                        halted = true;
-                        halt.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    for tx in &decisions {
-                        let _ = tx.send((!d.is_empty()).then_some(d));
-                    }
-                }
-                Meta::End {
-                    fault: f,
-                    dropped: d,
-                } => {
-                    fault = f;
-                    dropped = d;
-                    break;
-                }
-            }
-        }
-        let error = fault.as_ref().map(ToString::to_string);
-        if halted {
-            // Stop: nothing more is merged; the threads end as their
-            // channels close.
-            drop(decisions);
-            drop(outs);
-            let last = stats
-                .into_iter()
-                .map(|s| (ShardOut::default(), s))
-                .collect();
-            return (merger.finish(sink, last, error, dropped), fault);
-        }
-        let mut last = Vec::with_capacity(n);
-        for rx in &outs {
-            if let Ok(ShardMsg::Final(o, s)) = rx.recv() {
-                last.push((o, s));
-            }
-        }
-        (merger.finish(sink, last, error, dropped), fault)
-    })
-}
-
-fn reader_thread(
-    source: &mut (dyn Source + Send),
-    cfg: &Config,
-    n: usize,
-    ins: &[SyncSender<ShardIn>],
-    meta: &SyncSender<Meta>,
-    halt: &AtomicBool,
-) {
-    let mut disp = Dispatcher::new(n);
-    let mut pace = Pace::new(source.live());
-    let mut fault = None;
-    let send = |e: Epoch, t0: Timestamp| -> bool {
-        let counters = e.counters.clone();
-        let e = Arc::new(e);
-        for tx in ins {
-            if tx.send(ShardIn::Epoch(e.clone(), t0)).is_err() {
-                return false;
-            }
-        }
-        meta.send(Meta::Epoch(counters)).is_ok()
-    };
-    let mut go_on = true;
-    while go_on && !cfg.stopped() && !halt.load(Ordering::Relaxed) {
-        let epoch = match source.next_or_idle(LIVE_WAIT) {
-            Ok(Next::Packet(p)) => {
-                if disp.pending() == 0 {
-                    pace.started();
-                }
-                match disp.packet(&p) {
-                    Some(e) => Some(e),
-                    None if pace.due() => Some(disp.take(None)),
-                    None => None,
-                }
-            }
-            Ok(Next::Idle) => pace
-                .idle(disp.pending() > 0)
-                .map(|expire| disp.take(expire)),
-            Ok(Next::End) => break,
-            Err(e) => {
-                fault = Some(e);
-                break;
-            }
-        };
-        if let Some(e) = epoch {
-            let t0 = cfg.t0.or(disp.t0).unwrap_or_default();
-            go_on = send(e, t0);
-        }
-    }
-    if !go_on || halt.load(Ordering::Relaxed) {
-        return;
-    }
-    let t0 = cfg.t0.or(disp.t0).unwrap_or_default();
-    if !send(disp.take(None), t0) {
-        return;
-    }
-    for tx in ins {
-        let _ = tx.send(ShardIn::Finish {
-            last_ts: disp.last_ts,
-            last_frame: disp.last_frame,
-        });
-    }
-    let _ = meta.send(Meta::End {
-        fault,
-        dropped: source.dropped(),
-    });
-}
-
-fn shard_thread(
-    i: usize,
-    set: Settings,
-    rx: &Receiver<ShardIn>,
-    tx: &SyncSender<ShardMsg>,
-    decisions: &Receiver<Option<Decision>>,
-) {
-    let mut shard = Shard::new(set);
-    while let Ok(msg) = rx.recv() {
-        match msg {
-            ShardIn::Epoch(e, t0) => {
-                // The decision taken after epoch `number - LAG`.
-                let cut = if e.number >= budget::LAG {
-                    match decisions.recv() {
-                        Ok(d) => d,
-                        Err(_) => return,
-                    }
-                } else {
-                    None
-                };
-                let out = shard.epoch(&e, i, t0, cut.as_ref());
-                if tx.send(ShardMsg::Epoch(out)).is_err() {
-                    return;
-                }
-            }
-            ShardIn::Finish {
-                last_ts,
-                last_frame,
-            } => {
-                let (out, stats) = shard.finish(last_ts, last_frame);
-                let _ = tx.send(ShardMsg::Final(out, stats));
-                return;
-            }
-        }
-    }
 }
 
 /// Packet-at-a-time analysis on the caller's thread, for callers that

@@ -1,0 +1,473 @@
+//! The threaded engines: `jobs` shards on their own threads, the merger on
+//! the caller's. A capture file is read by every shard itself
+//! ([`run_parallel`]); any other source by one reader thread that
+//! dispatches ([`run_threaded`]). See the module above for the stages.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+
+use super::budget::{self, Decision};
+use super::dispatch::{self, Counters, Dispatcher, Epoch};
+use super::item::ShardOut;
+use super::merge::Merger;
+use super::shard::{Settings, Shard};
+use super::{Config, Pace, LIVE_WAIT};
+use crate::capture::{CaptureError, Next, Source, Timestamp};
+use crate::reassembly;
+use crate::record::{Sink, Summary};
+
+/// What a shard thread is given.
+enum ShardIn {
+    Epoch(Arc<Epoch>, Timestamp),
+    Finish { last_ts: Timestamp, last_frame: u64 },
+}
+
+/// What a shard thread gives back.
+enum ShardMsg {
+    Epoch(ShardOut),
+    Final(ShardOut, reassembly::Stats),
+}
+
+/// What the reader tells the merger.
+enum Meta {
+    Epoch(Counters),
+    End {
+        fault: Option<CaptureError>,
+        dropped: Option<u64>,
+    },
+}
+
+/// Epochs in flight per channel.
+const DEPTH: usize = 3;
+
+/// The shards' side of a threaded run, seen from the merger: epoch by
+/// epoch, the reader's counters and every shard's output (in shard order);
+/// the budget's decisions go back to the shards.
+struct Lanes {
+    meta: Receiver<Meta>,
+    outs: Vec<Receiver<ShardMsg>>,
+    decisions: Vec<Sender<Option<Decision>>>,
+}
+
+impl Lanes {
+    /// A channel pair per shard; the shards' ends are returned with it.
+    #[allow(clippy::type_complexity)]
+    fn new(
+        n: usize,
+    ) -> (
+        Lanes,
+        SyncSender<Meta>,
+        Vec<(SyncSender<ShardMsg>, Receiver<Option<Decision>>)>,
+    ) {
+        let (meta_tx, meta) = mpsc::sync_channel::<Meta>(DEPTH + 1);
+        let mut outs = Vec::with_capacity(n);
+        let mut decisions = Vec::with_capacity(n);
+        let mut ends = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (out_tx, out_rx) = mpsc::sync_channel::<ShardMsg>(DEPTH);
+            let (dec_tx, dec_rx) = mpsc::channel::<Option<Decision>>();
+            outs.push(out_rx);
+            decisions.push(dec_tx);
+            ends.push((out_tx, dec_rx));
+        }
+        let lanes = Lanes {
+            meta,
+            outs,
+            decisions,
+        };
+        (lanes, meta_tx, ends)
+    }
+
+    /// Merges until the reader's end (or the sink's stop, which raises
+    /// `halt`); returns the summary and the reader's fault.
+    fn merge(
+        self,
+        mut merger: Merger,
+        sink: &mut dyn Sink,
+        halt: &AtomicBool,
+    ) -> (io::Result<Summary>, Option<CaptureError>) {
+        let n = self.outs.len();
+        let mut fault = None;
+        let mut dropped = None;
+        let mut stats = vec![reassembly::Stats::default(); n];
+        while let Ok(meta) = self.meta.recv() {
+            match meta {
+                Meta::Epoch(counters) => {
+                    let mut got = Vec::with_capacity(n);
+                    for (i, rx) in self.outs.iter().enumerate() {
+                        if let Ok(ShardMsg::Epoch(o)) = rx.recv() {
+                            if let Some(s) = stats.get_mut(i) {
+                                s.clone_from(&o.tcp);
+                            }
+                            got.push(o);
+                        }
+                    }
+                    let d = merger.epoch(sink, &counters, got);
+                    if merger.done() {
+                        // Stop: nothing more is merged; the threads end as
+                        // their channels close.
+                        halt.store(true, Ordering::Relaxed);
+                        let error = fault.as_ref().map(ToString::to_string);
+                        drop(self);
+                        let last = stats
+                            .into_iter()
+                            .map(|s| (ShardOut::default(), s))
+                            .collect();
+                        return (merger.finish(sink, last, error, dropped), fault);
+                    }
+                    for tx in &self.decisions {
+                        let _ = tx.send((!d.is_empty()).then_some(d));
+                    }
+                }
+                Meta::End {
+                    fault: f,
+                    dropped: d,
+                } => {
+                    fault = f;
+                    dropped = d;
+                    break;
+                }
+            }
+        }
+        let error = fault.as_ref().map(ToString::to_string);
+        let mut last = Vec::with_capacity(n);
+        for rx in &self.outs {
+            if let Ok(ShardMsg::Final(o, s)) = rx.recv() {
+                last.push((o, s));
+            }
+        }
+        (merger.finish(sink, last, error, dropped), fault)
+    }
+}
+
+/// `n` jobs: a reader thread, `n` shard threads, the merger on this thread.
+pub(super) fn run_threaded(
+    source: &mut (dyn Source + Send),
+    cfg: &Config,
+    sink: &mut dyn Sink,
+    n: usize,
+) -> (io::Result<Summary>, Option<CaptureError>) {
+    let halt = AtomicBool::new(false);
+    let merger = Merger::new(cfg.memory_limit);
+    std::thread::scope(|sc| {
+        let (lanes, meta_tx, ends) = Lanes::new(n);
+        let mut ins: Vec<SyncSender<ShardIn>> = Vec::with_capacity(n);
+        for (i, (out_tx, dec_rx)) in ends.into_iter().enumerate() {
+            let (in_tx, in_rx) = mpsc::sync_channel::<ShardIn>(DEPTH);
+            ins.push(in_tx);
+            let set = cfg.settings();
+            sc.spawn(move || shard_thread(i, set, &in_rx, &out_tx, &dec_rx));
+        }
+        let halt = &halt;
+        sc.spawn(move || reader_thread(source, cfg, n, &ins, &meta_tx, halt));
+        lanes.merge(merger, sink, halt)
+    })
+}
+
+/// `n` jobs on a file that can be read `n` times: `n` workers, each
+/// reading the whole file itself and analysing only the connections of
+/// its shard (no reader thread, no packet copied between threads: each
+/// worker's packets are still in its core's cache when it analyses them),
+/// the merger on this thread. Worker 0 reports the counters, the fault
+/// and the progress; every worker cuts the same epochs from the same
+/// packets, so the output is the same as with one job.
+pub(super) fn run_parallel(
+    source: &mut (dyn Source + Send),
+    others: Vec<Box<dyn Source + Send>>,
+    cfg: &Config,
+    sink: &mut dyn Sink,
+) -> (io::Result<Summary>, Option<CaptureError>) {
+    let n = others.len() + 1;
+    let halt = AtomicBool::new(false);
+    // Ctrl-C: every worker stops after the same epoch (see `Worker::run`).
+    let stop_after = AtomicU64::new(u64::MAX);
+    let merger = Merger::new(cfg.memory_limit);
+    std::thread::scope(|sc| {
+        let (lanes, meta_tx, ends) = Lanes::new(n);
+        let (halt, stop_after) = (&halt, &stop_after);
+        let mut ends = ends.into_iter();
+        let mut workers = Vec::with_capacity(n);
+        let Some((out0, dec0)) = ends.next() else {
+            return lanes.merge(merger, sink, halt);
+        };
+        for (i, (mut src, (out, dec))) in others.into_iter().zip(ends).enumerate() {
+            workers.push(sc.spawn(move || {
+                let w = Worker::new(cfg, i + 1, n, halt, stop_after);
+                w.run(&mut *src, &out, &dec, None)
+            }));
+        }
+        sc.spawn(move || {
+            let w = Worker::new(cfg, 0, n, halt, stop_after);
+            w.run(source, &out0, &dec0, Some(&meta_tx))
+        });
+        let (summary, fault) = lanes.merge(merger, sink, halt);
+        // The same bytes give the same faults; should another reader
+        // have failed where the first did not, say so.
+        let other = workers
+            .into_iter()
+            .filter_map(|w| w.join().ok().flatten())
+            .next();
+        (summary, fault.or(other))
+    })
+}
+
+/// One of [`run_parallel`]'s workers: reader and shard in one.
+struct Worker<'a> {
+    cfg: &'a Config,
+    /// This worker's shard, of `n`.
+    i: usize,
+    n: usize,
+    disp: Dispatcher,
+    shard: Shard,
+    halt: &'a AtomicBool,
+    stop_after: &'a AtomicU64,
+    /// The current epoch has begun in the shard.
+    open: bool,
+}
+
+impl<'a> Worker<'a> {
+    fn new(
+        cfg: &'a Config,
+        i: usize,
+        n: usize,
+        halt: &'a AtomicBool,
+        stop_after: &'a AtomicU64,
+    ) -> Worker<'a> {
+        Worker {
+            cfg,
+            i,
+            n,
+            disp: Dispatcher::new(1),
+            shard: Shard::new(cfg.settings()),
+            halt,
+            stop_after,
+            open: false,
+        }
+    }
+
+    /// Reads the whole source; `meta`: this is worker 0, which reports
+    /// the counters and the end. Returns the source's fault (for the
+    /// other workers; worker 0 reports it to the merger).
+    fn run(
+        mut self,
+        source: &mut (dyn Source + Send),
+        out: &SyncSender<ShardMsg>,
+        decisions: &Receiver<Option<Decision>>,
+        meta: Option<&SyncSender<Meta>>,
+    ) -> Option<CaptureError> {
+        let mut fault = None;
+        loop {
+            if self.halt.load(Ordering::Relaxed) {
+                return None;
+            }
+            if meta.is_some() && self.cfg.stopped() {
+                // The others may be ahead of worker 0, but by fewer than
+                // LAG + 1 epochs (each waits for the merger's decision on
+                // epoch e - LAG, which needs worker 0's epoch e - LAG):
+                // all can still stop after the same epoch.
+                let (number, _, _) = self.disp.current();
+                let _ = self.stop_after.compare_exchange(
+                    u64::MAX,
+                    number + budget::LAG + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            match source.next_packet() {
+                Ok(Some(p)) => {
+                    let number = self.disp.current().0;
+                    if !self.open && !self.begin(number, p.ts, p.num, decisions) {
+                        return None;
+                    }
+                    if let Some(seg) = self.disp.count(&p) {
+                        if dispatch::shard_of(seg.src, seg.dst, self.n) == self.i {
+                            self.shard.segment(&seg, p.ts, p.num);
+                        }
+                    }
+                    if self.disp.full() {
+                        let number = self.disp.current().0;
+                        if !self.close(out, decisions, meta) {
+                            return None;
+                        }
+                        if number >= self.stop_after.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    fault = Some(e);
+                    break;
+                }
+            }
+        }
+        if !self.close(out, decisions, meta) {
+            return None;
+        }
+        let (o, stats) = self.shard.finish(self.disp.last_ts, self.disp.last_frame);
+        if out.send(ShardMsg::Final(o, stats)).is_err() {
+            return None;
+        }
+        match meta {
+            Some(m) => {
+                let _ = m.send(Meta::End {
+                    fault,
+                    dropped: source.dropped(),
+                });
+                None
+            }
+            None => fault,
+        }
+    }
+
+    /// Begins epoch `number` at its first packet (any shard's), applying
+    /// the merger's decision on epoch `number - LAG`. False: the merger is
+    /// gone.
+    fn begin(
+        &mut self,
+        number: u64,
+        first_ts: Timestamp,
+        first_frame: u64,
+        decisions: &Receiver<Option<Decision>>,
+    ) -> bool {
+        let cut = if number >= budget::LAG {
+            match decisions.recv() {
+                Ok(d) => d,
+                Err(_) => return false,
+            }
+        } else {
+            None
+        };
+        let t0 = self.cfg.t0.or(self.disp.t0).unwrap_or(first_ts);
+        self.shard
+            .begin(number, t0, cut.as_ref(), first_ts, first_frame);
+        self.open = true;
+        true
+    }
+
+    /// Ends the current epoch (even one without packets) and hands its
+    /// output on. False: the merger is gone.
+    fn close(
+        &mut self,
+        out: &SyncSender<ShardMsg>,
+        decisions: &Receiver<Option<Decision>>,
+        meta: Option<&SyncSender<Meta>>,
+    ) -> bool {
+        let e = self.disp.take(None);
+        if !self.open && !self.begin(e.number, e.first_ts, e.first_frame, decisions) {
+            return false;
+        }
+        self.open = false;
+        let o = self.shard.end(e.expire, e.last_frame);
+        if out.send(ShardMsg::Epoch(o)).is_err() {
+            return false;
+        }
+        meta.is_none_or(|m| m.send(Meta::Epoch(e.counters.clone())).is_ok())
+    }
+}
+
+fn reader_thread(
+    source: &mut (dyn Source + Send),
+    cfg: &Config,
+    n: usize,
+    ins: &[SyncSender<ShardIn>],
+    meta: &SyncSender<Meta>,
+    halt: &AtomicBool,
+) {
+    let mut disp = Dispatcher::new(n);
+    let mut pace = Pace::new(source.live());
+    let mut fault = None;
+    let send = |e: Epoch, t0: Timestamp| -> bool {
+        let counters = e.counters.clone();
+        let e = Arc::new(e);
+        for tx in ins {
+            if tx.send(ShardIn::Epoch(e.clone(), t0)).is_err() {
+                return false;
+            }
+        }
+        meta.send(Meta::Epoch(counters)).is_ok()
+    };
+    let mut go_on = true;
+    while go_on && !cfg.stopped() && !halt.load(Ordering::Relaxed) {
+        let epoch = match source.next_or_idle(LIVE_WAIT) {
+            Ok(Next::Packet(p)) => {
+                if disp.pending() == 0 {
+                    pace.started();
+                }
+                match disp.packet(&p) {
+                    Some(e) => Some(e),
+                    None if pace.due() => Some(disp.take(None)),
+                    None => None,
+                }
+            }
+            Ok(Next::Idle) => pace
+                .idle(disp.pending() > 0)
+                .map(|expire| disp.take(expire)),
+            Ok(Next::End) => break,
+            Err(e) => {
+                fault = Some(e);
+                break;
+            }
+        };
+        if let Some(e) = epoch {
+            let t0 = cfg.t0.or(disp.t0).unwrap_or_default();
+            go_on = send(e, t0);
+        }
+    }
+    if !go_on || halt.load(Ordering::Relaxed) {
+        return;
+    }
+    let t0 = cfg.t0.or(disp.t0).unwrap_or_default();
+    if !send(disp.take(None), t0) {
+        return;
+    }
+    for tx in ins {
+        let _ = tx.send(ShardIn::Finish {
+            last_ts: disp.last_ts,
+            last_frame: disp.last_frame,
+        });
+    }
+    let _ = meta.send(Meta::End {
+        fault,
+        dropped: source.dropped(),
+    });
+}
+
+fn shard_thread(
+    i: usize,
+    set: Settings,
+    rx: &Receiver<ShardIn>,
+    tx: &SyncSender<ShardMsg>,
+    decisions: &Receiver<Option<Decision>>,
+) {
+    let mut shard = Shard::new(set);
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            ShardIn::Epoch(e, t0) => {
+                // The decision taken after epoch `number - LAG`.
+                let cut = if e.number >= budget::LAG {
+                    match decisions.recv() {
+                        Ok(d) => d,
+                        Err(_) => return,
+                    }
+                } else {
+                    None
+                };
+                let out = shard.epoch(&e, i, t0, cut.as_ref());
+                if tx.send(ShardMsg::Epoch(out)).is_err() {
+                    return;
+                }
+            }
+            ShardIn::Finish {
+                last_ts,
+                last_frame,
+            } => {
+                let (out, stats) = shard.finish(last_ts, last_frame);
+                let _ = tx.send(ShardMsg::Final(out, stats));
+                return;
+            }
+        }
+    }
+}
