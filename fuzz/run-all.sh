@@ -23,7 +23,9 @@
 # from /proc every few seconds; the target is stopped with SIGINT, which
 # libFuzzer answers with its final stats), so that a target sharing the
 # machine with other work still gets its full time. The table then also
-# shows the wall and CPU seconds each target had.
+# shows the wall and CPU seconds each target had, and the hang timeout is
+# 60 s instead of 10 (so that pausing a target for a few seconds with
+# SIGSTOP, e.g. to time something else, is not reported as a hang).
 set -euo pipefail
 
 usage() {
@@ -66,6 +68,9 @@ fuzz_one() {
   if [ -n "${FUZZ_CPU:-}" ]; then
     # Wall time is only a backstop; CPU time is watched below.
     args[0]=-max_total_time=$((secs * 50))
+    # A unit takes milliseconds; 60 s still catches a hang, and tolerates
+    # the target being paused (SIGSTOP) while the machine is measured.
+    args[1]=-timeout=60
     nice "$bindir/$t" "${args[@]}" "$new" "$root/fuzz/corpus/$t" >"$run/$t.log" 2>&1 &
     local pid=$! tick cpu=0
     tick=$(getconf CLK_TCK)
