@@ -828,10 +828,12 @@ fn print_hostile(rows: &[HRow]) {
             Consumed::Doc(d) => d.result.as_ref().ok().and_then(|f| f.memory_limit()),
             Consumed::Text(..) => None,
         };
+        // Without --memory-limit: the limit the summary states, else (the
+        // text of `stats` states none) qscope's documented default.
         let limit_bytes = if r.limit.is_some() {
             Some(LIMIT.1)
         } else {
-            found_limit
+            found_limit.or(Some(qscope::engine::DEFAULT_MEMORY_LIMIT))
         };
         let accept = match limit_bytes {
             Some(l) if o.maxrss_bytes <= l + SLACK => "yes".to_string(),
