@@ -204,11 +204,15 @@ pub(super) fn run_parallel(
         });
         let (summary, fault) = lanes.merge(merger, sink, halt);
         // The same bytes give the same faults; should another reader
-        // have failed where the first did not, say so.
-        let other = workers
-            .into_iter()
-            .filter_map(|w| w.join().ok().flatten())
-            .next();
+        // have failed where the first did not, say so. (A worker's panic
+        // is a bug: it goes on as the scope's other threads' would.)
+        let mut other = None;
+        for w in workers {
+            match w.join() {
+                Ok(f) => other = other.or(f),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
         (summary, fault.or(other))
     })
 }
