@@ -128,7 +128,9 @@ for t in $targets; do
   field() { echo "$last" | sed -n "s/.* $1: *\([^ ]*\).*/\1/p"; }
   execs=$(fstat number_of_executed_units)
   [ -n "$execs" ] || execs=$(echo "$last" | sed -n 's/^#\([0-9]*\).*/\1/p')
-  crashes=$(find "$run/artifacts/$t" -type f | wc -l)
+  # slow-unit-* files are libFuzzer's notes of a unit over 10 s (a paused
+  # target writes them too), not failures.
+  crashes=$(find "$run/artifacts/$t" -type f ! -name 'slow-unit-*' | wc -l)
   status=$(cat "$run/$t.status")
   if [ "$status" != 0 ] && [ "$crashes" = 0 ]; then
     crashes="exit$status"
