@@ -359,7 +359,7 @@ impl<'a> Worker<'a> {
         decisions: &Receiver<Option<Decision>>,
         meta: Option<&SyncSender<Meta>>,
     ) -> bool {
-        let e = self.disp.take(None);
+        let mut e = self.disp.take(None);
         if !self.open && !self.begin(e.number, e.first_ts, e.first_frame, decisions) {
             return false;
         }
@@ -368,7 +368,7 @@ impl<'a> Worker<'a> {
         if out.send(ShardMsg::Epoch(o)).is_err() {
             return false;
         }
-        meta.is_none_or(|m| m.send(Meta::Epoch(e.counters.clone())).is_ok())
+        meta.is_none_or(|m| m.send(Meta::Epoch(std::mem::take(&mut e.counters))).is_ok())
     }
 }
 
