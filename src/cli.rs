@@ -108,6 +108,9 @@ pub struct Input {
     pub name: String,
     /// The relay, for `--listen`/`--connect` (stopped when dropped).
     pub relay: Option<Relay>,
+    /// A capture file: raised by SIGINT/SIGTERM, which stop its analysis
+    /// early (the output is still finished; see [`run_analysis`]).
+    pub interrupted: Option<Arc<AtomicBool>>,
 }
 
 /// Opens the capture file, or the live interface (then installs the
@@ -156,12 +159,17 @@ pub fn open_input(common: &Common) -> Result<Input, Failure> {
     match &common.capture {
         Some(path) => {
             let source = FileSource::open(path).map_err(|e| Failure::fail(e.to_string()))?;
+            // Ctrl-C ends the analysis of a file as `-c` does: sessions end,
+            // the summary is written (a second Ctrl-C ends it at once).
+            let interrupted = crate::capture::signals::stop_on_signals(&stop)
+                .map_err(|e| Failure::fail(format!("cannot install signal handlers: {e}")))?;
             Ok(Input {
                 source: Box::new(source),
                 live: false,
                 stop,
                 name: path.display().to_string(),
                 relay: None,
+                interrupted: Some(interrupted),
             })
         }
         None => open_live(common, stop),
@@ -222,6 +230,7 @@ fn open_relay(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> 
         stop,
         name: format!("relay {} -> {}", relay.listening(), relay.target()),
         relay: Some(relay),
+        interrupted: None,
     })
 }
 
@@ -294,6 +303,7 @@ fn open_live(common: &Common, stop: Arc<AtomicBool>) -> Result<Input, Failure> {
         stop,
         name,
         relay: None,
+        interrupted: None,
     })
 }
 
@@ -303,6 +313,35 @@ fn open_live(_common: &Common, _stop: Arc<AtomicBool>) -> Result<Input, Failure>
         "no capture file given, and this qscope was built without live capture \
          (rebuild with `cargo build --release --features live`, which needs libpcap-dev)",
     ))
+}
+
+fn is_raised(flag: &Option<Arc<AtomicBool>>) -> bool {
+    flag.as_ref()
+        .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Names a signal's interruption in the summary's `error`: the capture
+/// file was not read to its end.
+struct MarkInterrupted<'a> {
+    inner: &'a mut dyn Sink,
+    flag: Option<Arc<AtomicBool>>,
+}
+
+impl Sink for MarkInterrupted<'_> {
+    fn record(&mut self, rec: &Record<'_>) -> io::Result<Flow> {
+        self.inner.record(rec)
+    }
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        if !is_raised(&self.flag) || summary.error.is_some() {
+            return self.inner.finish(summary);
+        }
+        let mut s = summary.clone();
+        s.error = Some(format!(
+            "interrupted by a signal after {} packets: the capture was not read to its end",
+            s.packets
+        ));
+        self.inner.finish(&s)
+    }
 }
 
 /// Passes records on until `remaining` messages were written, then asks
@@ -428,8 +467,14 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
         stop,
         live,
         relay,
-        ..
+        interrupted,
+        name,
     } = input;
+    let mut marked = MarkInterrupted {
+        inner: sink,
+        flag: interrupted.clone(),
+    };
+    let sink: &mut dyn Sink = &mut marked;
     let mut source: Box<dyn Source + Send> =
         match progress::WithProgress::wrap(source, common.quiet) {
             Ok(w) => Box::new(w),
@@ -487,6 +532,15 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
         write_sessions(capture, out, &track.sessions)?;
     }
     match result {
+        Ok(summary) if is_raised(&interrupted) => Err(Failure {
+            code: exit::INTERRUPTED,
+            reason: format!(
+                "interrupted: {} was read up to packet {} only; the output covers those packets \
+                 (sessions ended, summary written)",
+                crate::human::escape(&name),
+                summary.packets
+            ),
+        }),
         Ok(summary) => {
             if let Some(first) = summary.malformed_examples.first() {
                 // Not fatal: say so once, on stderr, away from the output.
@@ -657,7 +711,10 @@ fn run_stats(a: &StatsArgs) -> Result<(), Failure> {
     // A capture damaged part-way still gets the tables of what came before
     // the fault; the fault is reported after them, as print and export do.
     let analysis = run_analysis(&common, input, &mut collector);
-    if analysis.as_ref().is_err_and(|f| f.code != exit::DAMAGED) {
+    if analysis
+        .as_ref()
+        .is_err_and(|f| f.code != exit::DAMAGED && f.code != exit::INTERRUPTED)
+    {
         return analysis;
     }
     let Some(mut detail) = collector.detail.take() else {

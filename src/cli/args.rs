@@ -46,7 +46,9 @@ Shell completions and the manual page: qscope completions SHELL, qscope man.
 Exit status: 0 success; 1 the input cannot be opened or read, the output
 cannot be written, or live capture failed; 2 a usage error (bad option or
 value, invalid display filter); 3 the capture is damaged part-way
-(everything decoded before the fault is written, summary included).";
+(everything decoded before the fault is written, summary included); 130
+Ctrl-C stopped the analysis of a file (what was read is written, summary
+included; a second Ctrl-C ends qscope at once).";
 
 #[derive(Parser, Debug)]
 #[command(name = "qscope", version, about = ABOUT, after_help = AFTER, args_conflicts_with_subcommands = true)]
@@ -535,6 +537,10 @@ pub mod exit {
     /// fault was written (summary included) and standard error says what
     /// and where.
     pub const DAMAGED: i32 = 3;
+    /// A capture file's analysis was stopped by SIGINT or SIGTERM: what
+    /// was read is written (summary included, its `error` says so), the
+    /// rest of the file was not read (the shell's 128 + SIGINT).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// A failure with its one-line reason; `code` is the exit status.

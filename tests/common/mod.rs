@@ -487,3 +487,48 @@ pub fn conversations(path: &Path) -> Vec<Vec<(qscope_dissectors::Dir, Vec<u8>)>>
     r.finish(last, &mut on);
     out
 }
+
+/// Copies of real sessions, each with its own client port and start time,
+/// interleaved so that dozens of connections are open at once (the recipe
+/// of the benchmarks' mixed captures, small), written to `scratch(dir)`.
+pub fn mixed(dir: &str, copies: usize) -> PathBuf {
+    let sources: &[(&str, u16)] = &[
+        ("qmp/qmp-basic.pcap", 4444),
+        ("qmp/qmp-events.pcap", 4444),
+        ("qm/qm-1-fileops-qmclilib.pcap", 4243),
+        ("qm/qm-2-prompt-call-qmclilib.pcap", 4243),
+        ("mqserver/mq-xml.pcap", 8889),
+        ("qps/qps-1-happy.pcap", 7070),
+    ];
+    let mut all: Vec<Pkt> = Vec::new();
+    let mut port = 20_000u16;
+    for k in 0..copies {
+        for (i, (rel, server)) in sources.iter().enumerate() {
+            let pkts = read_pcap(&bundled(rel));
+            let t0 = pkts[0].ts_us;
+            let shift = (k * sources.len() + i) as i64 * 7_000;
+            // Every client port of the capture gets a port of its own.
+            let mut map: Vec<(u16, u16)> = Vec::new();
+            for p in &pkts {
+                let t = tcp(&p.frame);
+                let client = if t.sport == *server { t.dport } else { t.sport };
+                let to = match map.iter().find(|(from, _)| *from == client) {
+                    Some((_, to)) => *to,
+                    None => {
+                        port += 1;
+                        map.push((client, port));
+                        port
+                    }
+                };
+                all.push(Pkt {
+                    ts_us: 1_800_000_000_000_000 + (p.ts_us - t0) + shift,
+                    frame: with_port(&p.frame, client, to),
+                });
+            }
+        }
+    }
+    all.sort_by_key(|p| p.ts_us);
+    let path = scratch(dir).join(format!("mixed-{copies}.pcap"));
+    write_pcap(&path, &all);
+    path
+}
