@@ -56,7 +56,7 @@ use crate::capture::{CaptureError, Next, Packet, Source, Timestamp};
 use crate::reassembly;
 use crate::record::{Sink, Summary};
 use budget::Decision;
-use dispatch::Dispatcher;
+use dispatch::{Dispatcher, Epoch};
 use item::ShardOut;
 use merge::Merger;
 use shard::{Settings, Shard};
@@ -279,62 +279,115 @@ impl Pace {
     }
 }
 
-/// One job on one thread: each packet is analysed as it is read (its
-/// bytes are not copied), and epochs end where the dispatcher cuts them,
-/// exactly as with several jobs.
-struct Inline {
+/// A shard fed packet by packet by a dispatcher of its own, which cuts the
+/// epochs (one job; or a worker that reads the file itself and analyses
+/// the connections of its part). An epoch begins in the shard at its first
+/// packet, with the budget's decision for it from `decide` (`None`: the
+/// decisions are gone, stop), and ends when the dispatcher says it is full.
+struct Stepper {
     disp: Dispatcher,
     shard: Shard,
-    pending: Pending,
     t0: Option<Timestamp>,
+    /// Analyse only the connections of shard `part.0` of `part.1`.
+    part: (usize, usize),
     /// The current epoch has begun in the shard.
     open: bool,
+}
+
+type Decide<'a> = dyn FnMut(u64) -> Option<Option<Decision>> + 'a;
+
+impl Stepper {
+    fn new(cfg: &Config, part: (usize, usize)) -> Stepper {
+        Stepper {
+            disp: Dispatcher::new(1),
+            shard: Shard::new(cfg.settings()),
+            t0: cfg.t0,
+            part,
+            open: false,
+        }
+    }
+
+    fn begin(
+        &mut self,
+        number: u64,
+        first_ts: Timestamp,
+        first_frame: u64,
+        decide: &mut Decide<'_>,
+    ) -> Option<()> {
+        let cut = decide(number)?;
+        let t0 = self.t0.or(self.disp.t0).unwrap_or(first_ts);
+        self.shard
+            .begin(number, t0, cut.as_ref(), first_ts, first_frame);
+        self.open = true;
+        Some(())
+    }
+
+    /// One packet; `Some(true)` when its epoch is full (close it now).
+    fn packet(&mut self, p: &Packet<'_>, decide: &mut Decide<'_>) -> Option<bool> {
+        if !self.open {
+            self.begin(self.disp.current().0, p.ts, p.num, decide)?;
+        }
+        if let Some(seg) = self.disp.count(p) {
+            let (i, n) = self.part;
+            if n == 1 || dispatch::shard_of(seg.src, seg.dst, n) == i {
+                self.shard.segment(&seg, p.ts, p.num);
+            }
+        }
+        Some(self.disp.full())
+    }
+
+    /// Ends the current epoch (even one without packets): the epoch, with
+    /// its counters, and the shard's output.
+    fn close(
+        &mut self,
+        expire: Option<Timestamp>,
+        decide: &mut Decide<'_>,
+    ) -> Option<(Epoch, ShardOut)> {
+        let e = self.disp.take(expire);
+        if !self.open {
+            self.begin(e.number, e.first_ts, e.first_frame, decide)?;
+        }
+        self.open = false;
+        let out = self.shard.end(e.expire, e.last_frame);
+        Some((e, out))
+    }
+
+    /// After the last epoch: every connection closes.
+    fn finish(&mut self) -> (ShardOut, reassembly::Stats) {
+        self.shard.finish(self.disp.last_ts, self.disp.last_frame)
+    }
+}
+
+/// One job on one thread: each packet is analysed as it is read (its
+/// bytes are not copied), and epochs end where the dispatcher cuts them,
+/// exactly as with several jobs. The budget's decisions wait in `pending`.
+struct Inline {
+    step: Stepper,
+    pending: Pending,
 }
 
 impl Inline {
     fn new(cfg: &Config) -> Inline {
         Inline {
-            disp: Dispatcher::new(1),
-            shard: Shard::new(cfg.settings()),
+            step: Stepper::new(cfg, (0, 1)),
             pending: Pending::default(),
-            t0: cfg.t0,
-            open: false,
         }
-    }
-
-    fn t0(&self, first: Timestamp) -> Timestamp {
-        self.t0.or(self.disp.t0).unwrap_or(first)
     }
 
     fn packet(&mut self, p: &Packet<'_>, merger: &mut Merger, sink: &mut dyn Sink) {
-        if !self.open {
-            let number = self.disp.current().0;
-            let cut = self.pending.take(number);
-            self.shard
-                .begin(number, self.t0(p.ts), cut.as_ref(), p.ts, p.num);
-            self.open = true;
-        }
-        if let Some(seg) = self.disp.count(p) {
-            self.shard.segment(&seg, p.ts, p.num);
-        }
-        if self.disp.full() {
+        let pending = &mut self.pending;
+        if self.step.packet(p, &mut |n| Some(pending.take(n))) == Some(true) {
             self.close(None, merger, sink);
         }
     }
 
     /// Ends the current epoch (even one without packets).
     fn close(&mut self, expire: Option<Timestamp>, merger: &mut Merger, sink: &mut dyn Sink) {
-        let e = self.disp.take(expire);
-        if !self.open {
-            let cut = self.pending.take(e.number);
-            let t0 = self.t0(e.first_ts);
-            self.shard
-                .begin(e.number, t0, cut.as_ref(), e.first_ts, e.first_frame);
+        let pending = &mut self.pending;
+        if let Some((e, out)) = self.step.close(expire, &mut |n| Some(pending.take(n))) {
+            let d = merger.epoch(sink, &e.counters, vec![out]);
+            self.pending.schedule(e.number, d);
         }
-        self.open = false;
-        let out = self.shard.end(e.expire, e.last_frame);
-        let d = merger.epoch(sink, &e.counters, vec![out]);
-        self.pending.schedule(e.number, d);
     }
 
     /// The end: the last epoch, then every connection closes.
@@ -344,7 +397,7 @@ impl Inline {
         sink: &mut dyn Sink,
     ) -> (ShardOut, reassembly::Stats) {
         self.close(None, merger, sink);
-        self.shard.finish(self.disp.last_ts, self.disp.last_frame)
+        self.step.finish()
     }
 }
 
@@ -365,16 +418,16 @@ fn run_inline(
         }
         match source.next_or_idle(LIVE_WAIT) {
             Ok(Next::Packet(p)) => {
-                if inline.disp.pending() == 0 {
+                if inline.step.disp.pending() == 0 {
                     pace.started();
                 }
                 inline.packet(&p, &mut merger, sink);
-                if inline.disp.pending() > 0 && pace.due() {
+                if inline.step.disp.pending() > 0 && pace.due() {
                     inline.close(None, &mut merger, sink);
                 }
             }
             Ok(Next::Idle) => {
-                if let Some(expire) = pace.idle(inline.disp.pending() > 0) {
+                if let Some(expire) = pace.idle(inline.step.disp.pending() > 0) {
                     inline.close(expire, &mut merger, sink);
                 }
             }
@@ -392,7 +445,7 @@ fn run_inline(
     let dropped = source.dropped();
     let error = fault.as_ref().map(ToString::to_string);
     let last = if halted {
-        vec![(ShardOut::default(), inline.shard.tcp())]
+        vec![(ShardOut::default(), inline.step.shard.tcp())]
     } else {
         vec![inline.finish(&mut merger, sink)]
     };
@@ -444,7 +497,7 @@ impl<S: Sink> Engine<S> {
     /// Ends the current epoch now, so that every record of the packets
     /// given so far comes out.
     pub fn flush(&mut self) {
-        if self.inline.disp.pending() > 0 {
+        if self.inline.step.disp.pending() > 0 {
             self.close(None);
         }
     }
@@ -473,7 +526,7 @@ impl<S: Sink> Engine<S> {
             return (Ok(Summary::default()), self.sink);
         };
         let last = if self.halted {
-            vec![(ShardOut::default(), self.inline.shard.tcp())]
+            vec![(ShardOut::default(), self.inline.step.shard.tcp())]
         } else {
             vec![self.inline.finish(&mut merger, &mut self.sink)]
         };

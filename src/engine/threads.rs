@@ -9,11 +9,11 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use super::budget::{self, Decision};
-use super::dispatch::{self, Counters, Dispatcher, Epoch};
+use super::dispatch::{Counters, Dispatcher, Epoch};
 use super::item::ShardOut;
 use super::merge::Merger;
 use super::shard::{Settings, Shard};
-use super::{Config, Pace, LIVE_WAIT};
+use super::{Config, Decide, Pace, Stepper, LIVE_WAIT};
 use crate::capture::{CaptureError, Next, Source, Timestamp};
 use crate::reassembly;
 use crate::record::{Sink, Summary};
@@ -220,18 +220,13 @@ pub(super) fn run_parallel(
 /// One of [`run_parallel`]'s workers: reader and shard in one.
 struct Worker<'a> {
     cfg: &'a Config,
-    /// This worker's shard, of `n`.
-    i: usize,
-    n: usize,
-    disp: Dispatcher,
-    shard: Shard,
+    step: Stepper,
     halt: &'a AtomicBool,
     stop_after: &'a AtomicU64,
-    /// The current epoch has begun in the shard.
-    open: bool,
 }
 
 impl<'a> Worker<'a> {
+    /// Worker `i` of `n`.
     fn new(
         cfg: &'a Config,
         i: usize,
@@ -241,13 +236,9 @@ impl<'a> Worker<'a> {
     ) -> Worker<'a> {
         Worker {
             cfg,
-            i,
-            n,
-            disp: Dispatcher::new(1),
-            shard: Shard::new(cfg.settings()),
+            step: Stepper::new(cfg, (i, n)),
             halt,
             stop_after,
-            open: false,
         }
     }
 
@@ -261,6 +252,15 @@ impl<'a> Worker<'a> {
         decisions: &Receiver<Option<Decision>>,
         meta: Option<&SyncSender<Meta>>,
     ) -> Option<CaptureError> {
+        // Epoch `number` begins with the merger's decision on epoch
+        // `number - LAG`; `None`: the merger is gone.
+        let mut decide = |number: u64| {
+            if number >= budget::LAG {
+                decisions.recv().ok()
+            } else {
+                Some(None)
+            }
+        };
         let mut fault = None;
         loop {
             if self.halt.load(Ordering::Relaxed) {
@@ -271,7 +271,7 @@ impl<'a> Worker<'a> {
                 // LAG + 1 epochs (each waits for the merger's decision on
                 // epoch e - LAG, which needs worker 0's epoch e - LAG):
                 // all can still stop after the same epoch.
-                let (number, _, _) = self.disp.current();
+                let (number, _, _) = self.step.disp.current();
                 let _ = self.stop_after.compare_exchange(
                     u64::MAX,
                     number + budget::LAG + 1,
@@ -280,26 +280,19 @@ impl<'a> Worker<'a> {
                 );
             }
             match source.next_packet() {
-                Ok(Some(p)) => {
-                    let number = self.disp.current().0;
-                    if !self.open && !self.begin(number, p.ts, p.num, decisions) {
-                        return None;
-                    }
-                    if let Some(seg) = self.disp.count(&p) {
-                        if dispatch::shard_of(seg.src, seg.dst, self.n) == self.i {
-                            self.shard.segment(&seg, p.ts, p.num);
-                        }
-                    }
-                    if self.disp.full() {
-                        let number = self.disp.current().0;
-                        if !self.close(out, decisions, meta) {
+                Ok(Some(p)) => match self.step.packet(&p, &mut decide) {
+                    None => return None,
+                    Some(false) => {}
+                    Some(true) => {
+                        let number = self.step.disp.current().0;
+                        if !self.close(&mut decide, out, meta) {
                             return None;
                         }
                         if number >= self.stop_after.load(Ordering::Relaxed) {
                             break;
                         }
                     }
-                }
+                },
                 Ok(None) => break,
                 Err(e) => {
                     fault = Some(e);
@@ -307,10 +300,10 @@ impl<'a> Worker<'a> {
                 }
             }
         }
-        if !self.close(out, decisions, meta) {
+        if !self.close(&mut decide, out, meta) {
             return None;
         }
-        let (o, stats) = self.shard.finish(self.disp.last_ts, self.disp.last_frame);
+        let (o, stats) = self.step.finish();
         if out.send(ShardMsg::Final(o, stats)).is_err() {
             return None;
         }
@@ -326,45 +319,17 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Begins epoch `number` at its first packet (any shard's), applying
-    /// the merger's decision on epoch `number - LAG`. False: the merger is
-    /// gone.
-    fn begin(
-        &mut self,
-        number: u64,
-        first_ts: Timestamp,
-        first_frame: u64,
-        decisions: &Receiver<Option<Decision>>,
-    ) -> bool {
-        let cut = if number >= budget::LAG {
-            match decisions.recv() {
-                Ok(d) => d,
-                Err(_) => return false,
-            }
-        } else {
-            None
-        };
-        let t0 = self.cfg.t0.or(self.disp.t0).unwrap_or(first_ts);
-        self.shard
-            .begin(number, t0, cut.as_ref(), first_ts, first_frame);
-        self.open = true;
-        true
-    }
-
     /// Ends the current epoch (even one without packets) and hands its
-    /// output on. False: the merger is gone.
+    /// output on (worker 0: its counters too). False: the merger is gone.
     fn close(
         &mut self,
+        decide: &mut Decide<'_>,
         out: &SyncSender<ShardMsg>,
-        decisions: &Receiver<Option<Decision>>,
         meta: Option<&SyncSender<Meta>>,
     ) -> bool {
-        let mut e = self.disp.take(None);
-        if !self.open && !self.begin(e.number, e.first_ts, e.first_frame, decisions) {
+        let Some((mut e, o)) = self.step.close(None, decide) else {
             return false;
-        }
-        self.open = false;
-        let o = self.shard.end(e.expire, e.last_frame);
+        };
         if out.send(ShardMsg::Epoch(o)).is_err() {
             return false;
         }
