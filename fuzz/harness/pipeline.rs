@@ -21,7 +21,9 @@
 //!
 //! The configuration depends on the input's length (modulo 3): the
 //! default one, protocols forced on the well-known ports (each the wrong
-//! one), or tiny buffers, timeouts and probe sizes.
+//! one), or tiny buffers, timeouts and probe sizes. Each input is analysed
+//! with one job and with two (one reader thread, two shards): the outputs
+//! must be the same bytes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
@@ -59,16 +61,36 @@ fn variant(n: usize) -> Config {
     }
 }
 
-/// Runs one fuzz input.
+/// Runs one fuzz input: with one job and with two (the one-job engine
+/// and the reader-thread engine), whose outputs must be the same bytes.
 pub fn run(data: &[u8]) {
-    run_with(data, variant(data.len()));
-}
-
-fn run_with(data: &[u8], cfg: Config) {
-    let Ok(mut src) = FileSource::from_reader("fuzz.pcap", Box::new(Cursor::new(data.to_vec())))
-    else {
+    let one = analyse(
+        data,
+        Config {
+            jobs: 1,
+            ..variant(data.len())
+        },
+    );
+    let two = analyse(
+        data,
+        Config {
+            jobs: 2,
+            ..variant(data.len())
+        },
+    );
+    let (Some((jsonl, text)), Some(two)) = (one, two) else {
         return;
     };
+    assert!(jsonl == two.0, "-j 1 and -j 2 wrote different JSONL");
+    assert!(text == two.1, "-j 1 and -j 2 wrote different text");
+    check_jsonl(&jsonl);
+    check_text(&text);
+}
+
+/// The JSONL and the text output of one analysis (`None`: not a capture).
+fn analyse(data: &[u8], cfg: Config) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut src =
+        FileSource::from_reader("fuzz.pcap", Box::new(Cursor::new(data.to_vec()))).ok()?;
     let mut jsonl_out = Vec::new();
     let mut text_out = Vec::new();
     let result = {
@@ -81,8 +103,7 @@ fn run_with(data: &[u8], cfg: Config) {
     if let Err(AnalyzeError::Output(e)) = result {
         panic!("writing to memory failed: {e}");
     }
-    check_jsonl(&jsonl_out);
-    check_text(&text_out);
+    Some((jsonl_out, text_out))
 }
 
 /// (session, dir) → the message, gap and undecoded ranges: (offset, len, type).

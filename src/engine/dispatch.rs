@@ -119,6 +119,9 @@ pub(crate) struct Epoch {
     /// Live capture gone quiet: close what has waited too long, as of this
     /// time (wall clock).
     pub expire: Option<Timestamp>,
+    /// The latest capture time of all packets up to the epoch's end (the
+    /// clock of tombstones, the same for every shard).
+    pub clock: Timestamp,
     /// Where the batches go when the epoch is dropped.
     recycle: Option<Recycle>,
 }
@@ -169,6 +172,7 @@ impl Dispatcher {
                 batches: Vec::new(),
                 counters: Counters::default(),
                 expire: None,
+                clock: Timestamp::default(),
                 recycle: None,
             },
             bytes: 0,
@@ -194,6 +198,7 @@ impl Dispatcher {
                 .collect(),
             counters: Counters::default(),
             expire: None,
+            clock: Timestamp::default(),
             recycle: Some(self.recycle.clone()),
         }
     }
@@ -290,6 +295,7 @@ impl Dispatcher {
             e.first_ts = self.last_ts;
         }
         e.expire = expire;
+        e.clock = self.last_ts;
         self.bytes = 0;
         e
     }

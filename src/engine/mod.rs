@@ -348,7 +348,7 @@ impl Stepper {
             self.begin(e.number, e.first_ts, e.first_frame, decide)?;
         }
         self.open = false;
-        let out = self.shard.end(e.expire, e.last_frame);
+        let out = self.shard.end(&e);
         Some((e, out))
     }
 

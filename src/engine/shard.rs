@@ -259,7 +259,7 @@ impl Shard {
                 self.segment(&b.segment(s), s.ts, s.frame);
             }
         }
-        self.end(e.expire, e.last_frame)
+        self.end(e)
     }
 
     /// Starts epoch `number` (its first packet: `first_ts`, `first_frame`),
@@ -295,10 +295,13 @@ impl Shard {
         self.account();
     }
 
-    /// Ends the epoch (a quiet live capture: closing what has waited too
-    /// long as of `expire`) and hands its output over.
-    pub fn end(&mut self, expire: Option<Timestamp>, last_frame: u64) -> ShardOut {
-        if let Some(now) = expire {
+    /// Ends epoch `e` (a quiet live capture: closing what has waited too
+    /// long as of `e.expire`), forgets the closed connections past their
+    /// time as of `e.clock`, and hands its output over.
+    pub fn end(&mut self, e: &Epoch) -> ShardOut {
+        let last_frame = e.last_frame;
+        self.reasm.sweep_tombs(e.clock);
+        if let Some(now) = e.expire {
             self.table.em.frame = last_frame;
             self.table.em.phase = PHASE_EXPIRE;
             self.table.at = At {

@@ -59,6 +59,11 @@
 //!   [`EndReason::Limit`]) leave a small tombstone for
 //!   [`Config::tomb_ttl_us`] of capture time, so that their later packets
 //!   do not open ghost connections (a new SYN still opens a new one).
+//!   Whether a tombstone still holds is judged by the time of the packet
+//!   on its own address pair; tombstones are swept by
+//!   [`Reassembler::sweep_tombs`]. Nothing a connection's packets meet
+//!   depends on another connection's packets, so connections may be
+//!   spread over several reassemblers with the same results.
 // The no-panic promise for code that reads untrusted bytes, held by the
 // compiler (tests may unwrap and index).
 #![cfg_attr(
@@ -71,7 +76,7 @@
     )
 )]
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use qscope_dissectors::{Dir, Severity};
@@ -152,8 +157,9 @@ pub struct Reassembler {
     /// `(last packet time, conn)`, least recently active first.
     activity: BTreeSet<(Timestamp, ConnId)>,
     tombs: FastMap<Key, Tomb>,
-    /// Closed connections in the order they closed, with the time.
-    tomb_order: VecDeque<(Timestamp, Key)>,
+    /// Closed connections by the time they closed (captures are not
+    /// always in time order: the oldest first whatever the order).
+    tomb_order: BTreeSet<(Timestamp, Key)>,
     total_held: usize,
     next_id: ConnId,
 }
@@ -167,7 +173,7 @@ impl Reassembler {
             by_key: FastMap::default(),
             activity: BTreeSet::new(),
             tombs: FastMap::default(),
-            tomb_order: VecDeque::new(),
+            tomb_order: BTreeSet::new(),
             total_held: 0,
             next_id: 0,
         }
@@ -209,7 +215,22 @@ impl Reassembler {
     /// new connections picked up mid-stream).
     pub fn forget_closed(&mut self) {
         self.tombs = FastMap::default();
-        self.tomb_order = VecDeque::new();
+        self.tomb_order = BTreeSet::new();
+    }
+
+    /// Forgets the closed connections older than the tombstone time to
+    /// live as of `now`. (A tombstone past its time already lets packets
+    /// through; this frees it. The engine calls it at every epoch's end
+    /// with the latest capture time of all packets, the same for every
+    /// shard.)
+    pub fn sweep_tombs(&mut self, now: Timestamp) {
+        while let Some(&(t, k)) = self.tomb_order.first() {
+            if now.micros_since(&t) <= self.cfg.tomb_ttl_us {
+                break;
+            }
+            self.tomb_order.pop_first();
+            self.tombs.remove(&k);
+        }
     }
 
     /// Gives up what connection `id` holds: its holes before held bytes
@@ -250,7 +271,6 @@ impl Reassembler {
     /// `out` in order.
     pub fn segment(&mut self, ts: Timestamp, seg: &TcpSegment<'_>, out: &mut dyn FnMut(Event<'_>)) {
         self.stats.segments += 1;
-        self.expire_tombs(ts);
         let k = key(seg.src, seg.dst);
         let syn = seg.flags.syn && !seg.flags.rst;
         let id = match self.by_key.get(&k).copied() {
@@ -269,10 +289,11 @@ impl Reassembler {
             Some(id) => id,
             None => {
                 if let Some(t) = self.tombs.get(&k) {
-                    if !syn || tomb_matches(t, seg) {
+                    let live = ts.micros_since(&t.closed) <= self.cfg.tomb_ttl_us;
+                    if live && (!syn || tomb_matches(t, seg)) {
                         return;
                     }
-                    self.tombs.remove(&k);
+                    self.bury(k);
                 }
                 let has_payload = !seg.payload.is_empty() || seg.wire_len > 0;
                 if seg.flags.rst || !(syn || has_payload) {
@@ -381,16 +402,10 @@ impl Reassembler {
 
     // ----- internals ------------------------------------------------------
 
-    /// Forgets closed connections older than the tombstone time to live.
-    fn expire_tombs(&mut self, now: Timestamp) {
-        while let Some(&(t, k)) = self.tomb_order.front() {
-            if now.micros_since(&t) <= self.cfg.tomb_ttl_us {
-                break;
-            }
-            self.tomb_order.pop_front();
-            if self.tombs.get(&k).is_some_and(|tomb| tomb.closed == t) {
-                self.tombs.remove(&k);
-            }
+    /// Forgets the tombstone of `k`.
+    fn bury(&mut self, k: Key) {
+        if let Some(t) = self.tombs.remove(&k) {
+            self.tomb_order.remove(&(t.closed, k));
         }
     }
 
@@ -565,8 +580,9 @@ impl Reassembler {
                 isn: [conn.streams[0].isn, conn.streams[1].isn],
                 closed: ts,
             };
+            self.bury(k);
             self.tombs.insert(k, tomb);
-            self.tomb_order.push_back((ts, k));
+            self.tomb_order.insert((ts, k));
         }
     }
 }

@@ -677,6 +677,36 @@ fn rst_flushes_and_closes() {
     );
 }
 
+/// A tombstone holds for its time to live as judged by the packets of its
+/// own address pair: another connection's later packet (which, with the
+/// connections spread over shards, another reassembler may see instead)
+/// does not end it early. Sweeping frees what is past its time.
+#[test]
+fn a_tombstone_lasts_by_the_time_of_its_own_packets() {
+    let mut h = H::new();
+    let ttl = Config::default().tomb_ttl_us;
+    h.handshake(100, 200);
+    h.seg(S, C, 201, 0, "R", b"");
+    assert_eq!(h.r.tomb_memory(), TOMB_COST);
+    // Another pair, later than the time to live (the capture is not in
+    // time order): the tombstone still holds for a packet at 1 s.
+    let other = h.at(ttl + 5_000_000, "10.0.0.9:1", S, 5, 0, "S", b"");
+    assert_eq!(other, vec![Ev::Open(1, addr("10.0.0.9:1"), addr(S), false)]);
+    assert_eq!(h.at(1_000_000, C, S, 101, 201, "A", b"late"), vec![]);
+    // Sweeping as of a time within it keeps it.
+    h.r.sweep_tombs(Timestamp::from_micros(ttl));
+    assert_eq!(h.r.tomb_memory(), TOMB_COST);
+    // Its own packet past the time opens a connection (mid-stream).
+    let v = h.at(ttl + 1, C, S, 105, 201, "A", b"later");
+    assert!(matches!(v.first(), Some(Ev::Open(2, ..))), "{v:?}");
+    assert_eq!(h.r.tomb_memory(), 0);
+    // A second tombstone, swept once past its time.
+    h.seg(S, C, 201, 0, "R", b"");
+    assert_eq!(h.r.tomb_memory(), TOMB_COST);
+    h.r.sweep_tombs(Timestamp::from_micros(2 * ttl + 1));
+    assert_eq!(h.r.tomb_memory(), 0);
+}
+
 #[test]
 fn finish_delivers_everything_held() {
     let mut h = H::new();
