@@ -408,11 +408,13 @@ impl Sink for Track<'_> {
 
 /// `-w OUT` for a capture file: reads it again and writes every TCP packet
 /// between the endpoints of a selected session (a 4-tuple reused by
-/// another connection in the same file is written too).
+/// another connection in the same file is written too). `upto`: an
+/// interrupted analysis read that many packets; none after them is written.
 fn write_sessions(
     capture: &Path,
     out: &Path,
     sessions: &HashSet<(SocketAddr, SocketAddr)>,
+    upto: Option<u64>,
 ) -> Result<(), Failure> {
     let mut source = FileSource::open(capture).map_err(|e| Failure::fail(e.to_string()))?;
     let mut writer: Option<PcapWriter> = None;
@@ -420,8 +422,8 @@ fn write_sessions(
     let werr = |e: io::Error| Failure::fail(format!("cannot write {}: {e}", out.display()));
     loop {
         let pkt = match source.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
+            Ok(Some(p)) if upto.is_none_or(|n| p.num <= n) => p,
+            Ok(_) => break,
             // Already reported by the analysis; write what was read.
             Err(_) => break,
         };
@@ -529,7 +531,11 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
         ));
     };
     if let (Some((out, capture)), Ok(_)) = (write_out, &result) {
-        write_sessions(capture, out, &track.sessions)?;
+        let upto = match &result {
+            Ok(s) if is_raised(&interrupted) => Some(s.packets),
+            _ => None,
+        };
+        write_sessions(capture, out, &track.sessions, upto)?;
     }
     match result {
         Ok(summary) if is_raised(&interrupted) => Err(Failure {
