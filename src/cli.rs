@@ -109,7 +109,7 @@ pub struct Input {
     /// The relay, for `--listen`/`--connect` (stopped when dropped).
     pub relay: Option<Relay>,
     /// A capture file: raised by SIGINT/SIGTERM, which stop its analysis
-    /// early (the output is still finished; see [`run_analysis`]).
+    /// early (the output is still finished, and the summary says so).
     pub interrupted: Option<Arc<AtomicBool>>,
 }
 
