@@ -538,15 +538,6 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
         write_sessions(capture, out, &track.sessions, upto)?;
     }
     match result {
-        Ok(summary) if is_raised(&interrupted) => Err(Failure {
-            code: exit::INTERRUPTED,
-            reason: format!(
-                "interrupted: {} was read up to packet {} only; the output covers those packets \
-                 (sessions ended, summary written)",
-                crate::human::escape(&name),
-                summary.packets
-            ),
-        }),
         Ok(summary) => {
             if let Some(first) = summary.malformed_examples.first() {
                 // Not fatal: say so once, on stderr, away from the output.
@@ -561,6 +552,17 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
                     "qscope: {} packets captured, {d} dropped by the kernel or interface",
                     summary.packets
                 );
+            }
+            if is_raised(&interrupted) {
+                return Err(Failure {
+                    code: exit::INTERRUPTED,
+                    reason: format!(
+                        "interrupted: {} was read up to packet {} only; the output covers \
+                         those packets (sessions ended, summary written)",
+                        crate::human::escape(&name),
+                        summary.packets
+                    ),
+                });
             }
             Ok(())
         }
