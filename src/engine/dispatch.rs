@@ -310,7 +310,7 @@ pub(crate) fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
     lo.hash(&mut h);
     hi.hash(&mut h);
-    (h.0 % shards as u64) as usize
+    (h.finish() % shards as u64) as usize
 }
 
 /// FNV-1a: small, fast, and the same in every process (unlike the
@@ -350,5 +350,27 @@ mod tests {
             seen[shard_of(c, b, 4)] = true;
         }
         assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn two_shards_split_connections_whose_bytes_share_a_parity() {
+        // FNV-1a's lowest bit is the parity of the low bits of the bytes
+        // hashed: taken unmixed, every connection below (even octets, even
+        // ports) would land on the same one of two shards.
+        let server: SocketAddr = "172.20.0.10:4444".parse().unwrap();
+        let mut counts = [0usize; 2];
+        for host in (2..=200u16).step_by(2) {
+            for port in (40000..40020u16).step_by(2) {
+                let c: SocketAddr = format!("10.0.{}.{host}:{port}", host % 8 * 2)
+                    .parse()
+                    .unwrap();
+                counts[shard_of(c, server, 2)] += 1;
+            }
+        }
+        let total = counts[0] + counts[1];
+        assert!(
+            counts.iter().all(|&c| c * 10 >= total * 4),
+            "unbalanced: {counts:?}"
+        );
     }
 }
