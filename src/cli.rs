@@ -711,6 +711,10 @@ fn run_stats(a: &StatsArgs) -> Result<(), Failure> {
     let input = open_input(&a.common)?;
     let mut out = open_output(&a.output)?;
     let mut collector = Collector::detailed(filter, a.slowest);
+    if let (Some(d), StatsFormat::Table, 1..) = (&mut collector.detail, a.format, a.sessions) {
+        // The table lists the first rows only: keep no more.
+        d.keep_rows(a.sessions);
+    }
     // The collector applies -Y itself: run without a Select wrapper.
     let common = Common {
         display_filter: None,

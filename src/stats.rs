@@ -9,7 +9,8 @@
 //! * at most [`NAME_CAP`] distinct names per protocol, further names
 //!   count together ("folded", the `(other)` row);
 //! * the report keeps at most [`SESSION_CAP`] session rows (further
-//!   sessions are only counted), [`FINDINGS_CAP`] security findings,
+//!   sessions are only counted; fewer when [`Detail::keep_rows`] says the
+//!   table lists fewer), [`FINDINGS_CAP`] security findings,
 //!   [`NOTE_TEXT_CAP`] distinct expert note texts with at most
 //!   [`NOTE_AT_CAP`] locations each;
 //! * pairing state (to name a reply after its request and to count the
@@ -258,6 +259,11 @@ struct Core {
     next_ordinal: u64,
     /// Rows held by listed and open sessions.
     slots: usize,
+    /// Rows kept at most: [`SESSION_CAP`], or fewer when the report shows
+    /// fewer (see [`Detail::keep_rows`]).
+    row_cap: usize,
+    /// Reported sessions within [`SESSION_CAP`] but beyond `row_cap`.
+    rows_unkept: u64,
     /// Unanswered requests held over all open sessions.
     open_total: usize,
 }
@@ -467,6 +473,10 @@ impl Core {
             self.protos.entry(proto).or_default().sessions += 1;
             if l.slot {
                 self.sessions.push(l.detail);
+            } else if self.row_cap < SESSION_CAP && l.detail.ordinal < SESSION_CAP as u64 {
+                // Without a filter every session is reported and holds its
+                // row to the end: the ordinal is the row it would have had.
+                self.rows_unkept += 1;
             } else {
                 self.limits.sessions_not_listed += 1;
             }
@@ -491,6 +501,8 @@ impl Detail {
                 notes: Notes::default(),
                 next_ordinal: 0,
                 slots: 0,
+                row_cap: SESSION_CAP,
+                rows_unkept: 0,
                 open_total: 0,
             },
         }
@@ -499,7 +511,7 @@ impl Detail {
     fn announce(&mut self, info: &SessionInfo) {
         let c = &mut self.core;
         if !self.live.contains_key(&info.id) {
-            let slot = c.slots < SESSION_CAP;
+            let slot = c.slots < c.row_cap;
             if slot {
                 c.slots += 1;
             }
@@ -612,6 +624,23 @@ impl Detail {
             .iter()
             .filter(|(_, p)| p.counted())
             .map(|(k, p)| (*k, p))
+    }
+
+    /// Keeps the rows of the first `n` sessions only (at least one, at most
+    /// [`SESSION_CAP`]), for a report that lists no more: the rest are
+    /// counted in [`Detail::rows_unkept`], and memory no longer grows with
+    /// the number of sessions. Only without a filter, where every session
+    /// is reported; call it before the first record.
+    pub fn keep_rows(&mut self, n: usize) {
+        if self.core.filter.is_none() {
+            self.core.row_cap = n.clamp(1, SESSION_CAP);
+        }
+    }
+
+    /// Sessions that [`Detail::keep_rows`] left without a row (and that
+    /// [`SESSION_CAP`] would have kept).
+    pub fn rows_unkept(&self) -> u64 {
+        self.core.rows_unkept
     }
 
     /// The slowest replies, slowest first.

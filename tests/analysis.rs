@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
-use common::{bundled, export, of_type, qscope, read_pcap, scratch, write_pcap};
+use common::{bundled, export, mixed, of_type, qscope, read_pcap, scratch, write_pcap};
 use serde_json::Value;
 
 const ALL: &[&str] = &[
@@ -900,4 +900,56 @@ fn unanswered_requests_beyond_the_pairing_cap_count_as_missing() {
     assert_eq!(never + folded, 5000);
     let groups = st["expert"].as_array().unwrap().len();
     assert!(groups <= 1000 + 3 + 1, "{groups} groups");
+}
+
+/// The table of `stats` lists the first `--sessions N` rows: the report
+/// keeps no more (memory does not grow with the sessions) and says the
+/// same as when it keeps them all.
+#[test]
+fn a_report_that_keeps_only_the_rows_it_shows_says_the_same() {
+    let path = mixed("analysis", 4);
+    let detail = |rows: Option<usize>| {
+        let mut src = qscope::capture::FileSource::open(&path).unwrap();
+        let mut c = qscope::stats::Collector::detailed(None, 10);
+        if let (Some(n), Some(d)) = (rows, c.detail.as_mut()) {
+            d.keep_rows(n);
+        }
+        qscope::engine::analyze(&mut src, Default::default(), &mut c).unwrap();
+        let mut d = c.detail.take().unwrap();
+        d.finish();
+        d
+    };
+    let all = detail(None);
+    let few = detail(Some(3));
+    let ids = |d: &qscope::stats::Detail| -> Vec<(String, u64)> {
+        d.sessions()
+            .iter()
+            .map(|s| (s.id.clone(), s.messages))
+            .collect()
+    };
+    assert!(all.sessions().len() > 10, "{}", all.sessions().len());
+    assert_eq!(ids(&few), ids(&all)[..3]);
+    assert_eq!(all.rows_unkept(), 0);
+    assert_eq!(few.rows_unkept(), all.sessions().len() as u64 - 3);
+    assert_eq!(few.limits(), all.limits());
+    assert_eq!(few.expert(), all.expert());
+    assert_eq!(few.slowest(), all.slowest());
+    let protos = |d: &qscope::stats::Detail| {
+        let p: Vec<_> = d
+            .protos()
+            .map(|(k, p)| (k, format!("{:?}", p.names()), p.sessions))
+            .collect();
+        p
+    };
+    assert_eq!(protos(&few), protos(&all));
+    // The table as printed: the same rows and the same line for the rest.
+    let p = path.to_str().unwrap();
+    let t = String::from_utf8(qscope(&["stats", p, "--sessions", "3"]).stdout).unwrap();
+    let more = all.sessions().len() - 3;
+    assert!(
+        t.contains(&format!(
+            "... and {more} more sessions; --sessions 0 lists them all"
+        )),
+        "{t}"
+    );
 }

@@ -234,7 +234,7 @@ pub fn table(d: &Detail, expert: bool, sessions: usize) -> String {
         &rows,
         "lll",
     );
-    let hidden = (listed.len() - shown) as u64;
+    let hidden = (listed.len() - shown) as u64 + d.rows_unkept();
     let unlisted = d.limits().sessions_not_listed;
     let cap = thousands(SESSION_CAP as u64);
     match (hidden, unlisted) {
