@@ -11,14 +11,14 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use qscope_dissectors::{Options, Proto};
 
 use crate::capture::relay::{self, Addr, Relay, RelayOptions};
 use crate::capture::writer::PcapWriter;
-use crate::capture::{FileSource, Source};
+use crate::capture::{CaptureError, FileSource, Next, Packet, Source};
 use crate::engine::{analyze, AnalyzeError, Config};
 use crate::filter::Filter;
 use crate::human::color::{use_color, Paint};
@@ -316,15 +316,65 @@ fn open_live(_common: &Common, _stop: Arc<AtomicBool>) -> Result<Input, Failure>
 }
 
 fn is_raised(flag: &Option<Arc<AtomicBool>>) -> bool {
-    flag.as_ref()
-        .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+    flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
+}
+
+/// Whether a signal cut the analysis of a capture file short: it was
+/// raised, and the file was not read to its end (a signal that comes
+/// once the last packet was read changes nothing).
+#[derive(Clone)]
+struct CutShort {
+    signal: Option<Arc<AtomicBool>>,
+    /// Raised by [`ReadToEnd`] when the source said it has no more.
+    ended: Arc<AtomicBool>,
+}
+
+impl CutShort {
+    fn now(&self) -> bool {
+        is_raised(&self.signal) && !self.ended.load(Ordering::Relaxed)
+    }
+}
+
+/// A source that notes when it reaches its end.
+struct ReadToEnd {
+    inner: Box<dyn Source + Send>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Source for ReadToEnd {
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        let r = self.inner.next_packet();
+        if matches!(r, Ok(None)) {
+            self.ended.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+    fn dropped(&mut self) -> Option<u64> {
+        self.inner.dropped()
+    }
+    fn live(&self) -> bool {
+        self.inner.live()
+    }
+    fn next_or_idle(&mut self, wait: std::time::Duration) -> Result<Next<'_>, CaptureError> {
+        let r = self.inner.next_or_idle(wait);
+        if matches!(r, Ok(Next::End)) {
+            self.ended.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+    fn progress(&self) -> Option<(u64, Option<u64>)> {
+        self.inner.progress()
+    }
+    fn reopen(&self) -> Option<Box<dyn Source + Send>> {
+        self.inner.reopen()
+    }
 }
 
 /// Names a signal's interruption in the summary's `error`: the capture
 /// file was not read to its end.
 struct MarkInterrupted<'a> {
     inner: &'a mut dyn Sink,
-    flag: Option<Arc<AtomicBool>>,
+    cut: CutShort,
 }
 
 impl Sink for MarkInterrupted<'_> {
@@ -332,7 +382,7 @@ impl Sink for MarkInterrupted<'_> {
         self.inner.record(rec)
     }
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {
-        if !is_raised(&self.flag) || summary.error.is_some() {
+        if !self.cut.now() || summary.error.is_some() {
             return self.inner.finish(summary);
         }
         let mut s = summary.clone();
@@ -472,9 +522,17 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
         interrupted,
         name,
     } = input;
+    let cut = CutShort {
+        signal: interrupted,
+        ended: Arc::new(AtomicBool::new(false)),
+    };
+    let source: Box<dyn Source + Send> = Box::new(ReadToEnd {
+        inner: source,
+        ended: cut.ended.clone(),
+    });
     let mut marked = MarkInterrupted {
         inner: sink,
-        flag: interrupted.clone(),
+        cut: cut.clone(),
     };
     let sink: &mut dyn Sink = &mut marked;
     let mut source: Box<dyn Source + Send> =
@@ -532,7 +590,7 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
     };
     if let (Some((out, capture)), Ok(_)) = (write_out, &result) {
         let upto = match &result {
-            Ok(s) if is_raised(&interrupted) => Some(s.packets),
+            Ok(s) if cut.now() => Some(s.packets),
             _ => None,
         };
         write_sessions(capture, out, &track.sessions, upto)?;
@@ -553,7 +611,7 @@ fn run_analysis(common: &Common, input: Input, sink: &mut dyn Sink) -> Result<()
                     summary.packets
                 );
             }
-            if is_raised(&interrupted) {
+            if cut.now() {
                 return Err(Failure {
                     code: exit::INTERRUPTED,
                     reason: format!(

@@ -162,3 +162,52 @@ fn a_second_ctrl_c_ends_qscope_at_once() {
     drop((more, out));
     feeder.join().unwrap();
 }
+
+/// A signal that comes once the whole capture was read cuts nothing
+/// short: the output is complete, the summary has no error, the exit
+/// status is 0. (The capture fits in one epoch, so output begins only
+/// once its end was read; it is larger than a pipe holds, so qscope is
+/// still writing, blocked on the pipe, when the signal comes.)
+#[test]
+fn ctrl_c_after_the_last_packet_was_read_interrupts_nothing() {
+    let path = bundled("qmp/qmp-basic.pcap");
+    let capture = std::fs::read(&path).unwrap();
+    for jobs in ["1", "2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qscope"))
+            .args(["export", "-q", "--format", "jsonl", "-j", jobs, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&capture).unwrap();
+        drop(stdin);
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut text = String::new();
+        out.read_line(&mut text).unwrap();
+        assert!(!text.is_empty(), "-j {jobs}: no output");
+        sigint(&child);
+        out.read_to_string(&mut text).unwrap();
+        // More than qscope's 64 KiB output buffer, the 64 KiB pipe and
+        // this reader's 8 KiB hold: it was still writing when signalled.
+        assert!(text.len() > 160 * 1024, "-j {jobs}: {} bytes", text.len());
+        let status = wait(&mut child);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "-j {jobs}: {err}");
+        let summary: serde_json::Value =
+            serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(summary["type"], "summary");
+        assert_eq!(summary["error"], serde_json::Value::Null, "-j {jobs}");
+        assert_eq!(
+            summary["packets"].as_u64().unwrap(),
+            read_pcap(&path).len() as u64
+        );
+    }
+}
