@@ -22,11 +22,15 @@
 //! The configuration depends on the input's length (modulo 3): the
 //! default one, protocols forced on the well-known ports (each the wrong
 //! one), or tiny buffers, timeouts and probe sizes. Each input is analysed
-//! with one job and with two (one reader thread, two shards): the outputs
-//! must be the same bytes.
+//! with one job, with two read as a stream (one reader thread, two
+//! shards) and with two read as a file (each worker reads the file
+//! itself: what `qscope` does with a capture file): the outputs must be the
+//! same bytes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use qscope::capture::FileSource;
 use qscope::engine::{analyze, AnalyzeError, Config};
@@ -61,36 +65,74 @@ fn variant(n: usize) -> Config {
     }
 }
 
-/// Runs one fuzz input: with one job and with two (the one-job engine
-/// and the reader-thread engine), whose outputs must be the same bytes.
+/// Runs one fuzz input: with one job, and with two through the
+/// reader-thread engine (a stream) and through the workers that each read
+/// the file; the outputs must be the same bytes.
 pub fn run(data: &[u8]) {
-    let one = analyse(
-        data,
-        Config {
-            jobs: 1,
-            ..variant(data.len())
-        },
-    );
-    let two = analyse(
-        data,
-        Config {
-            jobs: 2,
-            ..variant(data.len())
-        },
-    );
+    let cfg = |jobs| Config {
+        jobs,
+        ..variant(data.len())
+    };
+    let stream = |cfg| {
+        FileSource::from_reader("fuzz.pcap", Box::new(Cursor::new(data.to_vec())))
+            .ok()
+            .map(|src| analyse(src, cfg))
+    };
+    let one = stream(cfg(1));
+    let two = stream(cfg(2));
     let (Some((jsonl, text)), Some(two)) = (one, two) else {
         return;
     };
     assert!(jsonl == two.0, "-j 1 and -j 2 wrote different JSONL");
     assert!(text == two.1, "-j 1 and -j 2 wrote different text");
+    let file = TempFile::new(data);
+    let src = FileSource::open(&file.0).expect("a capture read from a stream opens as a file");
+    // Errors name the input: the file by its path, the stream "fuzz.pcap".
+    let named = |out: Vec<u8>| -> Vec<u8> {
+        let path = file.0.display().to_string();
+        String::from_utf8_lossy(&out)
+            .replace(&path, "fuzz.pcap")
+            .into_bytes()
+    };
+    let (pj, pt) = analyse(src, cfg(2));
+    let parallel = (named(pj), named(pt));
+    assert!(
+        jsonl == parallel.0,
+        "-j 1 and -j 2 on a file wrote different JSONL"
+    );
+    assert!(
+        text == parallel.1,
+        "-j 1 and -j 2 on a file wrote different text"
+    );
     check_jsonl(&jsonl);
     check_text(&text);
 }
 
-/// The JSONL and the text output of one analysis (`None`: not a capture).
-fn analyse(data: &[u8], cfg: Config) -> Option<(Vec<u8>, Vec<u8>)> {
-    let mut src =
-        FileSource::from_reader("fuzz.pcap", Box::new(Cursor::new(data.to_vec()))).ok()?;
+/// The input as a file of its own (removed on drop), so that two workers
+/// can each read it.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(data: &[u8]) -> TempFile {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "qscope-fuzz-pipeline-{}-{}.pcap",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, data).expect("writing the input to a temporary file");
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The JSONL and the text output of the analysis of `src`.
+fn analyse(mut src: FileSource, cfg: Config) -> (Vec<u8>, Vec<u8>) {
     let mut jsonl_out = Vec::new();
     let mut text_out = Vec::new();
     let result = {
@@ -103,7 +145,7 @@ fn analyse(data: &[u8], cfg: Config) -> Option<(Vec<u8>, Vec<u8>)> {
     if let Err(AnalyzeError::Output(e)) = result {
         panic!("writing to memory failed: {e}");
     }
-    Some((jsonl_out, text_out))
+    (jsonl_out, text_out)
 }
 
 /// (session, dir) → the message, gap and undecoded ranges: (offset, len, type).

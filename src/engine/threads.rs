@@ -154,16 +154,30 @@ pub(super) fn run_threaded(
     std::thread::scope(|sc| {
         let (lanes, meta_tx, ends) = Lanes::new(n);
         let mut ins: Vec<SyncSender<ShardIn>> = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n + 1);
         for (i, (out_tx, dec_rx)) in ends.into_iter().enumerate() {
             let (in_tx, in_rx) = mpsc::sync_channel::<ShardIn>(DEPTH);
             ins.push(in_tx);
             let set = cfg.settings();
-            sc.spawn(move || shard_thread(i, set, &in_rx, &out_tx, &dec_rx));
+            threads.push(sc.spawn(move || shard_thread(i, set, &in_rx, &out_tx, &dec_rx)));
         }
         let halt = &halt;
-        sc.spawn(move || reader_thread(source, cfg, n, &ins, &meta_tx, halt));
-        lanes.merge(merger, sink, halt)
+        threads.push(sc.spawn(move || reader_thread(source, cfg, n, &ins, &meta_tx, halt)));
+        let result = lanes.merge(merger, sink, halt);
+        join_all(threads);
+        result
     })
+}
+
+/// Joins each thread to its very end (past its thread-locals'
+/// destructors, which the scope's own wait does not cover): nothing of
+/// the run is still alive when it returns. A thread's panic goes on here.
+fn join_all<T>(threads: Vec<std::thread::ScopedJoinHandle<'_, T>>) {
+    for t in threads {
+        if let Err(panic) = t.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
 }
 
 /// `n` jobs on a file that can be read `n` times: `n` workers, each
@@ -198,11 +212,13 @@ pub(super) fn run_parallel(
                 w.run(&mut *src, &out, &dec, None)
             }));
         }
-        sc.spawn(move || {
+        let first = sc.spawn(move || {
             let w = Worker::new(cfg, 0, n, halt, stop_after);
             w.run(source, &out0, &dec0, Some(&meta_tx))
         });
         let (summary, fault) = lanes.merge(merger, sink, halt);
+        // Worker 0 reports its fault to the merger (it returns none).
+        join_all(vec![first]);
         // The same bytes give the same faults; should another reader
         // have failed where the first did not, say so. (A worker's panic
         // is a bug: it goes on as the scope's other threads' would.)
