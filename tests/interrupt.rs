@@ -30,6 +30,18 @@ fn sigint(child: &Child) {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
 }
 
+/// `qscope ARGS -`, its standard streams piped.
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_qscope"))
+        .args(args)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Starts `qscope ARGS -` with piped standard input and output; a thread
 /// feeds it the first eighth of the capture, then what `more` sends it
 /// (and keeps the input open until `more` is dropped, so qscope waits for
@@ -43,14 +55,7 @@ struct Started {
 }
 
 fn started(args: &[&str], capture: &[u8]) -> Started {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qscope"))
-        .args(args)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(args);
     let mut stdin = child.stdin.take().unwrap();
     let head = capture[..capture.len() / 8].to_vec();
     let (more, rx) = mpsc::channel::<Vec<u8>>();
@@ -86,6 +91,18 @@ fn wait(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// What the child wrote on standard error.
+fn stderr_of(child: &mut Child) -> String {
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    err
+}
+
 #[test]
 fn ctrl_c_on_a_file_finishes_the_output_and_exits_130() {
     let path = capture();
@@ -108,13 +125,7 @@ fn ctrl_c_on_a_file_finishes_the_output_and_exits_130() {
         out.read_to_string(&mut text).unwrap();
         let status = wait(&mut child);
         feeder.join().unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = stderr_of(&mut child);
         assert_eq!(status.code(), Some(130), "-j {jobs}: {err}");
         assert!(
             err.contains("interrupted: - was read up to packet"),
@@ -173,13 +184,7 @@ fn ctrl_c_after_the_last_packet_was_read_interrupts_nothing() {
     let path = bundled("qmp/qmp-basic.pcap");
     let capture = std::fs::read(&path).unwrap();
     for jobs in ["1", "2"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qscope"))
-            .args(["export", "-q", "--format", "jsonl", "-j", jobs, "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&["export", "-q", "--format", "jsonl", "-j", jobs]);
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(&capture).unwrap();
         drop(stdin);
@@ -193,13 +198,7 @@ fn ctrl_c_after_the_last_packet_was_read_interrupts_nothing() {
         // this reader's 8 KiB hold: it was still writing when signalled.
         assert!(text.len() > 160 * 1024, "-j {jobs}: {} bytes", text.len());
         let status = wait(&mut child);
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = stderr_of(&mut child);
         assert_eq!(status.code(), Some(0), "-j {jobs}: {err}");
         let summary: serde_json::Value =
             serde_json::from_str(text.lines().last().unwrap()).unwrap();
