@@ -88,8 +88,8 @@ pub fn run(data: &[u8]) {
     let file = TempFile::new(data);
     let src = FileSource::open(&file.0).expect("a capture read from a stream opens as a file");
     // Errors name the input: the file by its path, the stream "fuzz.pcap".
+    let path = file.0.display().to_string();
     let named = |out: Vec<u8>| -> Vec<u8> {
-        let path = file.0.display().to_string();
         String::from_utf8_lossy(&out)
             .replace(&path, "fuzz.pcap")
             .into_bytes()

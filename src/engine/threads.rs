@@ -171,13 +171,16 @@ pub(super) fn run_threaded(
 
 /// Joins each thread to its very end (past its thread-locals'
 /// destructors, which the scope's own wait does not cover): nothing of
-/// the run is still alive when it returns. A thread's panic goes on here.
-fn join_all<T>(threads: Vec<std::thread::ScopedJoinHandle<'_, T>>) {
-    for t in threads {
-        if let Err(panic) = t.join() {
-            std::panic::resume_unwind(panic);
-        }
-    }
+/// the run is still alive when it returns. Their results, in order; a
+/// thread's panic goes on here.
+fn join_all<T>(threads: Vec<std::thread::ScopedJoinHandle<'_, T>>) -> Vec<T> {
+    threads
+        .into_iter()
+        .map(|t| {
+            t.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+        .collect()
 }
 
 /// `n` jobs on a file that can be read `n` times: `n` workers, each
@@ -212,23 +215,15 @@ pub(super) fn run_parallel(
                 w.run(&mut *src, &out, &dec, None)
             }));
         }
-        let first = sc.spawn(move || {
+        workers.push(sc.spawn(move || {
             let w = Worker::new(cfg, 0, n, halt, stop_after);
             w.run(source, &out0, &dec0, Some(&meta_tx))
-        });
+        }));
         let (summary, fault) = lanes.merge(merger, sink, halt);
-        // Worker 0 reports its fault to the merger (it returns none).
-        join_all(vec![first]);
         // The same bytes give the same faults; should another reader
-        // have failed where the first did not, say so. (A worker's panic
-        // is a bug: it goes on as the scope's other threads' would.)
-        let mut other = None;
-        for w in workers {
-            match w.join() {
-                Ok(f) => other = other.or(f),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
+        // have failed where the first did not, say so. (Worker 0 reports
+        // its fault to the merger and returns none.)
+        let other = join_all(workers).into_iter().flatten().next();
         (summary, fault.or(other))
     })
 }
