@@ -56,6 +56,8 @@ for f in $(find "$root/captures" -name '*.pcap' -o -name '*.pcapng' | sort); do
     same "$f print -V secrets" print -V --show-secrets "$f"
     same "$f stats" stats "$f" --expert
     same "$f stats json" stats "$f" --format json
+    same "$f stats all sessions" stats "$f" --sessions 0 --expert --show-secrets
+    same "$f stats -Y" stats "$f" -Y 'qmp or qm' --format json
 done
 
 for f in "$@"; do
@@ -63,6 +65,7 @@ for f in "$@"; do
     same_stream "$f json" export "$f" --format json
     same_stream "$f ek" export "$f" --format ek
     same_stream "$f stats json" stats "$f" --format json
+    same_stream "$f stats" stats "$f" --expert --sessions 0
     same_stream "$f print" print "$f"
 done
 

@@ -55,6 +55,7 @@ impl Common {
         let mut cfg = Config::default().with_decode_as(pairs);
         cfg.opts = Options {
             show_secrets: self.show_secrets,
+            lean: self.lean,
         };
         cfg.stop = Some(stop.clone());
         cfg.jobs = self.jobs.unwrap_or(0);
@@ -773,9 +774,11 @@ fn run_stats(a: &StatsArgs) -> Result<(), Failure> {
         // The table lists the first rows only: keep no more.
         d.keep_rows(a.sessions);
     }
-    // The collector applies -Y itself: run without a Select wrapper.
+    // The collector applies -Y itself: run without a Select wrapper. It
+    // reads no bulk field but through a filter.
     let common = Common {
         display_filter: None,
+        lean: a.common.display_filter.is_none(),
         ..a.common.clone()
     };
     // A capture damaged part-way still gets the tables of what came before

@@ -409,7 +409,10 @@ fn tui_outputs(
     show: bool,
 ) -> Vec<Output> {
     let cfg = Config {
-        opts: Options { show_secrets: show },
+        opts: Options {
+            show_secrets: show,
+            ..Options::default()
+        },
         ..Config::default()
     };
     let src = FileSource::open(Path::new(pcap)).expect("open capture");

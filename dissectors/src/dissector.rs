@@ -48,6 +48,13 @@ impl Step {
 pub struct Options {
     /// Keep passwords and other secrets instead of redacting them.
     pub show_secrets: bool,
+    /// Leave out the fields that hold a message's bulk content (a QM
+    /// record, list or command output as bytes, a QMP message's whole JSON
+    /// value), which only a field display, a filter or an export reads:
+    /// copying them is much of the cost of a large message. Everything
+    /// else (name, kind, error flag, summary, notes, pairing, the other
+    /// fields) is the same as without it. For statistics without a filter.
+    pub lean: bool,
 }
 
 /// Result of probing the first bytes of a session for a protocol.

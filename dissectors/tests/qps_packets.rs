@@ -66,7 +66,10 @@ fn signon_redacts_the_password_and_pairs_the_session_id() {
 
 #[test]
 fn signon_shows_the_password_with_show_secrets() {
-    let opts = Options { show_secrets: true };
+    let opts = Options {
+        show_secrets: true,
+        ..Options::default()
+    };
     let items = run_with(
         SessionStart::default(),
         opts,
@@ -90,7 +93,10 @@ fn signon_marks_exactly_the_password_bytes_shown_or_not() {
             let frame = signon(1, b"editor", b"s3cret", pad);
             let items = run_with(
                 SessionStart::default(),
-                Options { show_secrets: show },
+                Options {
+                    show_secrets: show,
+                    ..Options::default()
+                },
                 &[(C2S, frame.clone()), (S2C, ok(1, &be32(u32::from(SID))))],
                 usize::MAX,
             );

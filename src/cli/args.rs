@@ -194,6 +194,10 @@ pub struct Common {
     /// a second).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Not an option: the command reads no bulk field (`stats` without a
+    /// filter), so the dissectors leave them out (`Options::lean`).
+    #[arg(skip)]
+    pub lean: bool,
     /// Relay: accept clients on ADDR (unix:PATH or tcp:HOST:PORT), relay
     /// each to --connect byte for byte, and decode both directions.
     /// Whoever can connect to ADDR controls the target.

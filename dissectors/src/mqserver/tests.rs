@@ -448,7 +448,7 @@ fn show_secrets_keeps_the_password() {
         &sched,
         1 << 20,
         SessionStart::default(),
-        Options { show_secrets: true },
+        Options { show_secrets: true, ..Options::default() },
     );
     let auth = msgs(&items)[3];
     assert_eq!(get(auth, "password"), &s("haha"));
@@ -506,7 +506,7 @@ fn auth_marks_exactly_the_password_bytes_in_every_form() {
                 &sched,
                 1 << 20,
                 SessionStart::default(),
-                Options { show_secrets: show },
+                Options { show_secrets: show, ..Options::default() },
             );
             let ms = msgs(&items);
             let auth: Vec<&&Message> = ms.iter().filter(|m| m.name == "AUTH").collect();

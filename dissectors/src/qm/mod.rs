@@ -328,7 +328,7 @@ impl Qm {
             offset,
         };
         let (len, code) = frame::head(f).unwrap_or((0, 0));
-        let q = request::decode(code, f, &self.files, self.opts.show_secrets);
+        let q = request::decode(code, f, &self.files, self.opts);
         let name = function_name(code);
         let mut m = Message::new(Dir::C2S, f.len(), Kind::Request, name.clone());
         m.fields
@@ -527,7 +527,7 @@ impl Qm {
             .push(Field::new("status", Some(6..10), Value::Int(status.into())));
 
         let Some(p) = p else {
-            let r = response::decode(f, outcome, status, None);
+            let r = response::decode(f, outcome, status, None, self.opts.lean);
             m.fields.extend(r.fields);
             m.is_error = r.is_error;
             let text = "unmatched response: no request is pending";
@@ -568,6 +568,7 @@ impl Qm {
                 code: layout,
                 info: &p.info,
             }),
+            self.opts.lean,
         );
         m.fields.extend(r.fields);
         m.is_error = r.is_error;

@@ -76,6 +76,14 @@ pub fn clean(s: &str, max: usize) -> String {
     one_line_str(s, &Line::new(max, Ctl::Braced).named(NAMED_NRT))
 }
 
+/// The bytes `b` at `range`, a message's bulk content, as the field
+/// `name`; left out when `lean` (see [`crate::Options::lean`]).
+pub fn bulk(out: &mut Vec<Field>, lean: bool, name: &'static str, range: Range<usize>, b: &[u8]) {
+    if !lean {
+        out.push(Field::new(name, Some(range), Value::Bytes(b.to_vec())));
+    }
+}
+
 /// A raw byte string as a field, plus a `NAME_text` companion (Latin-1,
 /// marks visible) when the bytes are not valid UTF-8, so printers show
 /// text rather than hex.

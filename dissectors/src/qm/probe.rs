@@ -12,7 +12,7 @@ use super::codes::{LOCAL_LOGIN, LOGIN};
 use super::frame::{chain, plausible, Chain, Plaus, Side, GREETING};
 use super::request::{self, Files};
 use crate::toolkit::le_i16;
-use crate::{SessionStart, Verdict};
+use crate::{Options, SessionStart, Verdict};
 
 /// Most start positions tried per direction when picked up mid-stream.
 const SCAN: usize = 16 << 10;
@@ -96,7 +96,12 @@ fn client_start(b: &[u8]) -> Cli {
     match b.get(..l) {
         None => Cli::Undecided,
         Some(f) => {
-            let q = request::decode(code, f, &Files::new(), false);
+            // Only whether it fits its layout counts: no bulk fields.
+            let opts = Options {
+                lean: true,
+                ..Options::default()
+            };
+            let q = request::decode(code, f, &Files::new(), opts);
             match (q.malformed, code == LOGIN) {
                 (true, _) => Cli::No,
                 (false, true) => Cli::Login,

@@ -8,7 +8,7 @@ use std::ops::Range;
 use super::codes::{self, function_name};
 use super::mv::{self, bytes_fields, quoted};
 use crate::toolkit::Cursor;
-use crate::{Field, Note, Value};
+use crate::{Field, Note, Options, Value};
 
 /// Open files of a session: fno → file name (from Open/OpenQMNet).
 pub type Files = BTreeMap<i16, Vec<u8>>;
@@ -46,6 +46,8 @@ pub struct Req {
     /// Frame ranges holding secrets (the Login password), whether or not
     /// they are shown.
     pub secrets: Vec<Range<usize>>,
+    /// Leave out bulk content (see [`crate::Options::lean`]).
+    pub lean: bool,
 }
 
 /// Longest text shown in a summary part.
@@ -57,8 +59,12 @@ fn int(name: &'static str, r: Range<usize>, v: impl Into<i64>) -> Field {
 
 /// Decodes the body of a request frame (`frame` is the whole frame, header
 /// included; `code` the function code from its header).
-pub fn decode(code: i16, frame: &[u8], files: &Files, show_secrets: bool) -> Req {
-    let mut q = Req::default();
+pub fn decode(code: i16, frame: &[u8], files: &Files, opts: Options) -> Req {
+    let show_secrets = opts.show_secrets;
+    let mut q = Req {
+        lean: opts.lean,
+        ..Req::default()
+    };
     let mut rd = Cursor::from(frame, 6);
     let ok = layout(code, &mut rd, &mut q, files, show_secrets);
     if ok.is_none() {
@@ -365,8 +371,7 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
         _ => {
             let (b, r) = rd.take_rest();
             if !b.is_empty() {
-                q.fields
-                    .push(Field::new("body", Some(r), Value::Bytes(b.to_vec())));
+                mv::bulk(&mut q.fields, q.lean, "body", r, b);
                 q.summary.push(format!("{} bytes", b.len()));
             }
         }
@@ -468,8 +473,7 @@ fn record_fields(q: &mut Req, name: &'static str, r: Range<usize>, b: &[u8]) {
         q.notes
             .push(Note::info(mv::view_note(name, shown, n, b.len())));
     }
-    q.fields
-        .push(Field::new(name, Some(r), Value::Bytes(b.to_vec())));
+    mv::bulk(&mut q.fields, q.lean, name, r, b);
     q.summary
         .push(format!("{name} {n} field{}, {} bytes", plural(n), b.len()));
 }
@@ -591,6 +595,13 @@ fn login(rd: &mut Cursor<'_>, q: &mut Req, secrets: bool) -> Option<()> {
 mod tests {
     use super::*;
 
+    fn secrets(show_secrets: bool) -> Options {
+        Options {
+            show_secrets,
+            ..Options::default()
+        }
+    }
+
     fn frame(code: i16, body: &[u8]) -> Vec<u8> {
         let mut v = ((body.len() + 6) as i32).to_le_bytes().to_vec();
         v.extend_from_slice(&code.to_le_bytes());
@@ -609,16 +620,16 @@ mod tests {
     #[test]
     fn login_with_odd_lengths_and_garbage_pads() {
         let f = frame(24, b"\x05\x00qmodd\x99\x07\x00secret1\x42");
-        let q = decode(24, &f, &Files::new(), false);
+        let q = decode(24, &f, &Files::new(), secrets(false));
         assert!(!q.malformed);
         assert_eq!(get(&q, "user"), &Value::Bytes(b"qmodd".to_vec()));
         assert_eq!(get(&q, "password"), &Value::Str("<redacted>".into()));
         assert!(!q.summary.join(" ").contains("secret1"));
-        let q = decode(24, &f, &Files::new(), true);
+        let q = decode(24, &f, &Files::new(), secrets(true));
         assert_eq!(get(&q, "password"), &Value::Bytes(b"secret1".to_vec()));
         // A missing pad byte is malformed; the raw body stays redacted.
         let f = frame(24, b"\x05\x00qmodd\x07\x00secret1");
-        let q = decode(24, &f, &Files::new(), false);
+        let q = decode(24, &f, &Files::new(), secrets(false));
         assert!(q.malformed);
         assert_eq!(get(&q, "raw"), &Value::Str("<redacted>".into()));
     }
@@ -627,19 +638,19 @@ mod tests {
     fn login_password_bytes_are_marked_secret_whether_shown_or_not() {
         let f = frame(24, b"\x05\x00qmodd\x99\x07\x00secret1\x42");
         for show in [false, true] {
-            let q = decode(24, &f, &Files::new(), show);
+            let q = decode(24, &f, &Files::new(), secrets(show));
             let masked: Vec<&[u8]> = q.secrets.iter().map(|r| &f[r.clone()]).collect();
             assert_eq!(masked, vec![&b"secret1"[..]], "show {show}");
         }
         // Malformed: the password's place is unknown, the whole body is secret.
         let f = frame(24, b"\x05\x00qmodd\x07\x00secret1");
-        let q = decode(24, &f, &Files::new(), true);
+        let q = decode(24, &f, &Files::new(), secrets(true));
         assert_eq!(q.secrets, vec![6..f.len()]);
         // Other functions carry none; LocalLogin has no body.
-        assert!(decode(25, &frame(25, b""), &Files::new(), false)
+        assert!(decode(25, &frame(25, b""), &Files::new(), secrets(false))
             .secrets
             .is_empty());
-        assert!(decode(21, &frame(21, b"LIST VOC"), &Files::new(), false)
+        assert!(decode(21, &frame(21, b"LIST VOC"), &Files::new(), secrets(false))
             .secrets
             .is_empty());
     }
@@ -648,7 +659,7 @@ mod tests {
     fn file_names_are_shown_with_fno() {
         let mut files = Files::new();
         files.insert(1, b"CUSTOMERS".to_vec());
-        let q = decode(6, &frame(6, b"\x01\x00C001"), &files, false);
+        let q = decode(6, &frame(6, b"\x01\x00C001"), &files, secrets(false));
         assert_eq!(get(&q, "file_name"), &Value::Str("CUSTOMERS".into()));
         assert_eq!(q.summary.join(" "), "fno=1 (CUSTOMERS) id=\"C001\"");
     }

@@ -16,6 +16,8 @@ pub struct Resp {
     pub summary: Vec<String>,
     pub notes: Vec<Note>,
     pub is_error: bool,
+    /// Leave out bulk content (see [`crate::Options::lean`]).
+    pub lean: bool,
 }
 
 const SUM: usize = 60;
@@ -34,8 +36,17 @@ fn int(name: &'static str, r: Range<usize>, v: impl Into<i64>) -> Field {
 
 /// Decodes the data part of a response frame (`frame` is the whole frame;
 /// the data starts at offset 10).
-pub fn decode(frame: &[u8], outcome: i16, status: i32, answers: Option<&Answers<'_>>) -> Resp {
-    let mut s = Resp::default();
+pub fn decode(
+    frame: &[u8],
+    outcome: i16,
+    status: i32,
+    answers: Option<&Answers<'_>>,
+    lean: bool,
+) -> Resp {
+    let mut s = Resp {
+        lean,
+        ..Resp::default()
+    };
     let data = frame.get(10..).unwrap_or(&[]);
     let dr = 10..frame.len();
     let code = answers.map(|a| a.code);
@@ -178,8 +189,7 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
                 s.fields
                     .push(Field::new("lines", Some(dr.clone()), Value::List(lines)));
             }
-            s.fields
-                .push(Field::new("output", Some(dr), Value::Bytes(data.to_vec())));
+            mv::bulk(&mut s.fields, s.lean, "output", dr, data);
             if cut {
                 s.notes.push(Note::info(format!(
                     "output view abbreviated; `output` keeps all {} bytes",
@@ -277,8 +287,7 @@ fn record(s: &mut Resp, name: &'static str, data: &[u8], dr: Range<usize>) {
         s.notes
             .push(Note::info(mv::view_note(name, shown, n, data.len())));
     }
-    s.fields
-        .push(Field::new(name, Some(dr), Value::Bytes(data.to_vec())));
+    mv::bulk(&mut s.fields, s.lean, name, dr, data);
     let mut sum = format!("{name} {n} field{}, {} bytes", plural(n), data.len());
     if !data.is_empty() {
         sum.push_str(": ");
@@ -303,8 +312,7 @@ fn list(s: &mut Resp, what: (&'static str, &'static str), data: &[u8], dr: Range
             data.len()
         )));
     }
-    s.fields
-        .push(Field::new("list", Some(dr), Value::Bytes(data.to_vec())));
+    mv::bulk(&mut s.fields, s.lean, "list", dr, data);
     let word = if n == 1 { what.0 } else { what.1 };
     if n == 0 {
         s.summary.push(format!("no {}", what.1));

@@ -363,7 +363,7 @@ fn login_pads_and_redaction() {
     let items = Conv::bare()
         .s(&[6])
         .c(&login_frame(b"qmodd", b"secret1", 0x41))
-        .run_with(false, Options { show_secrets: true });
+        .run_with(false, Options { show_secrets: true, ..Options::default() });
     let m = msgs(&items)[0];
     assert_eq!(f(m, "password"), &bytes(b"secret1"));
     assert!(m.summary.contains("secret1"));
@@ -1189,7 +1189,7 @@ fn login_marks_exactly_the_password_bytes_shown_or_not() {
             .s(&[6])
             .c(&c2s)
             .s(&ok())
-            .run_with(false, Options { show_secrets: show });
+            .run_with(false, Options { show_secrets: show, ..Options::default() });
         let m = msgs(&items);
         let login = m.iter().find(|m| m.name == "Login").expect("login");
         assert_eq!(secret_bytes(&c2s, login), vec![&b"secret1"[..]]);

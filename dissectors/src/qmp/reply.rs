@@ -27,11 +27,13 @@ impl Qmp {
         };
         let root = &p.root;
         let mut m = Message::new(Dir::S2C, len, Kind::Other, "unknown");
-        m.fields.push(Field::new(
-            "value",
-            Some(0..len),
-            Value::Json(json::node_text(root, text, p.strict)),
-        ));
+        if !self.opts.lean {
+            m.fields.push(Field::new(
+                "value",
+                Some(0..len),
+                Value::Json(json::node_text(root, text, p.strict)),
+            ));
+        }
         if !matches!(root.v, J::Obj(_)) {
             m.name = "non-object".into();
             m.summary = one_line(&json::preview(root, text, p.strict, PREVIEW), SUMMARY_MAX);

@@ -60,17 +60,15 @@ impl Qmp {
         };
         let (secrets, redacted) = self.security_notes(&name, &mut p, &mut notes);
         let root = &p.root;
-        let value = if redacted {
-            json::node_text(root, text, false)
-        } else {
-            json::node_text(root, text, p.strict)
-        };
 
         // Fields and summary.
         let mut m = Message::new(Dir::C2S, len, Kind::Request, name.clone());
         m.secrets = secrets.into_iter().map(|(_, r)| r).collect();
-        m.fields
-            .push(Field::new("value", Some(0..len), Value::Json(value)));
+        if !self.opts.lean {
+            let value = json::node_text(root, text, p.strict && !redacted);
+            m.fields
+                .push(Field::new("value", Some(0..len), Value::Json(value)));
+        }
         if let Some((key, span)) = name_field {
             m.fields
                 .push(Field::new(key, Some(span), Value::Str(name.clone())));
@@ -140,8 +138,10 @@ impl Qmp {
         let value = json::node_text(&p.root, text, p.strict);
         let mut m = Message::new(Dir::C2S, len, Kind::Request, "non-object");
         m.summary = one_line(&value, SUMMARY_MAX);
-        m.fields
-            .push(Field::new("value", Some(0..len), Value::Json(value)));
+        if !self.opts.lean {
+            m.fields
+                .push(Field::new("value", Some(0..len), Value::Json(value)));
+        }
         m.notes = notes;
         Step::Message(m)
     }

@@ -637,7 +637,7 @@ fn secrets_are_redacted_unless_asked() {
     // kept with show_secrets
     let items = run_with(
         SessionStart::default(),
-        Options { show_secrets: true },
+        Options { show_secrets: true, ..Options::default() },
         &[(C2S, cmd)],
     );
     let c = dir_msgs(&items, C2S)[0];
@@ -692,7 +692,7 @@ fn secret_arguments_are_marked_exactly_shown_or_not() {
         for show in [false, true] {
             let items = run_with(
                 SessionStart::default(),
-                Options { show_secrets: show },
+                Options { show_secrets: show, ..Options::default() },
                 &[(S2C, GREETING), (C2S, CAPS), (S2C, RET_EMPTY), (C2S, cmd)],
             );
             let c = dir_msgs(&items, C2S);
