@@ -159,11 +159,6 @@ pub struct Stats {
     pub connections: u64,
 }
 
-/// Memory charged per remembered closed connection: its map entry (two
-/// addresses as the key, the tombstone) with the map's slack, and its place
-/// in the expiry queue (measured: about 370 bytes).
-pub const TOMB_COST: usize = 384;
-
 impl Stats {
     /// Adds another reassembler's counters (shards of one analysis).
     pub fn add(&mut self, o: &Stats) {

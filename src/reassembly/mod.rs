@@ -89,13 +89,13 @@ mod event;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod tombs;
 
-pub use event::{Config, ConnId, EndReason, Event, Stats, TOMB_COST};
+pub use event::{Config, ConnId, EndReason, Event, Stats};
 use stream::{Ctx, Stream};
 pub use stream::{HELD_OVERHEAD, MAX_AHEAD};
-
-/// Unordered address pair identifying a 4-tuple.
-type Key = (SocketAddr, SocketAddr);
+use tombs::{Key, Tomb, Tombs};
+pub use tombs::{TOMB_COST, TOMB_COST_V4};
 
 fn key(a: SocketAddr, b: SocketAddr) -> Key {
     if a <= b {
@@ -103,15 +103,6 @@ fn key(a: SocketAddr, b: SocketAddr) -> Key {
     } else {
         (b, a)
     }
-}
-
-/// What remains of a connection closed by FIN or RST.
-#[derive(Debug, Clone, Copy)]
-struct Tomb {
-    client: SocketAddr,
-    isn: [Option<u32>; 2],
-    /// When the connection closed.
-    closed: Timestamp,
 }
 
 #[derive(Debug)]
@@ -156,10 +147,7 @@ pub struct Reassembler {
     by_key: FastMap<Key, ConnId>,
     /// `(last packet time, conn)`, least recently active first.
     activity: BTreeSet<(Timestamp, ConnId)>,
-    tombs: FastMap<Key, Tomb>,
-    /// Closed connections by the time they closed (captures are not
-    /// always in time order: the oldest first whatever the order).
-    tomb_order: BTreeSet<(Timestamp, Key)>,
+    tombs: Tombs,
     total_held: usize,
     next_id: ConnId,
 }
@@ -172,8 +160,7 @@ impl Reassembler {
             conns: BTreeMap::new(),
             by_key: FastMap::default(),
             activity: BTreeSet::new(),
-            tombs: FastMap::default(),
-            tomb_order: BTreeSet::new(),
+            tombs: Tombs::default(),
             total_held: 0,
             next_id: 0,
         }
@@ -208,14 +195,13 @@ impl Reassembler {
 
     /// Memory of the closed connections remembered (tombstones).
     pub fn tomb_memory(&self) -> usize {
-        self.tombs.len() * TOMB_COST
+        self.tombs.memory()
     }
 
     /// Forgets every closed connection (their stray packets may then open
     /// new connections picked up mid-stream).
     pub fn forget_closed(&mut self) {
-        self.tombs = FastMap::default();
-        self.tomb_order = BTreeSet::new();
+        self.tombs.clear();
     }
 
     /// Forgets the closed connections older than the tombstone time to
@@ -224,13 +210,7 @@ impl Reassembler {
     /// with the latest capture time of all packets, the same for every
     /// shard.)
     pub fn sweep_tombs(&mut self, now: Timestamp) {
-        while let Some(&(t, k)) = self.tomb_order.first() {
-            if now.micros_since(&t) <= self.cfg.tomb_ttl_us {
-                break;
-            }
-            self.tomb_order.pop_first();
-            self.tombs.remove(&k);
-        }
+        self.tombs.sweep(now, self.cfg.tomb_ttl_us);
     }
 
     /// Gives up what connection `id` holds: its holes before held bytes
@@ -290,10 +270,10 @@ impl Reassembler {
             None => {
                 if let Some(t) = self.tombs.get(&k) {
                     let live = ts.micros_since(&t.closed) <= self.cfg.tomb_ttl_us;
-                    if live && (!syn || tomb_matches(t, seg)) {
+                    if live && (!syn || tomb_matches(t, &k, seg)) {
                         return;
                     }
-                    self.bury(k);
+                    self.tombs.remove(&k);
                 }
                 let has_payload = !seg.payload.is_empty() || seg.wire_len > 0;
                 if seg.flags.rst || !(syn || has_payload) {
@@ -397,17 +377,9 @@ impl Reassembler {
             self.close(id, ts, EndReason::CaptureEnd, out);
         }
         self.tombs.clear();
-        self.tomb_order.clear();
     }
 
     // ----- internals ------------------------------------------------------
-
-    /// Forgets the tombstone of `k`.
-    fn bury(&mut self, k: Key) {
-        if let Some(t) = self.tombs.remove(&k) {
-            self.tomb_order.remove(&(t.closed, k));
-        }
-    }
 
     /// Whether the least recently active connection must be known: for
     /// the idle timeout or the connection limit (an ordered set updated on
@@ -576,23 +548,22 @@ impl Reassembler {
         });
         if matches!(reason, EndReason::Fin | EndReason::Rst | EndReason::Limit) {
             let tomb = Tomb {
-                client: conn.client,
+                client_first: conn.client == k.0,
                 isn: [conn.streams[0].isn, conn.streams[1].isn],
                 closed: ts,
             };
-            self.bury(k);
-            self.tombs.insert(k, tomb);
-            self.tomb_order.insert((ts, k));
+            self.tombs.insert(&k, tomb);
         }
     }
 }
 
 /// True when `seg` (a SYN or SYN-ACK) is a retransmission from the closed
 /// connection rather than a new connection.
-fn tomb_matches(t: &Tomb, seg: &TcpSegment<'_>) -> bool {
+fn tomb_matches(t: &Tomb, k: &Key, seg: &TcpSegment<'_>) -> bool {
+    let client = if t.client_first { k.0 } else { k.1 };
     if seg.flags.ack {
-        seg.dst == t.client && t.isn[1] == Some(seg.seq)
+        seg.dst == client && t.isn[1] == Some(seg.seq)
     } else {
-        seg.src == t.client && t.isn[0] == Some(seg.seq)
+        seg.src == client && t.isn[0] == Some(seg.seq)
     }
 }

@@ -687,7 +687,7 @@ fn a_tombstone_lasts_by_the_time_of_its_own_packets() {
     let ttl = Config::default().tomb_ttl_us;
     h.handshake(100, 200);
     h.seg(S, C, 201, 0, "R", b"");
-    assert_eq!(h.r.tomb_memory(), TOMB_COST);
+    assert_eq!(h.r.tomb_memory(), TOMB_COST_V4);
     // Another pair, later than the time to live (the capture is not in
     // time order): the tombstone still holds for a packet at 1 s.
     let other = h.at(ttl + 5_000_000, "10.0.0.9:1", S, 5, 0, "S", b"");
@@ -695,14 +695,14 @@ fn a_tombstone_lasts_by_the_time_of_its_own_packets() {
     assert_eq!(h.at(1_000_000, C, S, 101, 201, "A", b"late"), vec![]);
     // Sweeping as of a time within it keeps it.
     h.r.sweep_tombs(Timestamp::from_micros(ttl));
-    assert_eq!(h.r.tomb_memory(), TOMB_COST);
+    assert_eq!(h.r.tomb_memory(), TOMB_COST_V4);
     // Its own packet past the time opens a connection (mid-stream).
     let v = h.at(ttl + 1, C, S, 105, 201, "A", b"later");
     assert!(matches!(v.first(), Some(Ev::Open(2, ..))), "{v:?}");
     assert_eq!(h.r.tomb_memory(), 0);
     // A second tombstone, swept once past its time.
     h.seg(S, C, 201, 0, "R", b"");
-    assert_eq!(h.r.tomb_memory(), TOMB_COST);
+    assert_eq!(h.r.tomb_memory(), TOMB_COST_V4);
     h.r.sweep_tombs(Timestamp::from_micros(2 * ttl + 1));
     assert_eq!(h.r.tomb_memory(), 0);
 }
@@ -834,4 +834,28 @@ fn retransmitted_syn_ack_is_ignored() {
     let v = h.seg(S, C, 900, 101, "SA", b"");
     assert_eq!(v[2], Ev::Close(0, EndReason::Replaced));
     assert_eq!(v[3], Ev::Open(1, addr(C), addr(S), false));
+}
+
+/// After a connection closed, a late copy of its SYN or SYN-ACK opens
+/// nothing, while a SYN with another ISN opens a new connection: whichever
+/// of the two addresses sorts first, for IPv4 pairs (kept packed) and IPv6.
+#[test]
+fn a_closed_connection_ignores_its_own_late_syns_only() {
+    let pairs = [
+        ("10.0.0.1:40000", "10.0.0.2:4444"),
+        ("10.0.0.9:40000", "10.0.0.2:4444"),
+        ("[2001:db8::1]:40000", "[2001:db8::2]:4444"),
+        ("[2001:db8::9]:40000", "[2001:db8::2]:4444"),
+    ];
+    for (c, s) in pairs {
+        let mut h = H::new();
+        assert_eq!(h.seg(c, s, 100, 0, "S", b"").len(), 1, "{c}");
+        h.seg(s, c, 200, 101, "SA", b"");
+        h.seg(c, s, 101, 201, "R", b"");
+        assert_eq!(h.r.live_connections(), 0, "{c}");
+        assert_eq!(h.seg(c, s, 100, 0, "S", b""), vec![], "{c}");
+        assert_eq!(h.seg(s, c, 200, 101, "SA", b""), vec![], "{c}");
+        let v = h.seg(c, s, 7000, 0, "S", b"");
+        assert_eq!(v, vec![Ev::Open(1, addr(c), addr(s), false)], "{c}");
+    }
 }
