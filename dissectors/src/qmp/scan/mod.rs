@@ -126,9 +126,25 @@ const K_DIGIT: u8 = 10;
 const K_MINUS: u8 = 11;
 const K_LOWER: u8 = 12;
 
-/// The class of `b` in the `Start` state (compiled to a lookup table).
+/// The class of `b` in the `Start` state.
 #[inline(always)]
 fn class(b: u8) -> u8 {
+    CLASSES.get(usize::from(b)).copied().unwrap_or(K_OTHER)
+}
+
+/// [`class_of`] of every byte: one load per token instead of the
+/// compare chain the compiler made of the `match`.
+static CLASSES: [u8; 256] = {
+    let mut t = [K_OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = class_of(b as u8);
+        b += 1;
+    }
+    t
+};
+
+const fn class_of(b: u8) -> u8 {
     match b {
         b' ' | b'\t' | b'\r' | b'\n' => K_WS,
         b'{' => K_LBRACE,
@@ -391,6 +407,12 @@ impl Scanner {
                 K_PUNCT => {
                     i += 1;
                     self.verifier.punct(b == b':');
+                    // Within a value, the space that usually follows
+                    // (`": "`, `", "`): skipped here rather than by another
+                    // turn of the loop.
+                    if open && data.get(i) == Some(&b' ') {
+                        i += 1;
+                    }
                 }
                 K_DQ => match self.dq_string(data, i) {
                     Ok(end) => i = end,
