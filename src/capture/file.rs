@@ -12,13 +12,17 @@
 //!    (`Incomplete`), it reads more input, growing the buffer only as far as
 //!    the record's declared length requires and never past [`MAX_BUFFER`].
 //! 3. Header and interface blocks update the per-file state (link type,
-//!    timestamp precision of each pcapng interface); packet blocks are
-//!    copied into a reused buffer and returned as a [`Packet`].
+//!    timestamp precision of each pcapng interface); a packet block is
+//!    returned as a [`Packet`] that borrows its bytes from the buffer
+//!    itself: the block is consumed only when the next packet is asked
+//!    for, and consumed without moving the buffer's contents (they move
+//!    once per refill, not once per half buffer).
 //!
 //! The whole file is never held in memory: the buffer starts at
 //! [`INITIAL_BUFFER`] bytes and only grows for records larger than that.
 
 use std::io::{self, Cursor, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -69,6 +73,9 @@ pub struct FileSource {
     size: Option<u64>,
     /// The file's path, when it is a regular file (for [`Source::reopen`]).
     path: Option<PathBuf>,
+    /// Length of the block of the packet last returned, which borrows from
+    /// the buffer: consumed when the next one is asked for.
+    held: usize,
 }
 
 /// Per-file decoding state.
@@ -81,8 +88,12 @@ struct State {
     /// Timestamp of the previous packet (used for pcapng Simple Packet
     /// Blocks, which carry none).
     last_ts: Timestamp,
-    /// Copy of the current packet's bytes, reused from packet to packet.
+    /// Copy of the current packet's bytes, reused from packet to packet,
+    /// for a packet whose bytes are not found in the reader's buffer.
     pkt_buf: Vec<u8>,
+    /// Where the reader's buffer begins and how long it is, while a block
+    /// parsed from it is handled (see [`State::packet`]).
+    window: (usize, usize),
 }
 
 enum Format {
@@ -116,6 +127,8 @@ struct Meta {
     ts: Timestamp,
     link: LinkType,
     orig_len: u32,
+    /// Where its bytes are in the reader's buffer; `None`: in `pkt_buf`.
+    span: Option<Range<usize>>,
 }
 
 /// Outcome of one `reader.next()` call, with nothing borrowed.
@@ -302,12 +315,14 @@ impl FileSource {
                 frames: 0,
                 last_ts: Timestamp::default(),
                 pkt_buf: Vec::new(),
+                window: (0, 0),
             },
             capacity,
             io_err,
             done: false,
             size: None,
             path: None,
+            held: 0,
         })
     }
 
@@ -321,13 +336,17 @@ impl FileSource {
         self.st.frames
     }
 
-    /// Advances to the next packet, leaving its bytes in `st.pkt_buf`.
+    /// Advances to the next packet (its bytes stay in the buffer, or in
+    /// `st.pkt_buf`; see [`Meta::span`]).
     fn advance(&mut self) -> Result<Option<Meta>, CaptureError> {
+        self.reader.consume_noshift(std::mem::take(&mut self.held));
         loop {
             let offset = self.reader.consumed() as u64;
             if let Some(e) = self.bad_ng_length(offset) {
                 return Err(e);
             }
+            let data = self.reader.data();
+            self.st.window = (data.as_ptr() as usize, data.len());
             let step = match self.reader.next() {
                 Ok((len, block)) => match self.st.on_block(block, offset) {
                     Ok(meta) => Step::Block(len, meta),
@@ -340,12 +359,12 @@ impl FileSource {
                 Err(_) => Step::Unparsable,
             };
             match step {
-                Step::Block(len, meta) => {
-                    self.reader.consume(len);
-                    if meta.is_some() {
-                        return Ok(meta);
-                    }
+                Step::Block(len, Some(meta)) => {
+                    // Its bytes are still needed: consumed on the next call.
+                    self.held = len;
+                    return Ok(Some(meta));
                 }
+                Step::Block(len, None) => self.reader.consume_noshift(len),
                 Step::Fail(e) => return Err(e),
                 Step::Eof => return Ok(None),
                 Step::NeedMore => self.fill(offset)?,
@@ -373,7 +392,7 @@ impl FileSource {
                     if let Some(len) = declared {
                         if self.st.skippable_ng(data) && len >= 12 {
                             if len <= data.len() as u64 {
-                                self.reader.consume(len as usize);
+                                self.reader.consume_noshift(len as usize);
                                 continue;
                             }
                             // Not all of it is buffered yet (a pipe, a
@@ -462,7 +481,7 @@ impl FileSource {
                 // parser refuses it outright (which it does or not
                 // depending on how much follows it in the buffer).
                 if len >= 12 && self.st.skippable_ng(data) {
-                    self.reader.consume(len as usize);
+                    self.reader.consume_noshift(len as usize);
                     return Ok(());
                 }
                 // Otherwise its contents overrun its own length (e.g. an
@@ -552,7 +571,10 @@ impl Source for FileSource {
                 num: self.st.frames,
                 ts: meta.ts,
                 link: meta.link,
-                data: &self.st.pkt_buf,
+                data: match meta.span {
+                    Some(span) => self.reader.data().get(span).unwrap_or_default(),
+                    None => &self.st.pkt_buf,
+                },
                 orig_len: meta.orig_len,
             })),
             Ok(None) => {
@@ -577,8 +599,9 @@ impl State {
         format!(" (frame {})", self.frames + 1)
     }
 
-    /// Handles one parsed block. Returns the packet's metadata (its bytes
-    /// copied into `pkt_buf`) for packet blocks, `None` for the others.
+    /// Handles one parsed block. Returns the packet's metadata (where its
+    /// bytes are: [`State::packet`]) for packet blocks, `None` for the
+    /// others.
     fn on_block(
         &mut self,
         block: PcapBlockOwned<'_>,
@@ -679,17 +702,27 @@ impl State {
         }
     }
 
-    /// Counts a packet and copies its bytes into the reused buffer.
+    /// Counts a packet and says where its bytes are: in the reader's
+    /// buffer (`window`), as every block parser returns them, else (should
+    /// one ever return a copy) copied into the reused buffer.
     fn packet(&mut self, ts: Timestamp, link: LinkType, data: &[u8], orig_len: u32) -> Meta {
         self.frames += 1;
         self.last_ts = ts;
-        self.pkt_buf.clear();
-        self.pkt_buf.extend_from_slice(data);
+        let (base, len) = self.window;
+        let span = (data.as_ptr() as usize)
+            .checked_sub(base)
+            .map(|start| start..start + data.len())
+            .filter(|span| span.end <= len);
+        if span.is_none() {
+            self.pkt_buf.clear();
+            self.pkt_buf.extend_from_slice(data);
+        }
         let caplen = u32::try_from(data.len()).unwrap_or(u32::MAX);
         Meta {
             ts,
             link,
             orig_len: orig_len.max(caplen),
+            span,
         }
     }
 
