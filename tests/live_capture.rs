@@ -49,6 +49,17 @@ struct Capture {
     stderr: mpsc::Receiver<String>,
 }
 
+/// A test that fails before the process is stopped must not leave it
+/// running (a live capture or a relay runs until told to stop).
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Capture {
     /// Starts qscope with `args` and waits until it says it is capturing.
     fn start(args: &[&str], env: &[(&str, &str)]) -> Capture {
