@@ -22,7 +22,7 @@ impl Qmp {
     /// letting a flood of unanswered requests make every reply scan them.
     pub(super) fn push_pending(&mut self, p: Pending, ctx: &mut Ctx) {
         if self.pending.len() >= MAX_PENDING {
-            self.pending.remove(0);
+            self.pending.pop_front();
             if !self.pending_overflow_noted {
                 self.pending_overflow_noted = true;
                 ctx.note(Note::warn(format!(
@@ -31,14 +31,11 @@ impl Qmp {
                 )));
             }
         }
-        self.pending.push(p);
+        self.pending.push_back(p);
     }
 
     fn take(&mut self, i: usize) -> Option<Pending> {
-        if i >= self.pending.len() {
-            return None;
-        }
-        let p = self.pending.remove(i);
+        let p = self.pending.remove(i)?;
         // Older non-object items from malformed input are closed silently
         // ("not answered (version-dependent)").
         let mut k = 0;

@@ -2,6 +2,8 @@
 //! and resynchronisation, the requests waiting for a reply, negotiation,
 //! OOB, QGA, pretty mode, HMP and telnet.
 
+use std::collections::VecDeque;
+
 use super::json::Node;
 use super::scan::Scanner;
 use crate::{Ctx, Dir, Note, Options, SessionStart};
@@ -129,7 +131,9 @@ pub struct Qmp {
     pub(super) qga: bool,
     pub(super) qga_synced: bool,
     pub(super) pretty: bool,
-    pub(super) pending: Vec<Pending>,
+    /// Requests awaiting a reply, oldest first (a deque: beyond
+    /// `MAX_PENDING` the oldest goes, once per request).
+    pub(super) pending: VecDeque<Pending>,
     /// Start offset of the most recent malformed client item.
     pub(super) last_malformed: Option<u64>,
     /// A malformed item came after the last parsed client object.
@@ -159,7 +163,7 @@ impl Qmp {
             qga: false,
             qga_synced: false,
             pretty: false,
-            pending: Vec::new(),
+            pending: VecDeque::new(),
             last_malformed: None,
             after_malformed: false,
             last_malformed_reset: false,
