@@ -95,17 +95,6 @@ impl State {
                 old.offset
             )));
         }
-        if self.pending.len() > MAX_TABLE {
-            // Forget the oldest request.
-            let oldest = self
-                .pending
-                .iter()
-                .min_by_key(|(_, p)| p.offset)
-                .map(|(k, _)| *k);
-            if let Some(k) = oldest {
-                self.pending.remove(&k);
-            }
-        }
         if h.code == CLOSE {
             self.closed = true;
         }
@@ -146,7 +135,7 @@ impl State {
             // D20: Flags of normal responses are undocumented: raw.
             o.fields.push(f_bytes("flags", 10..14, flags_bytes));
             o.fields.push(f_uint("length", 14..18, h.length));
-            match self.pending.remove(&h.seq) {
+            match self.pending.remove(h.seq) {
                 Some(p) => {
                     response::decode(self, &p, h, msg, data_end, &mut o, ctx);
                     let reply = MsgRef {

@@ -188,3 +188,53 @@ fn never_more_than_the_table_limit_pending() {
     }
     assert!(q.st.pending.len() <= MAX_TABLE);
 }
+
+/// The table forgets the request with the lowest offset, as a scan of the
+/// whole table would find it, through answers and repeated sequence
+/// numbers (a model with a plain map, over random operations).
+#[test]
+fn the_oldest_pending_request_is_the_one_forgotten() {
+    let mut t = Pendings::default();
+    let mut model: std::collections::BTreeMap<u16, u64> = Default::default();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut forgotten = 0;
+    for offset in 0..100_000u64 {
+        let r = next();
+        // Sequence numbers from a range a little larger than the table, so
+        // that it overflows, repeats happen, and answers hit and miss.
+        let seq = (r % (MAX_TABLE as u64 + 600)) as u16;
+        // One in sixteen operations an answer: the table stays full.
+        if r >> 60 == 0 {
+            assert_eq!(
+                t.remove(seq).map(|p| p.offset),
+                model.remove(&seq),
+                "answer to seq {seq}"
+            );
+            continue;
+        }
+        let p = Pending {
+            offset,
+            code: GET_HEADERS,
+            ctx: ReqCtx::None,
+        };
+        assert_eq!(t.insert(seq, p).map(|p| p.offset), model.insert(seq, offset));
+        if model.len() > MAX_TABLE {
+            let oldest = model.iter().min_by_key(|(_, o)| **o).map(|(s, _)| *s);
+            if let Some(s) = oldest {
+                model.remove(&s);
+                forgotten += 1;
+            }
+        }
+        assert_eq!(t.len(), model.len());
+    }
+    assert!(forgotten > 5_000, "the table overflowed {forgotten} times");
+    let got: Vec<(u16, u64)> = t.iter().map(|(s, p)| (*s, p.offset)).collect();
+    let want: Vec<(u16, u64)> = model.into_iter().collect();
+    assert_eq!(got, want);
+}

@@ -1,7 +1,7 @@
 //! What the parts of the QPS dissector share: framing constants, the two
 //! headers, a packet decoder's output and the session state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 
 use crate::toolkit::Cursor;
@@ -101,6 +101,62 @@ pub(crate) struct Pending {
     pub ctx: ReqCtx,
 }
 
+/// Sequence number → request waiting for its response, at most
+/// [`MAX_TABLE`] of them: beyond, the oldest (lowest c2s offset) is
+/// forgotten. The order of arrival is kept beside the map, so finding the
+/// oldest does not scan the table (a flood of unanswered requests made
+/// every request scan all 4,096).
+#[derive(Debug, Default)]
+pub(crate) struct Pendings {
+    by_seq: BTreeMap<u16, Pending>,
+    /// (sequence number, offset) of every request added, oldest first;
+    /// entries no longer in `by_seq` (answered, replaced) are skipped when
+    /// met, and swept when they outnumber the live ones.
+    order: VecDeque<(u16, u64)>,
+}
+
+impl Pendings {
+    /// Adds a request; returns the one it replaces (a repeated sequence
+    /// number). Beyond [`MAX_TABLE`], the oldest request is forgotten.
+    pub fn insert(&mut self, seq: u16, p: Pending) -> Option<Pending> {
+        self.order.push_back((seq, p.offset));
+        let old = self.by_seq.insert(seq, p);
+        if self.by_seq.len() > MAX_TABLE {
+            while let Some((s, off)) = self.order.pop_front() {
+                if self.by_seq.get(&s).is_some_and(|p| p.offset == off) {
+                    self.by_seq.remove(&s);
+                    break;
+                }
+            }
+        }
+        if self.order.len() > 2 * MAX_TABLE {
+            let by_seq = &self.by_seq;
+            self.order
+                .retain(|(s, off)| by_seq.get(s).is_some_and(|p| p.offset == *off));
+        }
+        old
+    }
+
+    /// The request `seq` was answered.
+    pub fn remove(&mut self, seq: u16) -> Option<Pending> {
+        self.by_seq.remove(&seq)
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.by_seq.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u16, &Pending)> {
+        self.by_seq.iter()
+    }
+
+    pub fn clear(&mut self) {
+        self.by_seq.clear();
+        self.order.clear();
+    }
+}
+
 /// A header field definition learnt from GetHeaders.
 #[derive(Debug, Clone)]
 pub(crate) struct FieldDef {
@@ -113,8 +169,8 @@ pub(crate) struct FieldDef {
 pub(crate) struct State {
     pub opts: Options,
     pub mid: bool,
-    /// Sequence number → request waiting for its response.
-    pub pending: BTreeMap<u16, Pending>,
+    /// Requests waiting for their responses.
+    pub pending: Pendings,
     /// Session id from the last successful Signon (or, mid-stream, adopted
     /// from the first request).
     pub session: Option<u32>,
