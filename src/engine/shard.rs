@@ -340,8 +340,11 @@ impl Shard {
             .map(|(k, v)| (k, *v))
             .collect();
         report.tombs = self.reasm.tomb_memory() as u64;
+        // The next epoch's list starts with room for as many items as this
+        // one had: no growing (and moving) it by doubling epoch after epoch.
+        let room = Vec::with_capacity(self.table.em.out.len());
         ShardOut {
-            items: std::mem::take(&mut self.table.em.out),
+            items: std::mem::replace(&mut self.table.em.out, room),
             report,
             dropped: std::mem::take(&mut self.table.dropped),
             tcp: self.reasm.stats().clone(),
