@@ -186,7 +186,20 @@ pub fn draw(f: &mut Frame<'_>, p: &SessionsPane, model: &Model, focused: bool, r
         .unwrap_or(16)
         .clamp(16, (r.width as usize / 2).max(16)) as u16;
     let idw = (2 + count(model.sessions.len() as u64).len()).max(4) as u16;
-    let mut widths = vec![idw, 5, cs, 7, 9, 5, 20];
+    // Counts are never cut: their columns widen for the widest shown.
+    let widest = |value: fn(&SessionEntry) -> u64, least: usize| {
+        p.order
+            .iter()
+            .skip(off)
+            .take(n)
+            .map(|o| count(value(&model.sessions[*o as usize])).len())
+            .max()
+            .unwrap_or(0)
+            .max(least) as u16
+    };
+    let msgs_w = widest(|s| s.messages, 7);
+    let err_w = widest(|s| s.errors, 5);
+    let mut widths = vec![idw, 5, cs, msgs_w, 9, err_w, 20];
     let mut head = vec![
         " id",
         "proto",
@@ -215,4 +228,55 @@ pub fn draw(f: &mut Frame<'_>, p: &SessionsPane, model: &Model, focused: bool, r
         .header(TRow::new(head).style(DIM))
         .column_spacing(1);
     f.render_widget(t, body);
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::capture::Timestamp;
+    use crate::record::SessionInfo;
+    use crate::tui::harness::buffer_text;
+
+    /// A session's message and error counts are never cut, however wide.
+    #[test]
+    fn large_counts_are_shown_whole() {
+        let mut model = Model::new("t".into(), false);
+        model.sessions.push(SessionEntry {
+            info: SessionInfo {
+                id: "s1".into(),
+                proto: qscope_dissectors::Proto::Qps,
+                client: "10.0.0.1:40000".parse().unwrap(),
+                server: "10.0.0.2:7070".parse().unwrap(),
+                start: Timestamp::from_micros(0),
+                t0: Timestamp::from_micros(0),
+                mid_stream: false,
+            },
+            first_row: 0,
+            end_row: usize::MAX,
+            messages: 12_345_678,
+            requests: 0,
+            errors: 1_234_567,
+            warnings: 0,
+            first_us: 0,
+            last_us: 0,
+            end_us: None,
+            pending: 0,
+            attrs: Vec::new(),
+            notes: Vec::new(),
+        });
+        let pane = SessionsPane {
+            order: vec![0],
+            ..SessionsPane::default()
+        };
+        for w in [140, 80] {
+            let mut t = Terminal::new(TestBackend::new(w, 5)).unwrap();
+            t.draw(|f| draw(f, &pane, &model, true, f.area())).unwrap();
+            let text = buffer_text(t.backend().buffer());
+            assert!(text.contains(" 12,345,678 "), "{w} columns:\n{text}");
+            assert!(text.contains(" 1,234,567 "), "{w} columns:\n{text}");
+        }
+    }
 }

@@ -21,7 +21,7 @@ use crate::tui::index::RowKind;
 use crate::tui::layout::{inner, Layout};
 use crate::tui::list::Scroll;
 use crate::tui::model::Model;
-use crate::tui::render::{count, pane_block, sel_style, DIM};
+use crate::tui::render::{count, pane_block, sel_style, width, DIM};
 use crate::tui::view::timeline::Timeline;
 
 /// Buckets of the latency chart.
@@ -281,8 +281,8 @@ pub fn draw(f: &mut Frame<'_>, sv: &StatsView, l: &Layout) {
     draw_chart(f, sv, chart_area);
 }
 
-/// A column of the table: header, width (0: a latency's), the order in
-/// which narrow screens leave it out (0: never), cell.
+/// A column of the table: header, least width (0: a latency's), the order
+/// in which narrow screens leave it out (0: never), cell.
 type Column = (&'static str, u16, u8, fn(&StatRow) -> String);
 
 /// Columns the name keeps at least, when others can go.
@@ -309,25 +309,41 @@ const COLUMNS: &[Column] = &[
     ("max", 0, 0, |s| lat(s, |p| p.max)),
 ];
 
-/// The columns shown in `width`: all, or without requests, replies,
-/// p99, p95, min, p50 (in that order) until the name has [`NAME_MIN`]
-/// columns.
-fn columns(width: u16, lw: u16) -> Vec<&'static Column> {
-    let mut cols: Vec<&Column> = COLUMNS.iter().collect();
-    let used = |cols: &[&Column]| -> u16 {
+/// The width of each of [`COLUMNS`]: a latency's is `lw`; a count's is
+/// its least width, or more when a count in it needs more (the total's,
+/// usually): a number is never cut.
+fn col_widths(sv: &StatsView, lw: u16) -> Vec<u16> {
+    COLUMNS
+        .iter()
+        .map(|c| {
+            if c.1 == 0 {
+                return lw;
+            }
+            sv.rows
+                .iter()
+                .chain(sv.total.as_ref())
+                .map(|s| width(&(c.3)(s)) as u16)
+                .max()
+                .unwrap_or(0)
+                .max(c.1)
+        })
+        .collect()
+}
+
+/// The columns shown in `width`, with their widths: all, or without
+/// requests, replies, p99, p95, min, p50 (in that order) until the name
+/// has [`NAME_MIN`] columns.
+fn columns(width: u16, widths: &[u16]) -> Vec<(&'static Column, u16)> {
+    let mut cols: Vec<(&Column, u16)> = COLUMNS.iter().zip(widths.iter().copied()).collect();
+    let used = |cols: &[(&Column, u16)]| -> u16 {
         // The mark and protocol, the columns, a space between any two.
-        4 + cols
-            .iter()
-            .map(|c| if c.1 == 0 { lw } else { c.1 })
-            .sum::<u16>()
-            + cols.len() as u16
-            + 1
+        4 + cols.iter().map(|c| c.1).sum::<u16>() + cols.len() as u16 + 1
     };
     for order in 1..=6 {
         if used(&cols) + NAME_MIN <= width {
             break;
         }
-        cols.retain(|c| c.2 != order);
+        cols.retain(|c| c.0 .2 != order);
     }
     cols
 }
@@ -336,7 +352,7 @@ fn columns(width: u16, lw: u16) -> Vec<&'static Column> {
 /// total; narrow screens leave columns out ([`columns`]).
 fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect) {
     let lw = if table_area.width >= 120 { 9 } else { 8 };
-    let cols = columns(table_area.width, lw);
+    let cols = columns(table_area.width, &col_widths(sv, lw));
     let n = table_area.height.saturating_sub(1) as usize;
     let off = sv.scroll.offset.min(sv.rows.len().saturating_sub(n));
     let right = |t: String| Cell::from(Line::from(t).right_aligned());
@@ -350,7 +366,7 @@ fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect) {
             Cell::from(format!("{mark}{}", s.proto)),
             Cell::from(s.name.clone()),
         ];
-        for c in &cols {
+        for (c, _) in &cols {
             let text = (c.3)(s);
             cells.push(match c.0 {
                 "err" if s.errors > 0 => Cell::from(
@@ -388,8 +404,8 @@ fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect) {
     }
     let mut widths = vec![Length(4), Fill(1)];
     let mut head = vec![Cell::from("prot"), Cell::from("name")];
-    for c in &cols {
-        widths.push(Length(if c.1 == 0 { lw } else { c.1 }));
+    for (c, w) in &cols {
+        widths.push(Length(*w));
         head.push(right(c.0.to_string()));
     }
     let t = Table::new(rows, widths)
@@ -445,4 +461,47 @@ fn draw_chart(f: &mut Frame<'_>, sv: &StatsView, chart_area: Rect) {
             .style(Style::new().fg(Color::Cyan)),
         inner(chart_area, 1),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::tui::harness::buffer_text;
+
+    fn row(name: &str, n: u64) -> StatRow {
+        StatRow {
+            proto: "qps",
+            name: name.into(),
+            messages: n,
+            requests: n,
+            replies: 0,
+            errors: 0,
+            missing: n,
+            latency: None,
+            chart: Vec::new(),
+        }
+    }
+
+    /// Counts wider than a column's usual width widen it: none is cut
+    /// (a cut `1,000,000` read `000,000`), on a wide screen or a narrow
+    /// one.
+    #[test]
+    fn large_counts_are_shown_whole() {
+        let sv = StatsView {
+            rows: vec![row("GetHeaders", 1_000_000), row("Signon", 2)],
+            total: Some(row("", 12_345_678)),
+            ..StatsView::default()
+        };
+        for w in [140, 80, 60] {
+            let mut t = Terminal::new(TestBackend::new(w, 6)).unwrap();
+            t.draw(|f| draw_table(f, &sv, f.area())).unwrap();
+            let text = buffer_text(t.backend().buffer());
+            let lines: Vec<&str> = text.lines().collect();
+            assert!(lines[1].contains(" 1,000,000 "), "{w} columns:\n{text}");
+            assert!(lines[3].contains(" 12,345,678 "), "{w} columns:\n{text}");
+        }
+    }
 }
