@@ -953,3 +953,24 @@ fn a_report_that_keeps_only_the_rows_it_shows_says_the_same() {
         "{t}"
     );
 }
+
+#[test]
+fn follow_with_its_arguments_swapped_says_which_comes_first() {
+    let cap = pcap("qmp/qmp-basic");
+    let out = qscope(&["follow", "s1", &cap]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "(the capture comes first: qscope follow {cap} s1)"
+        )),
+        "{err}"
+    );
+    // A capture that is simply missing gets no such hint.
+    let out = qscope(&["follow", "no-such-capture.pcap", "s1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot open") && !err.contains("comes first"),
+        "{err}"
+    );
+}

@@ -136,7 +136,19 @@ fn want(arg: &str) -> Want {
 pub fn run(args: &FollowArgs) -> Result<(), Failure> {
     let mut cfg = Config::default().with_decode_as(args.decode_as.clone());
     cfg.keep_bytes = true;
-    let mut source = FileSource::open(&args.capture).map_err(|e| fail(e.to_string()))?;
+    let mut source = FileSource::open(&args.capture).map_err(|e| {
+        // `qscope follow s1 capture.pcap`: the arguments the other way round.
+        let swapped = !args.capture.exists() && std::path::Path::new(&args.session).is_file();
+        if swapped {
+            fail(format!(
+                "{e} (the capture comes first: qscope follow {} {})",
+                crate::human::escape(&args.session),
+                crate::human::escape(&args.capture.to_string_lossy())
+            ))
+        } else {
+            fail(e.to_string())
+        }
+    })?;
     let mut f = Follow {
         want: want(&args.session),
         sessions: 0,
