@@ -318,9 +318,15 @@ impl<W: Write> Sink for TextPrinter<W> {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        let n = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
         let mut line = format!(
-            "# {} packets, {} sessions, {} messages, {} gaps ({} bytes), {} undecoded bytes",
-            s.packets, s.sessions, s.messages, s.gaps, s.gap_bytes, s.undecoded_bytes
+            "# {}, {}, {}, {} ({}), {}",
+            n(s.packets, "packet"),
+            n(s.sessions, "session"),
+            n(s.messages, "message"),
+            n(s.gaps, "gap"),
+            n(s.gap_bytes, "byte"),
+            n(s.undecoded_bytes, "undecoded byte")
         );
         if let Some(d) = s.dropped {
             // Live capture: by the kernel or interface; relay: chunks
