@@ -87,12 +87,20 @@ impl State {
             code: h.code,
             ctx: rctx,
         };
-        if let Some(old) = self.pending.insert(h.seq, pending) {
+        let (replaced, forgot) = self.pending.insert(h.seq, pending);
+        if let Some(old) = replaced {
             o.notes.push(Note::info(format!(
                 "duplicate sequence number {}: replaces the unanswered {} at c2s offset {}",
                 h.seq,
                 request_name(old.code),
                 old.offset
+            )));
+        }
+        if forgot && !self.pending_overflow_noted {
+            self.pending_overflow_noted = true;
+            o.notes.push(Note::warn(format!(
+                "more than {MAX_TABLE} requests pending at once: the oldest are no longer paired \
+                 (their responses, if any, show as unsolicited)"
             )));
         }
         if h.code == CLOSE {

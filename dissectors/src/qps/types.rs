@@ -117,14 +117,17 @@ pub(crate) struct Pendings {
 
 impl Pendings {
     /// Adds a request; returns the one it replaces (a repeated sequence
-    /// number). Beyond [`MAX_TABLE`], the oldest request is forgotten.
-    pub fn insert(&mut self, seq: u16, p: Pending) -> Option<Pending> {
+    /// number), and whether the oldest request was forgotten to make room
+    /// (beyond [`MAX_TABLE`]).
+    pub fn insert(&mut self, seq: u16, p: Pending) -> (Option<Pending>, bool) {
         self.order.push_back((seq, p.offset));
         let old = self.by_seq.insert(seq, p);
+        let mut forgot = false;
         if self.by_seq.len() > MAX_TABLE {
             while let Some((s, off)) = self.order.pop_front() {
                 if self.by_seq.get(&s).is_some_and(|p| p.offset == off) {
                     self.by_seq.remove(&s);
+                    forgot = true;
                     break;
                 }
             }
@@ -134,7 +137,7 @@ impl Pendings {
             self.order
                 .retain(|(s, off)| by_seq.get(s).is_some_and(|p| p.offset == *off));
         }
-        old
+        (old, forgot)
     }
 
     /// The request `seq` was answered.
@@ -171,6 +174,8 @@ pub(crate) struct State {
     pub mid: bool,
     /// Requests waiting for their responses.
     pub pending: Pendings,
+    /// The pending table overflowed once (noted).
+    pub pending_overflow_noted: bool,
     /// Session id from the last successful Signon (or, mid-stream, adopted
     /// from the first request).
     pub session: Option<u32>,
