@@ -49,14 +49,9 @@ struct Capture {
     stderr: mpsc::Receiver<String>,
 }
 
-/// A test that fails before the process is stopped must not leave it
-/// running (a live capture or a relay runs until told to stop).
 impl Drop for Capture {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        stop_if_running(&mut self.child);
     }
 }
 

@@ -47,14 +47,9 @@ fn lines<R: Read + Send + 'static>(r: R) -> mpsc::Receiver<String> {
     rx
 }
 
-/// A test that fails before the process is stopped must not leave it
-/// running (a live capture or a relay runs until told to stop).
 impl Drop for Relay {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        stop_if_running(&mut self.child);
     }
 }
 

@@ -91,9 +91,31 @@ struct State {
     /// Copy of the current packet's bytes, reused from packet to packet,
     /// for a packet whose bytes are not found in the reader's buffer.
     pkt_buf: Vec<u8>,
-    /// Where the reader's buffer begins and how long it is, while a block
-    /// parsed from it is handled (see [`State::packet`]).
-    window: (usize, usize),
+}
+
+/// Where the reader's buffer lies, while a block parsed from it is
+/// handled: a packet whose bytes lie inside it is not copied.
+#[derive(Clone, Copy)]
+struct Window {
+    start: usize,
+    len: usize,
+}
+
+impl Window {
+    fn of(buf: &[u8]) -> Window {
+        Window {
+            start: buf.as_ptr() as usize,
+            len: buf.len(),
+        }
+    }
+
+    /// Where `data` lies in the buffer, if it does.
+    fn span(self, data: &[u8]) -> Option<Range<usize>> {
+        (data.as_ptr() as usize)
+            .checked_sub(self.start)
+            .map(|start| start..start + data.len())
+            .filter(|span| span.end <= self.len)
+    }
 }
 
 enum Format {
@@ -315,7 +337,6 @@ impl FileSource {
                 frames: 0,
                 last_ts: Timestamp::default(),
                 pkt_buf: Vec::new(),
-                window: (0, 0),
             },
             capacity,
             io_err,
@@ -345,10 +366,9 @@ impl FileSource {
             if let Some(e) = self.bad_ng_length(offset) {
                 return Err(e);
             }
-            let data = self.reader.data();
-            self.st.window = (data.as_ptr() as usize, data.len());
+            let window = Window::of(self.reader.data());
             let step = match self.reader.next() {
-                Ok((len, block)) => match self.st.on_block(block, offset) {
+                Ok((len, block)) => match self.st.on_block(block, offset, window) {
                     Ok(meta) => Step::Block(len, meta),
                     Err(e) => Step::Fail(e),
                 },
@@ -606,6 +626,7 @@ impl State {
         &mut self,
         block: PcapBlockOwned<'_>,
         offset: u64,
+        window: Window,
     ) -> Result<Option<Meta>, CaptureError> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
@@ -624,13 +645,18 @@ impl State {
                     Format::PcapNg { .. } => (false, LinkType::ETHERNET),
                 };
                 let ts = legacy_ts(b.ts_sec, b.ts_usec, nano);
-                Ok(Some(self.packet(ts, link, b.data, b.origlen)))
+                Ok(Some(self.packet(ts, link, b.data, b.origlen, window)))
             }
-            PcapBlockOwned::NG(block) => self.on_ng_block(block, offset),
+            PcapBlockOwned::NG(block) => self.on_ng_block(block, offset, window),
         }
     }
 
-    fn on_ng_block(&mut self, block: Block<'_>, offset: u64) -> Result<Option<Meta>, CaptureError> {
+    fn on_ng_block(
+        &mut self,
+        block: Block<'_>,
+        offset: u64,
+        window: Window,
+    ) -> Result<Option<Meta>, CaptureError> {
         let Format::PcapNg { big_endian, ifaces } = &mut self.format else {
             return Ok(None);
         };
@@ -670,7 +696,13 @@ impl State {
                 let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                 let ts = iface.timestamp(raw);
                 let link = iface.link;
-                Ok(Some(self.packet(ts, link, epb.packet_data(), epb.origlen)))
+                Ok(Some(self.packet(
+                    ts,
+                    link,
+                    epb.packet_data(),
+                    epb.origlen,
+                    window,
+                )))
             }
             Block::SimplePacket(spb) => {
                 let Some(iface) = ifaces.first() else {
@@ -694,7 +726,7 @@ impl State {
                     nano: precise,
                     ..self.last_ts
                 };
-                Ok(Some(self.packet(ts, link, data, spb.origlen)))
+                Ok(Some(self.packet(ts, link, data, spb.origlen, window)))
             }
             // Name resolution, statistics, secrets, custom and unknown
             // blocks carry nothing we need.
@@ -705,14 +737,17 @@ impl State {
     /// Counts a packet and says where its bytes are: in the reader's
     /// buffer (`window`), as every block parser returns them, else (should
     /// one ever return a copy) copied into the reused buffer.
-    fn packet(&mut self, ts: Timestamp, link: LinkType, data: &[u8], orig_len: u32) -> Meta {
+    fn packet(
+        &mut self,
+        ts: Timestamp,
+        link: LinkType,
+        data: &[u8],
+        orig_len: u32,
+        window: Window,
+    ) -> Meta {
         self.frames += 1;
         self.last_ts = ts;
-        let (base, len) = self.window;
-        let span = (data.as_ptr() as usize)
-            .checked_sub(base)
-            .map(|start| start..start + data.len())
-            .filter(|span| span.end <= len);
+        let span = window.span(data);
         if span.is_none() {
             self.pkt_buf.clear();
             self.pkt_buf.extend_from_slice(data);

@@ -8,7 +8,7 @@
 pub mod sgr;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 /// `captures/<rel>`: the captures bundled with the repository.
 pub fn bundled(rel: &str) -> PathBuf {
@@ -129,6 +129,17 @@ pub fn with_payload(frame: &[u8], payload: &[u8]) -> Vec<u8> {
     let total = (out.len() - t.ip_off) as u16;
     out[t.ip_off + 2..t.ip_off + 4].copy_from_slice(&total.to_be_bytes());
     out
+}
+
+/// Kills and reaps `child` if it still runs: for the `Drop` of a test's
+/// long-running qscope (a live capture or a relay runs until told to
+/// stop), so that a test failing before it stops the process does not
+/// leave it running.
+pub fn stop_if_running(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(None)) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 /// Runs the qscope binary.

@@ -309,19 +309,18 @@ const COLUMNS: &[Column] = &[
     ("max", 0, 0, |s| lat(s, |p| p.max)),
 ];
 
-/// The width of each of [`COLUMNS`]: a latency's is `lw`; a count's is
-/// its least width, or more when a count in it needs more (the total's,
-/// usually): a number is never cut.
-fn col_widths(sv: &StatsView, lw: u16) -> Vec<u16> {
+/// The width of each of [`COLUMNS`] for the rows `shown`: a latency's is
+/// `lw`; a count's is its least width, or more when a count shown needs
+/// more (the total's, usually): a number is never cut.
+fn col_widths(shown: &[&StatRow], lw: u16) -> Vec<u16> {
     COLUMNS
         .iter()
         .map(|c| {
             if c.1 == 0 {
                 return lw;
             }
-            sv.rows
+            shown
                 .iter()
-                .chain(sv.total.as_ref())
                 .map(|s| width(&(c.3)(s)) as u16)
                 .max()
                 .unwrap_or(0)
@@ -352,9 +351,11 @@ fn columns(width: u16, widths: &[u16]) -> Vec<(&'static Column, u16)> {
 /// total; narrow screens leave columns out ([`columns`]).
 fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect) {
     let lw = if table_area.width >= 120 { 9 } else { 8 };
-    let cols = columns(table_area.width, &col_widths(sv, lw));
     let n = table_area.height.saturating_sub(1) as usize;
     let off = sv.scroll.offset.min(sv.rows.len().saturating_sub(n));
+    let visible: Vec<&StatRow> = sv.rows.iter().skip(off).take(n.saturating_sub(1)).collect();
+    let shown: Vec<&StatRow> = visible.iter().copied().chain(sv.total.as_ref()).collect();
+    let cols = columns(table_area.width, &col_widths(&shown, lw));
     let right = |t: String| Cell::from(Line::from(t).right_aligned());
     let mk = |s: &StatRow, style: Style| {
         let selected = sv
@@ -385,13 +386,7 @@ fn draw_table(f: &mut Frame<'_>, sv: &StatsView, table_area: Rect) {
         TRow::new(cells).style(style)
     };
     let mut rows = Vec::new();
-    for (i, s) in sv
-        .rows
-        .iter()
-        .enumerate()
-        .skip(off)
-        .take(n.saturating_sub(1))
-    {
+    for (i, s) in (off..).zip(visible) {
         let style = if i == sv.scroll.sel {
             sel_style(true)
         } else {
