@@ -1455,18 +1455,31 @@ mod fast_paths {
 
     type Items = Vec<(usize, Scan, Option<Vec<Range<usize>>>)>;
 
+    /// Which of the scanner's paths [`scan`] takes.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Path {
+        All,
+        Unwalked,
+        Reference,
+    }
+
     /// Scans `data` fed `chunk` bytes at a time (the front stays until an
     /// item is reported, as the driver does).
-    fn scan(mut sc: Scanner, data: &[u8], chunk: usize, reference: bool) -> Items {
+    fn scan(sc: Scanner, data: &[u8], chunk: usize, reference: bool) -> Items {
+        let path = if reference { Path::Reference } else { Path::All };
+        scan_by(sc, data, chunk, path)
+    }
+
+    fn scan_by(mut sc: Scanner, data: &[u8], chunk: usize, path: Path) -> Items {
         let mut out = Vec::new();
         let (mut front, mut avail) = (0, chunk.min(data.len()));
         while front < data.len() {
             let eos = avail == data.len();
             let buf = &data[front..avail];
-            let s = if reference {
-                sc.next_reference(buf, eos)
-            } else {
-                sc.next(buf, eos)
+            let s = match path {
+                Path::All => sc.next(buf, eos),
+                Path::Unwalked => sc.next_unwalked(buf, eos),
+                Path::Reference => sc.next_reference(buf, eos),
             };
             let len = match &s {
                 Scan::NeedMore if eos => break,
@@ -1504,6 +1517,52 @@ mod fast_paths {
                 assert_eq!(strip(verifying), strip(fast));
             }
         }
+    }
+
+    /// The verifier's walk changes nothing the scanner reports, verified
+    /// spans included, however the bytes are cut.
+    #[test]
+    fn walked_values_scan_the_same() {
+        let mut inputs = inputs(0x5eed_0004, 4000);
+        // Shapes the walk stops at or must get exactly right: duplicate
+        // keys, depth at the limit, pretty-printed output, numbers and
+        // keywords at a cut, values back to back.
+        let deep = |n: usize| -> Vec<u8> {
+            let mut v = b"{\"return\": ".to_vec();
+            v.extend(std::iter::repeat_n(b'[', n));
+            v.extend(std::iter::repeat_n(b']', n));
+            v.push(b'}');
+            v
+        };
+        inputs.extend([
+            deep(json::MAX_DEPTH - 2),
+            deep(json::MAX_DEPTH - 1),
+            deep(json::MAX_DEPTH),
+            b"{\"a\": 1, \"a\": 2}".to_vec(),
+            b"{\"a\": {\"b\": [1, 2, {\"b\": 3, \"b\": 4}]}, \"c\": true}".to_vec(),
+            b"{\r\n  \"return\": {\r\n    \"a\": [\r\n 10, 0, false, null\r\n ]\r\n  }\r\n}\r\n"
+                .to_vec(),
+            b"{\"return\": 12345}{\"return\": 0}{\"x\": truex}{\"y\": nul}".to_vec(),
+            b"{\"a\": 01, \"b\": 1.5, \"c\": -1, \"d\": 1e3, \"e\": \"\\n\", \"f\": \"\xc3\xa9\"}"
+                .to_vec(),
+            b"[1, 2]{\"a\" : [ ] , \"b\" :{ }}  {}".to_vec(),
+            b"{\"d\": 1e3, \"e\": [2E5, 10e1], \"f\": 1.5, \"g\": -0, \"h\": 0}".to_vec(),
+            b"{\"d\": [0e1]}".to_vec(),
+        ]);
+        let mut walked = 0;
+        for (k, v) in inputs.iter().enumerate() {
+            let chunks = [1, 2, 5, 64, 300, usize::MAX];
+            for chunk in [chunks[k % 6], usize::MAX] {
+                let chunk = chunk.min(v.len().max(1));
+                for client in [false, true] {
+                    let with = scan_by(Scanner::verifying(client), v, chunk, Path::All);
+                    let without = scan_by(Scanner::verifying(client), v, chunk, Path::Unwalked);
+                    assert_eq!(with, without, "{chunk} {:?}", String::from_utf8_lossy(v));
+                    walked += with.iter().filter(|(_, _, k)| k.is_some()).count();
+                }
+            }
+        }
+        assert!(walked > 1000, "{walked} values verified");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub(super) type Fr<T> = Result<T, Bail>;
 /// From `i` inside a string quoted by `q`: where the printable ASCII
 /// other than `q` and backslash ends.
 #[inline(always)]
-fn plain_end(s: &[u8], i: usize, q: u8) -> usize {
+pub(super) fn plain_end(s: &[u8], i: usize, q: u8) -> usize {
     skip_until(
         s,
         i,

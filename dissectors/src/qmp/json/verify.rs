@@ -3,8 +3,8 @@
 
 use std::ops::Range;
 
-use super::fast::{keyword, string_token, Keys, StrTok};
-use super::text::lex_number;
+use super::fast::{keyword, plain_end, string_token, Keys, StrTok};
+use super::text::{is_ws, lex_number};
 use super::tree::MAX_DEPTH;
 
 /// What the [`Verifier`] expects next.
@@ -234,5 +234,314 @@ impl Verifier {
             Some(b'-' | b'0'..=b'9' | b'a'..=b'z') => self.scalar(s, start, end),
             _ => self.fail(),
         }
+    }
+}
+
+/// The scanner's state that [`Verifier::walk`] carries on: the same
+/// fields, with the same meaning, as the scanner's own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Walk {
+    /// Where the walk is: whitespace or the start of a token.
+    pub(crate) i: usize,
+    pub(crate) brace: i64,
+    pub(crate) bracket: i64,
+    pub(crate) crlf: bool,
+    pub(crate) prev_cr: bool,
+    pub(crate) tok_start: usize,
+    pub(crate) in_value: bool,
+}
+
+impl Walk {
+    /// Skips whitespace (noting a CR LF); the byte after it, not taken.
+    #[inline(always)]
+    fn ws(&mut self, s: &[u8]) -> Option<u8> {
+        loop {
+            let &b = s.get(self.i)?;
+            if !is_ws(b) {
+                return Some(b);
+            }
+            if b == b'\n' && self.prev_cr {
+                self.crlf = true;
+            }
+            self.prev_cr = b == b'\r';
+            self.i += 1;
+        }
+    }
+
+    /// The token that started at `at` ended at `end`.
+    #[inline(always)]
+    fn token(&mut self, at: usize, end: usize) {
+        self.prev_cr = false;
+        self.tok_start = at;
+        self.in_value = true;
+        self.i = end;
+    }
+}
+
+impl Verifier {
+    /// Walks a server value that is strict JSON so far, from `w.i`, doing
+    /// for each token what the scanner and the verifier would do. Where
+    /// it is in the grammar is kept in the program (a value is wanted, or
+    /// what follows one), not looked up per token, so the processor can
+    /// foresee the branches. Returns true when the value is complete at
+    /// `w.i`.
+    ///
+    /// It takes only the plain tokens: strings of printable ASCII without
+    /// escapes, integers, `true`, `false`, `null` and punctuation in their
+    /// places. At anything else (an escape, a byte above 0x7F, a fraction,
+    /// a token out of place, a duplicate key, a token the bytes end in) it
+    /// stops before that token, with nothing of it done, and the scanner
+    /// goes on from there: the scanner's results are the same either way.
+    #[inline(always)]
+    pub(crate) fn walk(&mut self, s: &[u8], w: &mut Walk) -> bool {
+        if !self.ok {
+            return false;
+        }
+        let (done, want) = self.walk_from(s, w);
+        self.want = want;
+        done
+    }
+
+    /// [`Verifier::walk`]: whether the value is complete, and what is
+    /// wanted next.
+    #[inline(always)]
+    fn walk_from(&mut self, s: &[u8], w: &mut Walk) -> (bool, Want) {
+        let mut want = self.want;
+        // Where to start: wanting a value, or after one.
+        let mut after = false;
+        match want {
+            Want::Root | Want::Value | Want::ValueOrClose => {}
+            Want::CommaOrClose => after = true,
+            Want::Done => return (false, want),
+            Want::Key | Want::Colon => {
+                if let Err(stop) = self.walk_key(s, w, want) {
+                    return (false, stop);
+                }
+                want = Want::Value;
+            }
+            Want::KeyOrClose => {
+                let Some(b) = w.ws(s) else {
+                    return (false, want);
+                };
+                if b == b'}' {
+                    let at = w.i;
+                    if !self.walk_close(s, true, at, w) {
+                        return (false, want);
+                    }
+                    if self.stack.is_empty() {
+                        return (true, Want::Done);
+                    }
+                    after = true;
+                } else {
+                    if let Err(stop) = self.walk_key(s, w, want) {
+                        return (false, stop);
+                    }
+                    want = Want::Value;
+                }
+            }
+        }
+        loop {
+            if !after {
+                if let Some(end) = self.walk_value(s, w, &mut want) {
+                    return end;
+                }
+            }
+            after = false;
+            // After a value: `,` or a close (CommaOrClose).
+            loop {
+                let Some(b) = w.ws(s) else {
+                    return (false, Want::CommaOrClose);
+                };
+                let at = w.i;
+                match b {
+                    b',' => {
+                        w.token(at, at + 1);
+                        // Within a value, the space that usually follows.
+                        if s.get(w.i) == Some(&b' ') {
+                            w.i += 1;
+                        }
+                        if let Some(Open::Obj(_)) = self.stack.last() {
+                            if let Err(stop) = self.walk_key(s, w, Want::Key) {
+                                return (false, stop);
+                            }
+                        }
+                        want = Want::Value;
+                        break;
+                    }
+                    b'}' | b']' => {
+                        if !self.walk_close(s, b == b'}', at, w) {
+                            return (false, Want::CommaOrClose);
+                        }
+                        if self.stack.is_empty() {
+                            return (true, Want::Done);
+                        }
+                    }
+                    _ => return (false, Want::CommaOrClose),
+                }
+            }
+        }
+    }
+
+    /// The walk where a value is wanted (`want`: Root, Value or
+    /// ValueOrClose, and what is wanted as it goes on): `None` when a
+    /// value was taken, or what [`Verifier::walk_from`] returns.
+    #[inline(always)]
+    fn walk_value(&mut self, s: &[u8], w: &mut Walk, want: &mut Want) -> Option<(bool, Want)> {
+                loop {
+            let Some(b) = w.ws(s) else {
+                return Some((false, *want));
+            };
+            let at = w.i;
+            match b {
+                b'{' | b'[' => {
+                    if (*want == Want::Root && b != b'{') || self.stack.len() >= MAX_DEPTH {
+                        return Some((false, *want));
+                    }
+                    if self.stack.len() == 1 {
+                        self.member = at;
+                    }
+                    w.token(at, at + 1);
+                    let close = if b == b'{' {
+                        self.stack.push(Open::Obj(self.keys.base()));
+                        w.brace += 1;
+                        *want = Want::KeyOrClose;
+                        b'}'
+                    } else {
+                        self.stack.push(Open::Arr);
+                        w.bracket += 1;
+                        *want = Want::ValueOrClose;
+                        b']'
+                    };
+                    let Some(n) = w.ws(s) else {
+                        return Some((false, *want));
+                    };
+                    if n == close {
+                        // Empty.
+                        let at = w.i;
+                        if !self.walk_close(s, b == b'{', at, w) {
+                            return Some((false, *want));
+                        }
+                        if self.stack.is_empty() {
+                            return Some((true, Want::Done));
+                        }
+                        return None;
+                    }
+                    if b == b'{' {
+                        if let Err(stop) = self.walk_key(s, w, *want) {
+                            return Some((false, stop));
+                        }
+                        *want = Want::Value;
+                    }
+                    continue;
+                }
+                _ if *want == Want::Root => return Some((false, *want)),
+                b'"' => {
+                    let end = plain_end(s, at + 1, b'"');
+                    if s.get(end) != Some(&b'"') {
+                        return Some((false, *want));
+                    }
+                    w.token(at, end + 1);
+                }
+                b'1'..=b'9' => {
+                    let mut i = at + 1;
+                    while s.get(i).is_some_and(u8::is_ascii_digit) {
+                        i += 1;
+                    }
+                    if matches!(s.get(i), None | Some(b'.' | b'e' | b'E')) {
+                        return Some((false, *want));
+                    }
+                    w.token(at, i);
+                }
+                b'0' => {
+                    if matches!(s.get(at + 1), None | Some(b'0'..=b'9' | b'.')) {
+                        return Some((false, *want));
+                    }
+                    w.token(at, at + 1);
+                }
+                b'a'..=b'z' => {
+                    let mut i = at + 1;
+                    while s.get(i).is_some_and(u8::is_ascii_lowercase) {
+                        i += 1;
+                    }
+                    if i >= s.len() || keyword(s.get(at..i).unwrap_or(&[])).is_err() {
+                        return Some((false, *want));
+                    }
+                    w.token(at, i);
+                }
+                b']' if *want == Want::ValueOrClose => {
+                    if !self.walk_close(s, false, at, w) {
+                        return Some((false, *want));
+                    }
+                    if self.stack.is_empty() {
+                        return Some((true, Want::Done));
+                    }
+                }
+                _ => return Some((false, *want)),
+            }
+            return None;
+        }
+    }
+
+    /// The walk's key and colon of an object member (`from`: Key or
+    /// KeyOrClose, or Colon when the key was taken). `Err`: what is
+    /// wanted where it stopped.
+    #[inline(always)]
+    fn walk_key(&mut self, s: &[u8], w: &mut Walk, from: Want) -> Result<(), Want> {
+        if from != Want::Colon {
+            if w.ws(s) != Some(b'"') {
+                return Err(from);
+            }
+            let at = w.i;
+            let end = plain_end(s, at + 1, b'"');
+            if s.get(end) != Some(&b'"') {
+                return Err(from);
+            }
+            let t = StrTok {
+                end: end + 1,
+                simple: true,
+                strict: true,
+            };
+            if self.keys.push(s, at, t).is_err() {
+                return Err(from);
+            }
+            w.token(at, end + 1);
+        }
+        if w.ws(s) != Some(b':') {
+            return Err(Want::Colon);
+        }
+        let at = w.i;
+        w.token(at, at + 1);
+        if s.get(w.i) == Some(&b' ') {
+            w.i += 1;
+        }
+        Ok(())
+    }
+
+    /// The walk's `}` (`obj`) or `]` at `at`, when it is the plain case
+    /// (false: nothing done). Sets the depth in `w`; the caller sets
+    /// `want`.
+    #[inline(always)]
+    fn walk_close(&mut self, s: &[u8], obj: bool, at: usize, w: &mut Walk) -> bool {
+        match self.stack.last().copied() {
+            Some(Open::Obj(base)) if obj => {
+                if self.keys.close(s, base).is_err() {
+                    return false;
+                }
+            }
+            Some(Open::Arr) if !obj => {}
+            _ => return false,
+        }
+        self.stack.pop();
+        if obj {
+            w.brace -= 1;
+        } else {
+            w.bracket -= 1;
+        }
+        let end = at + 1;
+        w.token(at, end);
+        if self.stack.len() == 1 {
+            self.spans.push(self.member..end);
+        }
+        true
     }
 }

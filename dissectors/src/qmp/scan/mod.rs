@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use super::json::Verifier;
+use super::json::{Verifier, Walk};
 use super::swar::{skip_until, swar_eq, swar_lt, swar_outside, LO};
 
 /// QEMU's `MAX_TOKEN_COUNT`.
@@ -289,17 +289,24 @@ impl Scanner {
     /// between calls answered `NeedMore` it keeps its bytes and may grow.
     /// `eos`: no byte follows `data`.
     pub fn next(&mut self, data: &[u8], eos: bool) -> Scan {
-        self.next_impl::<true>(data, eos)
+        self.next_impl::<true, true>(data, eos)
     }
 
     /// [`Scanner::next`] without the fast path: the byte-by-byte state
     /// machine alone (the reference the fast path is tested against).
     #[cfg(test)]
     pub(crate) fn next_reference(&mut self, data: &[u8], eos: bool) -> Scan {
-        self.next_impl::<false>(data, eos)
+        self.next_impl::<false, false>(data, eos)
     }
 
-    fn next_impl<const FAST: bool>(&mut self, data: &[u8], eos: bool) -> Scan {
+    /// [`Scanner::next`] without the verifier's walk (the reference the
+    /// walk is tested against).
+    #[cfg(test)]
+    pub(crate) fn next_unwalked(&mut self, data: &[u8], eos: bool) -> Scan {
+        self.next_impl::<true, false>(data, eos)
+    }
+
+    fn next_impl<const FAST: bool, const WALK: bool>(&mut self, data: &[u8], eos: bool) -> Scan {
         self.verified = None;
         if self.at_item_start() {
             if self.lx == Lx::Recovery {
@@ -325,6 +332,11 @@ impl Scanner {
         }
         let mut i = self.pos;
         loop {
+            if WALK && self.lx == Lx::Start && self.verifier.ok() {
+                if let Some(s) = self.walk(data, &mut i) {
+                    return s;
+                }
+            }
             if FAST && matches!(self.lx, Lx::Start | Lx::Recovery) {
                 if let Some(s) = self.fast(data, &mut i) {
                     return s;
@@ -495,6 +507,41 @@ impl Scanner {
             *pos = i;
         }
         done
+    }
+
+    /// The fastest path, for a server value that is strict JSON so far:
+    /// the verifier walks its plain tokens (see [`Verifier::walk`]) from
+    /// `*pos`. Returns the value when the walk completed it; otherwise the
+    /// state is as the other paths would have left it at the token the
+    /// walk stopped before, and `*pos` is there.
+    #[inline(always)]
+    fn walk(&mut self, data: &[u8], pos: &mut usize) -> Option<Scan> {
+        let mut w = Walk {
+            i: *pos,
+            brace: self.brace,
+            bracket: self.bracket,
+            crlf: self.crlf,
+            prev_cr: self.prev_cr,
+            tok_start: self.tok_start,
+            in_value: self.in_value,
+        };
+        let done = self.verifier.walk(data, &mut w);
+        *pos = w.i;
+        if done {
+            self.verified = self.verifier.finish();
+            self.end_item(Lx::Start);
+            return Some(Scan::Value {
+                len: w.i,
+                crlf: w.crlf,
+            });
+        }
+        self.brace = w.brace;
+        self.bracket = w.bracket;
+        self.crlf = w.crlf;
+        self.prev_cr = w.prev_cr;
+        self.tok_start = w.tok_start;
+        self.in_value = w.in_value;
+        None
     }
 
     /// The fast path of a double-quoted string whose quote is at `at`: where
