@@ -9,7 +9,6 @@
 //! holds the same packets whatever the number of shards, which keeps the
 //! merged output and the memory budget's decisions the same.
 
-use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
 use crate::capture::{Packet, Timestamp};
@@ -302,31 +301,31 @@ impl Dispatcher {
 }
 
 /// The shard of a connection: the same for both directions.
+///
+/// Every packet of the capture is hashed by every worker (each reads the
+/// whole file), so this is a few multiplications over the addresses and
+/// ports, not a byte-wise hash of the socket addresses. The same in every
+/// process, which keeps runs reproducible.
 pub(crate) fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     if shards <= 1 {
         return 0;
     }
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    lo.hash(&mut h);
-    hi.hash(&mut h);
-    (h.finish() % shards as u64) as usize
+    let (ka, kb) = (endpoint_key(&a), endpoint_key(&b));
+    let (lo, hi) = if ka <= kb { (ka, kb) } else { (kb, ka) };
+    let h = (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xd6e8_feb8_6659_fd93);
+    // The high half is the well mixed one: the shard is taken from it by
+    // a multiply-shift, not from the low bits by a modulo.
+    (((h >> 32) * shards as u64) >> 32) as usize
 }
 
-/// FNV-1a: small, fast, and the same in every process (unlike the
-/// standard library's randomly seeded hasher), which keeps runs
-/// reproducible.
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        // Mix the high bits down: the shard is taken modulo a small number.
-        self.0 ^ (self.0 >> 29) ^ (self.0 >> 47)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+/// An endpoint as 64 bits: its address and port.
+fn endpoint_key(a: &SocketAddr) -> u64 {
+    match a {
+        SocketAddr::V4(v) => (u64::from(u32::from(*v.ip())) << 16) | u64::from(v.port()),
+        SocketAddr::V6(v) => {
+            let ip = u128::from(*v.ip());
+            let folded = (ip as u64) ^ ((ip >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            folded.rotate_left(16) ^ u64::from(v.port())
         }
     }
 }
@@ -350,13 +349,26 @@ mod tests {
             seen[shard_of(c, b, 4)] = true;
         }
         assert!(seen.iter().all(|s| *s));
+        // IPv6 too.
+        let a6: SocketAddr = "[fd00::1]:40000".parse().unwrap();
+        let b6: SocketAddr = "[fd00::2]:4243".parse().unwrap();
+        let mut seen = [false; 4];
+        for n in 1..8 {
+            assert_eq!(shard_of(a6, b6, n), shard_of(b6, a6, n));
+            assert!(shard_of(a6, b6, n) < n);
+        }
+        for port in 40000..40100 {
+            let c: SocketAddr = format!("[fd00::1]:{port}").parse().unwrap();
+            seen[shard_of(c, b6, 4)] = true;
+        }
+        assert!(seen.iter().all(|s| *s));
     }
 
     #[test]
     fn two_shards_split_connections_whose_bytes_share_a_parity() {
-        // FNV-1a's lowest bit is the parity of the low bits of the bytes
-        // hashed: taken unmixed, every connection below (even octets, even
-        // ports) would land on the same one of two shards.
+        // A hash whose low bit were the parity of the bytes hashed would
+        // put every connection below (even octets, even ports) on the same
+        // one of two shards.
         let server: SocketAddr = "172.20.0.10:4444".parse().unwrap();
         let mut counts = [0usize; 2];
         for host in (2..=200u16).step_by(2) {
