@@ -22,6 +22,8 @@
 //! engine keeps more per open session).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::FastMap;
 use std::io;
 
 use qscope_dissectors::{Dir, Kind, Severity, Value};
@@ -242,7 +244,7 @@ impl Live {
 /// the definitions).
 #[derive(Debug)]
 pub struct Detail {
-    live: HashMap<String, Live>,
+    live: FastMap<String, Live>,
     core: Core,
 }
 
@@ -489,7 +491,7 @@ impl Core {
 impl Detail {
     fn new(filter: Option<Filter>, slowest_n: usize) -> Detail {
         Detail {
-            live: HashMap::new(),
+            live: FastMap::default(),
             core: Core {
                 filter,
                 slowest_n,
@@ -596,11 +598,13 @@ impl Detail {
     /// for a caller that knows the selection already (the terminal UI's
     /// display filter). The collector's own filter is not consulted.
     pub fn message_selected(&mut self, m: &MessageRecord<'_>, own: bool) {
-        if !self.live.contains_key(&m.session.id) {
-            // Not announced (a test's records, the terminal UI's rows):
-            // announce it now.
-            self.announce(m.session);
+        if let Some(l) = self.live.get_mut(&m.session.id) {
+            self.core.message(l, m, own);
+            return;
         }
+        // Not announced (a test's records, the terminal UI's rows):
+        // announce it now.
+        self.announce(m.session);
         if let Some(l) = self.live.get_mut(&m.session.id) {
             self.core.message(l, m, own);
         }
