@@ -257,7 +257,8 @@ impl Walk {
     fn ws(&mut self, s: &[u8]) -> Option<u8> {
         loop {
             let &b = s.get(self.i)?;
-            if !is_ws(b) {
+            // Every byte that starts a token is above the space.
+            if b > b' ' || !is_ws(b) {
                 return Some(b);
             }
             if b == b'\n' && self.prev_cr {
