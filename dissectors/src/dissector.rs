@@ -49,9 +49,10 @@ pub struct Options {
     /// Keep passwords and other secrets instead of redacting them.
     pub show_secrets: bool,
     /// Leave out the fields that hold a message's bulk content (a QM
-    /// record, list or command output as bytes, a QMP message's whole JSON
-    /// value), which only a field display, a filter or an export reads:
-    /// copying them is much of the cost of a large message. Everything
+    /// record, list or command output as bytes and a record's structured
+    /// view, a QMP message's whole JSON value), which only a field display,
+    /// a filter or an export reads: building them is much of the cost of a
+    /// large message. Everything
     /// else (name, kind, error flag, summary, notes, pairing, the other
     /// fields) is the same as without it. For statistics without a filter.
     pub lean: bool,

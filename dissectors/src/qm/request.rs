@@ -461,18 +461,7 @@ fn record_fields(q: &mut Req, name: &'static str, r: Range<usize>, b: &[u8]) {
     let n = mv::count(b, mv::FM);
     q.fields
         .push(Field::new("field_count", None, Value::Int(n as i64)));
-    let (view, shown, cut) = mv::record_view(b, r.start);
-    if !view.is_empty() {
-        q.fields.push(Field::new(
-            format!("{name}_fields"),
-            Some(r.clone()),
-            Value::List(view),
-        ));
-    }
-    if cut {
-        q.notes
-            .push(Note::info(mv::view_note(name, shown, n, b.len())));
-    }
+    mv::view(&mut q.fields, &mut q.notes, q.lean, name, r.clone(), b, n);
     mv::bulk(&mut q.fields, q.lean, name, r, b);
     q.summary
         .push(format!("{name} {n} field{}, {} bytes", plural(n), b.len()));

@@ -275,18 +275,7 @@ fn record(s: &mut Resp, name: &'static str, data: &[u8], dr: Range<usize>) {
     let n = mv::count(data, mv::FM);
     s.fields
         .push(Field::new("field_count", None, Value::Int(n as i64)));
-    let (view, shown, cut) = mv::record_view(data, dr.start);
-    if !view.is_empty() {
-        s.fields.push(Field::new(
-            format!("{name}_fields"),
-            Some(dr.clone()),
-            Value::List(view),
-        ));
-    }
-    if cut {
-        s.notes
-            .push(Note::info(mv::view_note(name, shown, n, data.len())));
-    }
+    mv::view(&mut s.fields, &mut s.notes, s.lean, name, dr.clone(), data, n);
     mv::bulk(&mut s.fields, s.lean, name, dr, data);
     let mut sum = format!("{name} {n} field{}, {} bytes", plural(n), data.len());
     if !data.is_empty() {
