@@ -7,8 +7,9 @@
 //! of input, ratios and peak RSS of `qscope stats` and `qscope export
 //! --format jsonl` (with `-j 1` and with the default number of workers),
 //! `tcpdump -r F -w /dev/null` (the floor for reading the file) and, on
-//! the 200 MiB file, tshark's JSON decode; then each target with PASS or
-//! FAIL. Then hostile captures, each through `stats` and `export` with the
+//! the 200 MiB file, tshark's JSON decode, the commands taking turns (a
+//! round of one run each, best of the rounds); then each target with PASS
+//! or FAIL. Then hostile captures, each through `stats` and `export` with the
 //! default memory limit and with `--memory-limit 256M`: peak RSS, exit
 //! status, whether every output line is JSON, and what the summary says
 //! was dropped.
@@ -338,38 +339,61 @@ fn os(v: &[OsString]) -> Vec<&OsStr> {
     v.iter().map(OsString::as_os_str).collect()
 }
 
-fn measure(tool: Tool, bin: &Path, file: &Path, runs: usize) -> Res {
+/// One run of `tool`: its time and peak RSS, or why there is none.
+fn run_once(tool: Tool, bin: &Path, file: &Path) -> Result<(f64, u64), Res> {
     let (prog, args) = tool.argv(bin, file);
-    let args = os(&args);
-    let mut best = f64::MAX;
-    let mut peak = 0;
-    // Run 0 is the warm-up (page cache, binary); its time is not counted.
+    let o = match measure::run_null(&prog, &os(&args)) {
+        Ok(o) => o,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Res::Skip(format!(
+                "{} not installed",
+                prog.to_string_lossy()
+            )))
+        }
+        Err(e) => return Err(Res::Fail(e.to_string())),
+    };
+    match o.code() {
+        Some(0) => Ok((o.secs, o.maxrss_bytes)),
+        Some(2) if tool.is_qscope() => Err(Res::Na(format!("exit 2: {}", o.stderr_line()))),
+        _ => Err(Res::Fail(format!(
+            "exit {}: {}",
+            o.status_text(),
+            o.stderr_line()
+        ))),
+    }
+}
+
+/// Measures `tools` on `file` in turns: a warm-up run of each (page
+/// cache, binary; its time is not counted), then `runs` rounds of one run
+/// of each. The machine's speed drifts from minute to minute; taking
+/// turns lets every command meet the same drift, so the ratios between
+/// them (scaling, tcpdump) compare like with like. Best time and peak RSS
+/// per tool; a tool that fails or is refused stops there.
+fn measure_row(tools: &[Tool], bin: &Path, file: &Path, runs: usize) -> Vec<Res> {
+    let mut out: Vec<Res> = tools
+        .iter()
+        .map(|_| Res::Ok {
+            secs: f64::MAX,
+            rss: 0,
+        })
+        .collect();
     for run in 0..=runs {
-        let o = match measure::run_null(&prog, &args) {
-            Ok(o) => o,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Res::Skip(format!("{} not installed", prog.to_string_lossy()))
-            }
-            Err(e) => return Res::Fail(e.to_string()),
-        };
-        match o.code() {
-            Some(0) => {}
-            Some(2) if tool.is_qscope() => {
-                return Res::Na(format!("exit 2: {}", o.stderr_line()));
-            }
-            _ => {
-                return Res::Fail(format!("exit {}: {}", o.status_text(), o.stderr_line()));
+        for (tool, res) in tools.iter().zip(out.iter_mut()) {
+            let Res::Ok { secs, rss } = res else {
+                continue;
+            };
+            match run_once(*tool, bin, file) {
+                Ok((t, r)) => {
+                    *rss = (*rss).max(r);
+                    if run > 0 {
+                        *secs = secs.min(t);
+                    }
+                }
+                Err(e) => *res = e,
             }
         }
-        peak = peak.max(o.maxrss_bytes);
-        if run > 0 {
-            best = best.min(o.secs);
-        }
     }
-    Res::Ok {
-        secs: best,
-        rss: peak,
-    }
+    out
 }
 
 // ----------------------------------------------------------------- output
@@ -889,24 +913,34 @@ fn main() {
     }
     let mut results = Vec::new();
     for inp in &inputs {
-        let mut row = Vec::new();
-        for tool in TOOLS {
-            let r = if tool == Tool::Tshark && (!set.tshark || inp.size_mib != 200) {
+        let skip = |tool: Tool| {
+            (tool == Tool::Tshark && (!set.tshark || inp.size_mib != 200)).then(|| {
                 Res::Skip(if set.tshark {
                     "200 MiB file only".into()
                 } else {
                     "QSCOPE_BENCH_TSHARK=0".into()
                 })
-            } else {
-                eprintln!(
-                    "bigmix: {} on {} ...",
-                    tool.label(),
-                    size_label(inp.size_mib)
-                );
-                measure(tool, &set.bin, &inp.path, set.runs)
-            };
-            row.push(r);
-        }
+            })
+        };
+        let tools: Vec<Tool> = TOOLS.into_iter().filter(|&t| skip(t).is_none()).collect();
+        eprintln!(
+            "bigmix: {} on {}, in turns ...",
+            tools
+                .iter()
+                .map(|t| t.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+            size_label(inp.size_mib)
+        );
+        let mut measured = measure_row(&tools, &set.bin, &inp.path, set.runs).into_iter();
+        let row = TOOLS
+            .into_iter()
+            .map(|t| {
+                skip(t)
+                    .or_else(|| measured.next())
+                    .unwrap_or(Res::Skip(String::new()))
+            })
+            .collect();
         results.push(row);
     }
 
@@ -946,7 +980,7 @@ fn main() {
         set.bin_from
     );
     println!(
-        "  {cpus} CPUs available; time: best of {} runs after a warm-up run; rates in decimal units of input bytes",
+        "  {cpus} CPUs available; time: best of {} runs after a warm-up run, the commands taking turns; rates in decimal units of input bytes",
         set.runs
     );
     println!(
