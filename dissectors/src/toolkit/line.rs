@@ -74,8 +74,11 @@ pub enum Piece<'a> {
 
 /// The line for `pieces`.
 pub fn one_line<'a>(pieces: impl IntoIterator<Item = Piece<'a>>, line: &Line) -> String {
-    let mut out = String::new();
-    for (n, piece) in pieces.into_iter().enumerate() {
+    let pieces = pieces.into_iter();
+    // Room for the pieces there are sure to be (within the limit), so the
+    // line is not grown piece by piece.
+    let mut out = String::with_capacity(pieces.size_hint().0.min(line.max) + 3);
+    for (n, piece) in pieces.enumerate() {
         if n >= line.max {
             out.push_str("...");
             break;
