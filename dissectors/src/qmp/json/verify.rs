@@ -387,8 +387,13 @@ impl Verifier {
     /// ValueOrClose, and what is wanted as it goes on): `None` when a
     /// value was taken, or what [`Verifier::walk_from`] returns.
     #[inline(always)]
-    fn walk_value(&mut self, s: &[u8], w: &mut Walk, want: &mut Want) -> Option<(bool, Want)> {
-                loop {
+    fn walk_value(
+        &mut self,
+        s: &[u8],
+        w: &mut Walk,
+        want: &mut Want,
+    ) -> Option<(bool, Want)> {
+        loop {
             let Some(b) = w.ws(s) else {
                 return Some((false, *want));
             };
