@@ -49,7 +49,7 @@ use fast::{Bail, Fast};
 pub(crate) use text::lex_number;
 pub use tree::{Mat, Member, Node, ParseError, Parsed, J, MAX_DEPTH};
 pub use value::{json_eq, node_text, preview, write_json, write_str, NumVal};
-pub(crate) use verify::{Verifier, Walk};
+pub(crate) use verify::{Place, Verifier};
 
 /// Parses one complete value (as cut by the scanner). Leading and trailing
 /// JSON whitespace is allowed.

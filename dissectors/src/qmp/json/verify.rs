@@ -237,21 +237,28 @@ impl Verifier {
     }
 }
 
-/// The scanner's state that [`Verifier::walk`] carries on: the same
-/// fields, with the same meaning, as the scanner's own.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Walk {
-    /// Where the walk is: whitespace or the start of a token.
+/// Where the scanner is in the item it is cutting: the state its paths
+/// and the verifier's walk ([`Verifier::walk`]) carry on, each from where
+/// the other stopped.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Place {
+    /// Bytes of the item examined: whitespace or the start of a token
+    /// follows.
     pub(crate) i: usize,
+    /// Open `{` and `[` (QEMU's streamer counts them apart).
     pub(crate) brace: i64,
     pub(crate) bracket: i64,
+    /// The item holds a CR LF (pretty-printed server output).
     pub(crate) crlf: bool,
+    /// The byte before is a CR.
     pub(crate) prev_cr: bool,
+    /// Start of the last token.
     pub(crate) tok_start: usize,
+    /// A token of the item was started (a value is open).
     pub(crate) in_value: bool,
 }
 
-impl Walk {
+impl Place {
     /// Skips whitespace (noting a CR LF); the byte after it, not taken.
     #[inline(always)]
     fn ws(&mut self, s: &[u8]) -> Option<u8> {
@@ -294,7 +301,7 @@ impl Verifier {
     /// stops before that token, with nothing of it done, and the scanner
     /// goes on from there: the scanner's results are the same either way.
     #[inline(always)]
-    pub(crate) fn walk(&mut self, s: &[u8], w: &mut Walk) -> bool {
+    pub(crate) fn walk(&mut self, s: &[u8], w: &mut Place) -> bool {
         if !self.ok {
             return false;
         }
@@ -306,7 +313,7 @@ impl Verifier {
     /// [`Verifier::walk`]: whether the value is complete, and what is
     /// wanted next.
     #[inline(always)]
-    fn walk_from(&mut self, s: &[u8], w: &mut Walk) -> (bool, Want) {
+    fn walk_from(&mut self, s: &[u8], w: &mut Place) -> (bool, Want) {
         let mut want = self.want;
         // Where to start: wanting a value, or after one.
         let mut after = false;
@@ -390,7 +397,7 @@ impl Verifier {
     fn walk_value(
         &mut self,
         s: &[u8],
-        w: &mut Walk,
+        w: &mut Place,
         want: &mut Want,
     ) -> Option<(bool, Want)> {
         loop {
@@ -492,7 +499,7 @@ impl Verifier {
     /// KeyOrClose, or Colon when the key was taken). `Err`: what is
     /// wanted where it stopped.
     #[inline(always)]
-    fn walk_key(&mut self, s: &[u8], w: &mut Walk, from: Want) -> Result<(), Want> {
+    fn walk_key(&mut self, s: &[u8], w: &mut Place, from: Want) -> Result<(), Want> {
         if from != Want::Colon {
             if w.ws(s) != Some(b'"') {
                 return Err(from);
@@ -527,7 +534,7 @@ impl Verifier {
     /// (false: nothing done). Sets the depth in `w`; the caller sets
     /// `want`.
     #[inline(always)]
-    fn walk_close(&mut self, s: &[u8], obj: bool, at: usize, w: &mut Walk) -> bool {
+    fn walk_close(&mut self, s: &[u8], obj: bool, at: usize, w: &mut Place) -> bool {
         match self.stack.last().copied() {
             Some(Open::Obj(base)) if obj => {
                 if self.keys.close(s, base).is_err() {

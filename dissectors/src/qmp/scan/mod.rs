@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use super::json::{Verifier, Walk};
+use super::json::{Place, Verifier};
 use super::swar::{skip_until, swar_eq, swar_lt, swar_outside, LO};
 
 /// QEMU's `MAX_TOKEN_COUNT`.
@@ -78,17 +78,11 @@ pub struct Scanner {
     /// reset. Server→client: strict JSON tokens, 0xFF is a QGA delimiter.
     client: bool,
     lx: Lx,
-    /// Bytes of the current item already examined.
-    pos: usize,
-    brace: i64,
-    bracket: i64,
+    /// Where the scanner is in the current item (`place.i`: the bytes of
+    /// it already examined); shared with the verifier's walk.
+    place: Place,
     /// Tokens of the current item (counted on the client side only).
     tokens: u64,
-    tok_start: usize,
-    /// A token of the current item was started (a value is open).
-    in_value: bool,
-    crlf: bool,
-    prev_cr: bool,
     /// Checks server values on the way (see [`Verifier`]).
     verifier: Verifier,
     /// What the verifier found about the value just reported.
@@ -203,14 +197,8 @@ impl Scanner {
         Scanner {
             client,
             lx: Lx::Start,
-            pos: 0,
-            brace: 0,
-            bracket: 0,
+            place: Place::default(),
             tokens: 0,
-            tok_start: 0,
-            in_value: false,
-            crlf: false,
-            prev_cr: false,
             verifier: Verifier::new(false),
             verified: None,
         }
@@ -244,24 +232,24 @@ impl Scanner {
 
     /// True when no item is in progress and the lexer is at top level.
     pub fn at_item_start(&self) -> bool {
-        self.pos == 0 && !self.in_value && matches!(self.lx, Lx::Start | Lx::Recovery)
+        self.place.i == 0 && !self.place.in_value && matches!(self.lx, Lx::Start | Lx::Recovery)
     }
 
     /// True while a value is open (tokens seen, not complete).
     pub fn in_value(&self) -> bool {
-        self.in_value || !matches!(self.lx, Lx::Start | Lx::Recovery)
+        self.place.in_value || !matches!(self.lx, Lx::Start | Lx::Recovery)
     }
 
     /// Bytes of the current item examined so far.
     pub fn scanned(&self) -> usize {
-        self.pos
+        self.place.i
     }
 
     /// The front of the buffer moved by `n` bytes that were examined but
     /// not reported as an item (oversized values): shift positions.
     pub fn rebase(&mut self, n: usize) {
-        self.pos = self.pos.saturating_sub(n);
-        self.tok_start = self.tok_start.saturating_sub(n);
+        self.place.i = self.place.i.saturating_sub(n);
+        self.place.tok_start = self.place.tok_start.saturating_sub(n);
         self.verifier.fail();
     }
 
@@ -274,14 +262,8 @@ impl Scanner {
 
     fn end_item(&mut self, lx: Lx) {
         self.lx = lx;
-        self.pos = 0;
-        self.brace = 0;
-        self.bracket = 0;
+        self.place = Place::default();
         self.tokens = 0;
-        self.tok_start = 0;
-        self.in_value = false;
-        self.crlf = false;
-        self.prev_cr = false;
         self.verifier.restart();
     }
 
@@ -330,7 +312,7 @@ impl Scanner {
                 return Scan::Delimiter;
             }
         }
-        let mut i = self.pos;
+        let mut i = self.place.i;
         loop {
             if WALK && self.lx == Lx::Start && self.verifier.ok() {
                 if let Some(s) = self.walk(data, &mut i) {
@@ -351,7 +333,7 @@ impl Scanner {
                 return s;
             }
         }
-        self.pos = i;
+        self.place.i = i;
         // Out of bytes. A number or keyword that could end here ends at the
         // end of the stream (decision 13).
         if eos
@@ -376,13 +358,13 @@ impl Scanner {
     fn fast(&mut self, data: &[u8], pos: &mut usize) -> Option<Scan> {
         let client = self.client;
         let mut i = *pos;
-        let mut brace = self.brace;
-        let mut bracket = self.bracket;
+        let mut brace = self.place.brace;
+        let mut bracket = self.place.bracket;
         let mut tokens = self.tokens;
-        let mut crlf = self.crlf;
-        let mut prev_cr = self.prev_cr;
-        let mut tok_start = self.tok_start;
-        let mut in_value = self.in_value;
+        let mut crlf = self.place.crlf;
+        let mut prev_cr = self.place.prev_cr;
+        let mut tok_start = self.place.tok_start;
+        let mut in_value = self.place.in_value;
         let mut lx = self.lx;
         // Whether the value stays open after a token that is not a bracket.
         let mut open = (brace > 0 || bracket > 0) && brace >= 0 && bracket >= 0;
@@ -497,13 +479,13 @@ impl Scanner {
         };
         if done.is_none() {
             self.lx = lx;
-            self.brace = brace;
-            self.bracket = bracket;
+            self.place.brace = brace;
+            self.place.bracket = bracket;
             self.tokens = tokens;
-            self.crlf = crlf;
-            self.prev_cr = prev_cr;
-            self.tok_start = tok_start;
-            self.in_value = in_value;
+            self.place.crlf = crlf;
+            self.place.prev_cr = prev_cr;
+            self.place.tok_start = tok_start;
+            self.place.in_value = in_value;
             *pos = i;
         }
         done
@@ -516,32 +498,16 @@ impl Scanner {
     /// walk stopped before, and `*pos` is there.
     #[inline(always)]
     fn walk(&mut self, data: &[u8], pos: &mut usize) -> Option<Scan> {
-        let mut w = Walk {
-            i: *pos,
-            brace: self.brace,
-            bracket: self.bracket,
-            crlf: self.crlf,
-            prev_cr: self.prev_cr,
-            tok_start: self.tok_start,
-            in_value: self.in_value,
-        };
-        let done = self.verifier.walk(data, &mut w);
-        *pos = w.i;
-        if done {
-            self.verified = self.verifier.finish();
-            self.end_item(Lx::Start);
-            return Some(Scan::Value {
-                len: w.i,
-                crlf: w.crlf,
-            });
+        self.place.i = *pos;
+        let done = self.verifier.walk(data, &mut self.place);
+        *pos = self.place.i;
+        if !done {
+            return None;
         }
-        self.brace = w.brace;
-        self.bracket = w.bracket;
-        self.crlf = w.crlf;
-        self.prev_cr = w.prev_cr;
-        self.tok_start = w.tok_start;
-        self.in_value = w.in_value;
-        None
+        let crlf = self.place.crlf;
+        self.verified = self.verifier.finish();
+        self.end_item(Lx::Start);
+        Some(Scan::Value { len: *pos, crlf })
     }
 
     /// The fast path of a double-quoted string whose quote is at `at`: where
@@ -577,23 +543,23 @@ impl Scanner {
         match self.lx {
             Lx::Start | Lx::Recovery => {
                 if is_ws(b) {
-                    if b == b'\n' && self.prev_cr {
-                        self.crlf = true;
+                    if b == b'\n' && self.place.prev_cr {
+                        self.place.crlf = true;
                     }
-                    self.prev_cr = b == b'\r';
+                    self.place.prev_cr = b == b'\r';
                     *i += 1;
                     return None;
                 }
-                self.prev_cr = false;
-                self.tok_start = *i;
-                self.in_value = true;
+                self.place.prev_cr = false;
+                self.place.tok_start = *i;
+                self.place.in_value = true;
                 match b {
                     b'{' | b'}' | b'[' | b']' | b':' | b',' => {
                         match b {
-                            b'{' => self.brace += 1,
-                            b'}' => self.brace -= 1,
-                            b'[' => self.bracket += 1,
-                            b']' => self.bracket -= 1,
+                            b'{' => self.place.brace += 1,
+                            b'}' => self.place.brace -= 1,
+                            b'[' => self.place.bracket += 1,
+                            b']' => self.place.bracket -= 1,
                             _ => {}
                         }
                         *i += 1;
@@ -721,21 +687,21 @@ impl Scanner {
     /// rule. `Some` when the item is complete.
     fn token_done(&mut self, data: &[u8], end: usize) -> Option<Scan> {
         if self.verifier.ok() {
-            self.verifier.token(data, self.tok_start, end);
+            self.verifier.token(data, self.place.tok_start, end);
         }
         if self.client {
             self.tokens += 1;
-            if let Some(what) = over_limit(self.tokens, self.brace, self.bracket) {
+            if let Some(what) = over_limit(self.tokens, self.place.brace, self.place.bracket) {
                 self.end_item(Lx::Start);
                 return Some(Scan::Limit { len: end, what });
             }
         }
-        let open = (self.brace > 0 || self.bracket > 0) && self.brace >= 0 && self.bracket >= 0;
+        let open = (self.place.brace > 0 || self.place.bracket > 0) && self.place.brace >= 0 && self.place.bracket >= 0;
         if open {
-            self.pos = end;
+            self.place.i = end;
             return None;
         }
-        let crlf = self.crlf;
+        let crlf = self.place.crlf;
         self.verified = self.verifier.finish();
         self.end_item(Lx::Start);
         Some(Scan::Value { len: end, crlf })
@@ -753,7 +719,7 @@ impl Scanner {
         let tok_start = if self.lx == Lx::Start || self.lx == Lx::Recovery {
             i
         } else {
-            self.tok_start
+            self.place.tok_start
         };
         self.end_item(Lx::Recovery);
         Scan::LexError {
