@@ -7,6 +7,7 @@
 //! * Durations and latencies: [`latency`] (`401µs`, `2.8ms`, `412ms`,
 //!   `1.20s`).
 //! * Directions: [`arrow`] (`->` client to server, `<-` server to client).
+//! * Counted nouns: [`plural`] (`1 session`, `2 sessions`).
 //! * Decoded values on one line: [`value_text`]; JSON re-indented:
 //!   [`pretty_json`].
 //! * Raw bytes (text, hex, masking of secrets): [`bytes`].
@@ -130,6 +131,15 @@ pub fn pretty_json(text: &str) -> String {
     out
 }
 
+/// The ending of a noun counted `n` times: `""` for one, else `"s"`.
+pub fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// A duration or latency in microseconds, short: `401µs`, `2.8ms`,
 /// `412ms`, `1.20s`, `123s` (negative ones with a `-`).
 pub fn latency(us: i64) -> String {
@@ -234,7 +244,7 @@ pub fn value_text(v: &Value, proto: Option<Proto>, max: usize) -> String {
         },
         Value::Json(t) => escape(t).into_owned(),
         Value::Struct(f) => format!("{} fields", f.len()),
-        Value::List(f) => format!("{} item{}", f.len(), if f.len() == 1 { "" } else { "s" }),
+        Value::List(f) => format!("{} item{}", f.len(), plural(f.len() as u64)),
     };
     abbreviate(&s, max).into_owned()
 }

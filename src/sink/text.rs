@@ -318,7 +318,7 @@ impl<W: Write> Sink for TextPrinter<W> {
     }
 
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        let n = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+        let n = |n: u64, one: &str| format!("{n} {one}{}", human::plural(n));
         let mut line = format!(
             "# {}, {}, {}, {} ({}), {}",
             n(s.packets, "packet"),

@@ -362,7 +362,7 @@ fn job_result(st: &mut State, r: JobResult) {
             match result {
                 Ok(n) => st.out.status(format!(
                     "exported {n} message{} to {}",
-                    if n == 1 { "" } else { "s" },
+                    crate::human::plural(n),
                     path.display()
                 )),
                 Err(e) => st.out.error(format!("export failed: {e}")),

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::filter::Filter;
-use crate::human::escape;
+use crate::human::{escape, plural};
 use crate::tui::layout::View;
 use crate::tui::model::Model;
 use crate::tui::render::{count, human_bytes, trunc, width};
@@ -59,7 +59,7 @@ pub fn draw_header(f: &mut Frame<'_>, model: &Model, tl: &Timeline, r: Rect) {
         " qscope  {}  {} session{}  {} msgs  {} err ",
         escape(&model.title),
         count(model.sessions.len() as u64),
-        if model.sessions.len() == 1 { "" } else { "s" },
+        plural(model.sessions.len() as u64),
         count(messages),
         count(errors),
     );
