@@ -133,6 +133,23 @@ pub fn count(b: &[u8], mark: u8) -> usize {
         + 1
 }
 
+/// [`leaf`] when `build`; else only whether it would be cut (as
+/// [`display_max`] cuts it: past [`MAX_LEAF`] bytes).
+fn leaf_if(
+    build: bool,
+    name: impl FnOnce() -> String,
+    range: Range<usize>,
+    b: &[u8],
+    cut: &mut bool,
+) -> Option<Field> {
+    if build {
+        Some(leaf(name(), range, b, cut))
+    } else {
+        *cut |= b.len() > MAX_LEAF;
+        None
+    }
+}
+
 fn leaf(name: String, range: Range<usize>, b: &[u8], cut: &mut bool) -> Field {
     let (text, c) = display_max(b, MAX_LEAF);
     *cut |= c;
@@ -143,20 +160,24 @@ fn leaf(name: String, range: Range<usize>, b: &[u8], cut: &mut bool) -> Field {
 /// fields `<n>` → values `<n,m>` → subvalues `<n,m,s>`. A level with a
 /// single element is shown as its content. Returns the view, the number
 /// of fields shown (the last one possibly in part) and whether anything
-/// was left out.
-pub fn record_view(b: &[u8], base: usize) -> (Vec<Field>, usize, bool) {
+/// was left out. Without `build` no field is made (the view comes back
+/// empty); the fields shown and whether anything was left out are the
+/// same.
+pub fn record_view(b: &[u8], base: usize, build: bool) -> (Vec<Field>, usize, bool) {
     let mut cut = false;
     let mut fields = Vec::new();
+    let mut shown = 0;
     let mut leaves = 0usize;
     for (i, (at, f)) in split(b, FM).enumerate() {
         if i >= MAX_ITEMS || leaves >= MAX_LEAVES {
             cut = true;
             break;
         }
+        shown += 1;
         let n = i + 1;
         let frange = base + at..base + at + f.len();
         if !f.contains(&VM) && !f.contains(&SM) {
-            fields.push(leaf(format!("<{n}>"), frange, f, &mut cut));
+            fields.extend(leaf_if(build, || format!("<{n}>"), frange, f, &mut cut));
             leaves += 1;
             continue;
         }
@@ -170,38 +191,37 @@ pub fn record_view(b: &[u8], base: usize) -> (Vec<Field>, usize, bool) {
             let vstart = base + at + vat;
             let vrange = vstart..vstart + v.len();
             if !v.contains(&SM) {
-                values.push(leaf(format!("<{n},{m}>"), vrange, v, &mut cut));
+                values.extend(leaf_if(build, || format!("<{n},{m}>"), vrange, v, &mut cut));
                 leaves += 1;
                 continue;
             }
             let mut subs = Vec::new();
-            for (k, (sat, s)) in split(v, SM).enumerate() {
+            for (k, (sat, sub)) in split(v, SM).enumerate() {
                 if k >= MAX_VALUES || leaves >= MAX_LEAVES {
                     cut = true;
                     break;
                 }
                 leaves += 1;
                 let sstart = vstart + sat;
-                subs.push(leaf(
-                    format!("<{n},{m},{}>", k + 1),
-                    sstart..sstart + s.len(),
-                    s,
-                    &mut cut,
+                let srange = sstart..sstart + sub.len();
+                subs.extend(leaf_if(build, || format!("<{n},{m},{}>", k + 1), srange, sub, &mut cut));
+            }
+            if build {
+                values.push(Field::new(
+                    format!("<{n},{m}>"),
+                    Some(vrange),
+                    Value::List(subs),
                 ));
             }
-            values.push(Field::new(
-                format!("<{n},{m}>"),
-                Some(vrange),
-                Value::List(subs),
+        }
+        if build {
+            fields.push(Field::new(
+                format!("<{n}>"),
+                Some(frange),
+                Value::List(values),
             ));
         }
-        fields.push(Field::new(
-            format!("<{n}>"),
-            Some(frange),
-            Value::List(values),
-        ));
     }
-    let shown = fields.len();
     (fields, shown, cut)
 }
 
@@ -219,64 +239,17 @@ pub fn view(
     b: &[u8],
     total: usize,
 ) {
-    let (shown, cut) = if lean {
-        record_view_extent(b)
-    } else {
-        let (view, shown, cut) = record_view(b, range.start);
-        if !view.is_empty() {
-            fields.push(Field::new(
-                format!("{name}_fields"),
-                Some(range),
-                Value::List(view),
-            ));
-        }
-        (shown, cut)
-    };
+    let (view, shown, cut) = record_view(b, range.start, !lean);
+    if !view.is_empty() {
+        fields.push(Field::new(
+            format!("{name}_fields"),
+            Some(range),
+            Value::List(view),
+        ));
+    }
     if cut {
         notes.push(Note::info(view_note(name, shown, total, b.len())));
     }
-}
-
-/// What [`record_view`] returns besides the view, without building it:
-/// the number of fields shown and whether anything was left out. The same
-/// walk under the same caps; a leaf is cut when it is over [`MAX_LEAF`]
-/// bytes, as [`display_max`] cuts it.
-pub fn record_view_extent(b: &[u8]) -> (usize, bool) {
-    let mut cut = false;
-    let mut shown = 0;
-    let mut leaves = 0usize;
-    for (i, (_, f)) in split(b, FM).enumerate() {
-        if i >= MAX_ITEMS || leaves >= MAX_LEAVES {
-            cut = true;
-            break;
-        }
-        shown += 1;
-        if !f.contains(&VM) && !f.contains(&SM) {
-            cut |= f.len() > MAX_LEAF;
-            leaves += 1;
-            continue;
-        }
-        for (j, (_, v)) in split(f, VM).enumerate() {
-            if j >= MAX_VALUES || leaves >= MAX_LEAVES {
-                cut = true;
-                break;
-            }
-            if !v.contains(&SM) {
-                cut |= v.len() > MAX_LEAF;
-                leaves += 1;
-                continue;
-            }
-            for (k, (_, sub)) in split(v, SM).enumerate() {
-                if k >= MAX_VALUES || leaves >= MAX_LEAVES {
-                    cut = true;
-                    break;
-                }
-                leaves += 1;
-                cut |= sub.len() > MAX_LEAF;
-            }
-        }
-    }
-    (shown, cut)
 }
 
 /// The note for an abbreviated structured view.
@@ -313,10 +286,10 @@ pub fn list_view(b: &[u8], base: usize, mark: u8) -> (Vec<Field>, bool) {
 mod tests {
     use super::*;
 
-    /// The lean view's extent is the view's, however the marks fall: many
+    /// The lean walk finds the view's extent, however the marks fall: many
     /// records of random lengths and mark densities, around every cap.
     #[test]
-    fn view_extent_matches_the_view() {
+    fn a_view_not_built_has_the_extent_of_the_built_one() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {
             x ^= x << 13;
@@ -339,8 +312,11 @@ mod tests {
                     }
                 })
                 .collect();
-            let (_, shown, cut) = record_view(&rec, 7);
-            assert_eq!(record_view_extent(&rec), (shown, cut), "{rec:?}");
+            let (view, shown, cut) = record_view(&rec, 7, true);
+            assert_eq!(shown, view.len(), "{rec:?}");
+            let (none, lean_shown, lean_cut) = record_view(&rec, 7, false);
+            assert!(none.is_empty());
+            assert_eq!((lean_shown, lean_cut), (shown, cut), "{rec:?}");
             cuts += usize::from(cut);
         }
         assert!(cuts > 300 && cuts < 2700, "{cuts} of 3000 cut");
@@ -360,7 +336,7 @@ mod tests {
     #[test]
     fn record_view_nests_fields_values_subvalues() {
         let rec = b"Alice Smith\xfe12 High St\xfdFlat 3\xfeLondon\xfe100\xfc200\xfd300";
-        let (v, shown, cut) = record_view(rec, 10);
+        let (v, shown, cut) = record_view(rec, 10, true);
         assert_eq!(shown, 4);
         assert!(!cut);
         assert_eq!(v.len(), 4);
@@ -392,11 +368,11 @@ mod tests {
     #[test]
     fn views_are_capped() {
         let big: Vec<u8> = (0..1000).flat_map(|_| b"abc\xfe".iter().copied()).collect();
-        let (v, _, cut) = record_view(&big, 0);
+        let (v, _, cut) = record_view(&big, 0, true);
         assert!(cut);
         assert_eq!(v.len(), MAX_ITEMS);
         let values: Vec<u8> = (0..1000).flat_map(|_| b"abc\xfd".iter().copied()).collect();
-        let (v, shown, cut) = record_view(&values, 0);
+        let (v, shown, cut) = record_view(&values, 0, true);
         assert!(cut);
         assert_eq!(shown, 1);
         let Value::List(vals) = &v[0].value else {
@@ -404,7 +380,7 @@ mod tests {
         };
         assert_eq!(vals.len(), MAX_VALUES);
         let long = vec![b'x'; 1000];
-        let (v, _, cut) = record_view(&long, 0);
+        let (v, _, cut) = record_view(&long, 0, true);
         assert!(cut);
         let Value::Str(s) = &v[0].value else {
             panic!("leaf")
