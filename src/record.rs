@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 
-use qscope_dissectors::{Dir, Message, Note, Proto, Severity};
+use qscope_dissectors::{Dir, Kind, Message, Note, Proto, Severity};
 
 use crate::capture::Timestamp;
 use crate::reassembly;
@@ -279,6 +279,21 @@ impl NameStats {
     /// Messages counted.
     pub fn messages(&self) -> u64 {
         self.requests + self.responses + self.other
+    }
+
+    /// Counts message `m`.
+    pub(crate) fn count(&mut self, m: &MessageRecord<'_>) {
+        match m.msg.kind {
+            Kind::Request => self.requests += 1,
+            Kind::Response => self.responses += 1,
+            _ => self.other += 1,
+        }
+        if m.msg.is_error {
+            self.errors += 1;
+        }
+        if let Some(l) = m.latency_us {
+            self.latency.add(l);
+        }
     }
 
     /// Adds the counts of `o`.

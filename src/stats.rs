@@ -21,10 +21,10 @@
 //! Besides, each open session has its row and counters until it ends (the
 //! engine keeps more per open session).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
 
 use crate::FastMap;
-use std::io;
 
 use qscope_dissectors::{Dir, Kind, Severity, Value};
 
@@ -86,27 +86,15 @@ impl Sink for Collector {
                     p.errors += 1;
                 }
                 let name = m.msg.name.as_str();
-                // Look up before inserting: no String allocated per message.
-                if !p.by_name.contains_key(name) && p.by_name.len() < NAME_CAP {
-                    p.by_name.insert(name.to_owned(), Default::default());
-                }
-                let n = match p.by_name.get_mut(name) {
-                    Some(n) => n,
-                    None => {
-                        p.folded_names.insert(name);
-                        &mut p.folded
-                    }
-                };
-                match m.msg.kind {
-                    Kind::Request => n.requests += 1,
-                    Kind::Response => n.responses += 1,
-                    _ => n.other += 1,
-                }
-                if m.msg.is_error {
-                    n.errors += 1;
-                }
-                if let Some(l) = m.latency_us {
-                    n.latency.add(l);
+                // One lookup for a name already seen; no String allocated
+                // per message.
+                if let Some(n) = p.by_name.get_mut(name) {
+                    n.count(m);
+                } else if p.by_name.len() < NAME_CAP {
+                    p.by_name.entry(name.to_owned()).or_default().count(m);
+                } else {
+                    p.folded_names.insert(name);
+                    p.folded.count(m);
                 }
             }
             Record::Gap(r) => {
@@ -162,7 +150,7 @@ impl Group {
 /// Expert notes grouped by (severity, text), at most `cap` texts.
 #[derive(Debug, Default)]
 struct Notes {
-    by_text: HashMap<Box<str>, [Option<Group>; 3]>,
+    by_text: FastMap<Box<str>, [Option<Group>; 3]>,
     groups: usize,
 }
 
@@ -193,8 +181,19 @@ impl Notes {
         slot.as_mut()
     }
 
+    /// Adds `o`'s groups, in the order of their first locations (so that
+    /// which texts the cap folds depends on the notes, not on the map).
     fn absorb(&mut self, cap: usize, o: Notes) {
-        for (text, groups) in o.by_text {
+        let first = |groups: &[Option<Group>; 3]| {
+            groups
+                .iter()
+                .flatten()
+                .filter_map(|g| g.at.first().map(|(k, _)| *k))
+                .min()
+        };
+        let mut texts: Vec<_> = o.by_text.into_iter().collect();
+        texts.sort_by_cached_key(|(text, groups)| (first(groups), text.clone()));
+        for (text, groups) in texts {
             for (s, g) in groups.into_iter().enumerate() {
                 let Some(g) = g else { continue };
                 let sev = [Severity::Info, Severity::Warn, Severity::Error][s];

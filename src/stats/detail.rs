@@ -3,11 +3,11 @@
 //! expert groups, security findings) and the caps that bound it. A leaf of
 //! `stats`.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::capture::Timestamp;
 use crate::record::{Distinct, Latency, NAME_CAP};
+use crate::FastMap;
 use qscope_dissectors::Severity;
 
 /// A reply later than this is flagged as a transaction timeout (QI-QMP's
@@ -96,7 +96,7 @@ pub(crate) enum NameRef {
 /// The names of one protocol.
 #[derive(Debug, Default)]
 pub struct ProtoDetail {
-    ids: HashMap<String, u32>,
+    ids: FastMap<String, u32>,
     names: Vec<(String, NameDetail)>,
     /// Messages counted under names beyond the first [`NAME_CAP`].
     pub folded: NameDetail,

@@ -50,3 +50,34 @@ fn note_groups_keep_the_first_locations_in_session_order() {
         .add((1, 0), || "s2".into());
     assert_eq!(n.by_text["t3"][1].as_ref().unwrap().count, 2);
 }
+
+#[test]
+fn absorbed_notes_take_the_free_groups_in_the_order_they_occurred() {
+    // A session's notes wait until it is reported, then join the report's
+    // groups: where only some fit, the first to occur get them, whatever
+    // the map's order.
+    let mut pending = Notes::default();
+    let texts: Vec<String> = (0..12).map(|i| format!("note {i:02}")).collect();
+    for (i, t) in texts.iter().enumerate().rev() {
+        let g = pending.group(PENDING_TEXT_CAP, Severity::Warn, t).unwrap();
+        g.add((7, i as u64), || format!("s7#{i}"));
+    }
+    let mut report = Notes::default();
+    for i in 0..NOTE_TEXT_CAP - 3 {
+        let g = report
+            .group(NOTE_TEXT_CAP, Severity::Info, &format!("old {i}"))
+            .unwrap();
+        g.add((0, i as u64), || "s0".into());
+    }
+    report.absorb(NOTE_TEXT_CAP, pending);
+    let kept: Vec<&str> = texts
+        .iter()
+        .map(String::as_str)
+        .filter(|t| report.by_text.contains_key(*t))
+        .collect();
+    assert_eq!(kept, ["note 00", "note 01", "note 02"]);
+    let folded = report.by_text[FOLDED_NOTES][Severity::Warn as usize]
+        .as_ref()
+        .unwrap();
+    assert_eq!(folded.count, 9);
+}
