@@ -135,11 +135,12 @@ impl Default for Limits {
 /// more; beyond it the buffer grows as bytes arrive.
 const MAX_RESERVE: usize = 4 << 20;
 
-/// Buffers of ended sessions kept, per thread, for the next ones: a
-/// session whose message arrives in pieces then starts with the room an
-/// earlier one grew to, instead of growing (and copying, and faulting in)
-/// its own by doubling. At most [`spare::KEEP`] buffers of at most
-/// [`spare::MAX_CAP`] bytes each are kept.
+/// Buffers of messages done with, kept per thread for the next message
+/// that arrives in pieces: it then starts with the room an earlier one
+/// grew to, instead of growing (and copying, and faulting in) its own by
+/// doubling. A direction holds a buffer only while a message is
+/// incomplete. At most [`spare::KEEP`] buffers of at most
+/// [`spare::MAX_CAP`] bytes each are kept, the largest given out first.
 mod spare {
     use std::cell::RefCell;
 
@@ -150,23 +151,33 @@ mod spare {
         static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
     }
 
-    /// A kept buffer (empty), or a new one.
+    /// The largest kept buffer (empty), or a new one.
     pub fn take() -> Vec<u8> {
         SPARE
-            .with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .with(|s| {
+                let mut s = s.try_borrow_mut().ok()?;
+                let (i, _) = s.iter().enumerate().max_by_key(|(_, b)| b.capacity())?;
+                Some(s.swap_remove(i))
+            })
             .unwrap_or_default()
     }
 
-    /// Keeps `buf` for a later session if it is worth keeping.
+    /// Keeps `buf` for later if it is worth keeping (in place of a
+    /// smaller one when [`KEEP`] are kept).
     pub fn give(mut buf: Vec<u8>) {
         if buf.capacity() == 0 || buf.capacity() > MAX_CAP {
             return;
         }
         buf.clear();
         SPARE.with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                if s.len() < KEEP {
-                    s.push(buf);
+            let Ok(mut s) = s.try_borrow_mut() else {
+                return;
+            };
+            if s.len() < KEEP {
+                s.push(buf);
+            } else if let Some(small) = s.iter_mut().min_by_key(|b| b.capacity()) {
+                if small.capacity() < buf.capacity() {
+                    *small = buf;
                 }
             }
         });
@@ -419,6 +430,9 @@ impl Driver {
             st.wait_for(used.need);
         } else {
             st.need = 0;
+            // Nothing is incomplete: the room goes back for the next
+            // message (of any session) that arrives in pieces.
+            spare::give(std::mem::take(&mut st.buf));
         }
         if used.resync {
             self.overflow(dir, out);
@@ -670,6 +684,32 @@ mod tests {
         }
         d.close(&mut |i| items.push(i));
         assert_eq!(spans(&items).first(), Some(&(0, 60, "undecoded")));
+    }
+
+    #[test]
+    fn a_buffer_is_held_only_while_a_message_is_incomplete_and_the_largest_goes_first() {
+        // Tests run on threads of their own: this thread's spares are
+        // this test's.
+        std::thread::spawn(|| {
+            let mut d = Driver::new(Box::new(Lines), Limits::default());
+            let big = [b'x'; 5000];
+            let mut items = Vec::new();
+            d.data(Dir::C2S, 0, &big, &mut |i| items.push(i));
+            assert!(d.dirs[0].buf.capacity() >= 5000);
+            d.data(Dir::C2S, 5000, b"\n", &mut |i| items.push(i));
+            assert_eq!(spans(&items), vec![(0, 5001, "msg")]);
+            // The message is complete: its room went back to the spares.
+            assert_eq!(d.dirs[0].buf.capacity(), 0);
+            // A small spare too; the next incomplete message gets the
+            // large one.
+            spare::give(Vec::with_capacity(16));
+            d.data(Dir::S2C, 0, b"ab", &mut |i| items.push(i));
+            assert!(d.dirs[1].buf.capacity() >= 5000);
+            assert_eq!(spare::take().capacity(), 16);
+            assert_eq!(spare::take().capacity(), 0);
+        })
+        .join()
+        .unwrap();
     }
 
     fn spans(items: &[Item]) -> Vec<(u64, u64, &'static str)> {
