@@ -369,13 +369,25 @@ pub use crate::toolkit::{be_u16, be_u32};
 
 /// Case-insensitive ASCII search for `pat` in `hay` from `from`.
 pub fn find_ci(hay: &[u8], pat: &[u8], from: usize) -> Option<usize> {
-    if pat.is_empty() {
-        return Some(from);
-    }
+    let (&first, rest) = match pat.split_first() {
+        Some(split) => split,
+        None => return Some(from),
+    };
     let hay_tail = hay.get(from..)?;
-    hay_tail
-        .windows(pat.len())
-        .position(|w| w.eq_ignore_ascii_case(pat))
+    if first.is_ascii_alphabetic() {
+        return hay_tail
+            .windows(pat.len())
+            .position(|w| w.eq_ignore_ascii_case(pat))
+            .map(|p| p + from);
+    }
+    // A first byte with no case (`<` of a tag): found at memchr's speed,
+    // the rest compared where it is.
+    memchr::memchr_iter(first, hay_tail)
+        .find(|&p| {
+            hay_tail
+                .get(p + 1..p + pat.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+        })
         .map(|p| p + from)
 }
 

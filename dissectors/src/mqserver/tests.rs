@@ -1621,3 +1621,26 @@ fn long_messages_in_small_segments_decode_in_linear_time() {
         start.elapsed()
     );
 }
+
+proptest::proptest! {
+    /// `find_ci` finds what a window-by-window comparison finds, for
+    /// patterns with and without a letter first.
+    #[test]
+    fn find_ci_is_a_case_insensitive_search(
+        hay in proptest::collection::vec(proptest::sample::select(b"<?/xXmMlLdDsS> a".to_vec()), 0..200),
+        from in 0usize..220,
+    ) {
+        for pat in [&b"</xds>"[..], b"<?xml", b"</", b"xds", b"<", b""] {
+            let naive = if pat.is_empty() {
+                Some(from)
+            } else {
+                hay.get(from..).and_then(|t| {
+                    t.windows(pat.len())
+                        .position(|w| w.eq_ignore_ascii_case(pat))
+                        .map(|p| p + from)
+                })
+            };
+            proptest::prop_assert_eq!(common::find_ci(&hay, pat, from), naive, "{:?}", pat);
+        }
+    }
+}
