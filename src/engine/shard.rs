@@ -150,6 +150,8 @@ struct Session {
     /// Epoch of the last packet.
     last_epoch: u64,
     account: Account,
+    /// Listed in `Table::touched` since the last accounting.
+    touched: bool,
 }
 
 impl Session {
@@ -185,7 +187,8 @@ struct Table {
     /// The time reference (`SessionInfo::t0`).
     t0: Timestamp,
     epoch: u64,
-    /// Connections with events since the last accounting (may repeat).
+    /// Connections with events since the last accounting (once each,
+    /// but for those [`Shard::cut`] adds).
     touched: Vec<ConnId>,
     dropped: Dropped,
     /// Reused buffer for the driver's items.
@@ -292,7 +295,6 @@ impl Shard {
         self.table.at = At { ts, frame };
         let table = &mut self.table;
         self.reasm.segment(ts, seg, &mut |ev| table.event(ev));
-        self.account();
     }
 
     /// Ends epoch `e` (a quiet live capture: closing what has waited too
@@ -310,8 +312,10 @@ impl Shard {
             };
             let table = &mut self.table;
             self.reasm.expire(now, &mut |ev| table.event(ev));
-            self.account();
         }
+        // The accounts are read only here, at the epoch's end: each
+        // connection with events is accounted once, however many it had.
+        self.account();
         self.output()
     }
 
@@ -364,6 +368,7 @@ impl Shard {
             let Some(s) = t.sessions.get_mut(&conn) else {
                 continue;
             };
+            s.touched = false;
             let (r_total, r_shed) = self.reasm.memory(conn);
             let (d_total, d_shed) = session_memory(s);
             let new = Account {
@@ -587,6 +592,7 @@ impl Table {
                         pending: None,
                         last_epoch: self.epoch,
                         account: Account::default(),
+                        touched: true,
                     },
                 );
             }
@@ -631,7 +637,10 @@ impl Table {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        self.touched.push(conn);
+        if !s.touched {
+            s.touched = true;
+            self.touched.push(conn);
+        }
         s.last_ts = at.ts;
         s.last_epoch = epoch;
         if let State::Detecting {
@@ -690,7 +699,10 @@ impl Table {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        self.touched.push(conn);
+        if !s.touched {
+            s.touched = true;
+            self.touched.push(conn);
+        }
         s.last_ts = at.ts;
         s.last_epoch = epoch;
         if let State::Detecting {
@@ -719,7 +731,10 @@ impl Table {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        self.touched.push(conn);
+        if !s.touched {
+            s.touched = true;
+            self.touched.push(conn);
+        }
         s.last_ts = at.ts;
         if let State::Detecting {
             held, prefix_done, ..
