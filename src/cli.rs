@@ -57,6 +57,9 @@ impl Common {
             show_secrets: self.show_secrets,
             lean: self.lean,
         };
+        if self.lean {
+            cfg.trim = Some(crate::stats::trim);
+        }
         cfg.stop = Some(stop.clone());
         cfg.jobs = self.jobs.unwrap_or(0);
         cfg.memory_limit = self.memory_limit;

@@ -26,7 +26,7 @@ use std::io;
 
 use crate::FastMap;
 
-use qscope_dissectors::{Dir, Kind, Severity, Value};
+use qscope_dissectors::{Dir, Kind, Message, Severity, Value};
 
 mod detail;
 
@@ -269,6 +269,20 @@ struct Core {
     open_total: usize,
 }
 
+/// The only fields of a message the statistics read: those a security
+/// finding shows.
+const FINDING_FIELDS: [&str; 2] = ["user", "password"];
+
+/// A message cut down to what the statistics read without a filter: its
+/// name, kind, error flag, notes and pairing, and of its fields only
+/// those a security finding shows (`user`, `password`). The engine's
+/// [`Config::trim`](crate::engine::Config::trim) for `qscope stats`.
+pub fn trim(m: &mut Message) {
+    m.fields.retain(|f| FINDING_FIELDS.contains(&&*f.name));
+    m.summary = String::new();
+    m.secrets = Vec::new();
+}
+
 fn field_text(m: &MessageRecord<'_>, name: &str) -> Option<String> {
     let f = m.msg.fields.iter().find(|f| f.name == name)?;
     Some(match &f.value {
@@ -446,8 +460,8 @@ impl Core {
                         index: m.index,
                         client: m.session.client,
                         server: m.session.server,
-                        user: field_text(m, "user"),
-                        password: field_text(m, "password"),
+                        user: field_text(m, FINDING_FIELDS[0]),
+                        password: field_text(m, FINDING_FIELDS[1]),
                     });
                 } else {
                     self.limits.findings_not_listed += 1;

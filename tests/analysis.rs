@@ -974,3 +974,59 @@ fn follow_with_its_arguments_swapped_says_which_comes_first() {
         "{err}"
     );
 }
+
+/// `qscope stats` without a filter has the engine trim every message to
+/// what the statistics read (`stats::trim`): the report is the same as
+/// from whole messages, on every bundled capture, secrets shown or not.
+#[test]
+fn statistics_from_trimmed_messages_are_the_same() {
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["qmp", "qmp-qapi", "qm", "qps", "mqserver"] {
+        for e in std::fs::read_dir(bundled(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+                paths.push(p);
+            }
+        }
+    }
+    paths.sort();
+    paths.push(mixed("analysis-trim", 2));
+    let mut passwords = 0;
+    for path in &paths {
+        for secrets in [false, true] {
+            let report = |trim: bool| {
+                let mut cfg = qscope::engine::Config::default();
+                cfg.opts.show_secrets = secrets;
+                if trim {
+                    cfg.opts.lean = true;
+                    cfg.trim = Some(qscope::stats::trim);
+                }
+                let mut src = qscope::capture::FileSource::open(path).unwrap();
+                let mut c = qscope::stats::Collector::detailed(None, 10);
+                // A damaged capture still has a report of what came before.
+                let _ = qscope::engine::analyze(&mut src, cfg, &mut c);
+                let mut d = c.detail.take().unwrap();
+                d.finish();
+                let protos: Vec<_> = d
+                    .protos()
+                    .map(|(p, x)| (p, format!("{:?} {:?}", x.names(), x.total())))
+                    .collect();
+                let passwords = d.findings().iter().filter(|f| f.password.is_some()).count();
+                let text = format!(
+                    "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{protos:?}",
+                    d.findings(),
+                    d.expert(),
+                    d.slowest(),
+                    d.sessions(),
+                    d.limits(),
+                );
+                (text, passwords)
+            };
+            let (whole, n) = report(false);
+            assert_eq!(whole, report(true).0, "{}", path.display());
+            passwords += n;
+        }
+    }
+    // The fields trimming keeps are read: findings with a password.
+    assert!(passwords > 0);
+}

@@ -195,7 +195,9 @@ pub struct Common {
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// Not an option: the command reads no bulk field (`stats` without a
-    /// filter), so the dissectors leave them out (`Options::lean`).
+    /// filter), so the dissectors leave them out (`Options::lean`), and
+    /// the engine trims each message to what the statistics read
+    /// (`stats::trim`).
     #[arg(skip)]
     pub lean: bool,
     /// Relay: accept clients on ADDR (unix:PATH or tcp:HOST:PORT), relay

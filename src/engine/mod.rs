@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use qscope_dissectors::{Limits, Options, Proto};
+use qscope_dissectors::{Limits, Message, Options, Proto};
 
 use crate::capture::{CaptureError, Next, Packet, Source, Timestamp};
 use crate::reassembly;
@@ -91,6 +91,11 @@ pub struct Config {
     /// The time reference, when the caller knows it (replaying part of a
     /// capture); else the first packet read.
     pub t0: Option<Timestamp>,
+    /// Applied to every message where it is made, on its shard's thread,
+    /// before it is handed on: for a sink that reads only part of a
+    /// message ([`stats::trim`](crate::stats::trim)), so that the merger
+    /// thread neither reads nor frees the rest.
+    pub trim: Option<fn(&mut Message)>,
 }
 
 impl Default for Config {
@@ -113,6 +118,7 @@ impl Default for Config {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             keep_bytes: false,
             t0: None,
+            trim: None,
         }
     }
 }
@@ -147,6 +153,7 @@ impl Config {
             probe_bytes: self.probe_bytes,
             max_pending_refs: self.max_pending_refs,
             keep_bytes: self.keep_bytes,
+            trim: self.trim,
         }
     }
 

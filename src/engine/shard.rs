@@ -22,8 +22,8 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use qscope_dissectors::{
-    new_dissector, Dir, Driver, Item as DItem, Limits, MsgRef, Note, Options, Proto, SessionStart,
-    Severity,
+    new_dissector, Dir, Driver, Item as DItem, Limits, Message, MsgRef, Note, Options, Proto,
+    SessionStart, Severity,
 };
 
 use super::budget::{self, Decision, Dropped, Report};
@@ -48,6 +48,7 @@ pub(crate) struct Settings {
     pub probe_bytes: usize,
     pub max_pending_refs: usize,
     pub keep_bytes: bool,
+    pub trim: Option<fn(&mut Message)>,
 }
 
 /// Records held while a session's protocol is being detected.
@@ -207,6 +208,8 @@ struct Emit {
     frame: u64,
     phase: u8,
     max_pending_refs: usize,
+    /// [`Config::trim`](super::Config::trim).
+    trim: Option<fn(&mut Message)>,
 }
 
 /// One shard.
@@ -230,6 +233,7 @@ impl Shard {
                     frame: 0,
                     phase: PHASE_PACKET,
                     max_pending_refs: set.max_pending_refs,
+                    trim: set.trim,
                 },
                 set,
                 sessions: FastMap::default(),
@@ -875,7 +879,10 @@ impl Emit {
         }
         let ts = at.ts;
         match item {
-            DItem::Message(msg) => {
+            DItem::Message(mut msg) => {
+                if let Some(trim) = self.trim {
+                    trim(&mut msg);
+                }
                 let index = s.next_index;
                 s.next_index += 1;
                 let (reply_to, latency_us) = match msg.reply_to.and_then(|r| s.refs.get(&r)) {
