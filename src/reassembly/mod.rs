@@ -282,14 +282,23 @@ impl Reassembler {
                 self.open(ts, seg, out)
             }
         };
-        self.touch(id, ts);
         if seg.flags.rst {
+            self.touch(id, ts);
             self.close(id, ts, EndReason::Rst, out);
             return;
         }
+        let track = self.tracks_activity();
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        // touch(), with the lookup done once.
+        if !track {
+            conn.last_ts = conn.last_ts.max(ts);
+        } else if ts > conn.last_ts {
+            self.activity.remove(&(conn.last_ts, id));
+            conn.last_ts = ts;
+            self.activity.insert((ts, id));
+        }
         let mut cx = Ctx {
             cfg: &self.cfg,
             stats: &mut self.stats,
