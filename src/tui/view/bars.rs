@@ -56,11 +56,12 @@ pub fn draw_header(f: &mut Frame<'_>, model: &Model, tl: &Timeline, r: Rect) {
     let errors: u64 = model.sessions.iter().map(|s| s.errors).sum();
     let messages: u64 = model.sessions.iter().map(|s| s.messages).sum();
     let left = format!(
-        " qscope  {}  {} session{}  {} msgs  {} err ",
+        " qscope  {}  {} session{}  {} msg{}  {} err ",
         escape(&model.title),
         count(model.sessions.len() as u64),
         plural(model.sessions.len() as u64),
         count(messages),
+        plural(messages),
         count(errors),
     );
     let p = &model.progress;

@@ -450,8 +450,13 @@ pub fn row_lines(model: &Model, id: usize, row: &Row) -> Vec<TreeLine> {
             out.push(TreeLine::info(
                 "messages",
                 format!(
-                    "{} ({} requests, {} errors, {} with warnings)",
-                    s.messages, s.requests, s.errors, s.warnings
+                    "{} ({} request{}, {} error{}, {} with warnings)",
+                    s.messages,
+                    s.requests,
+                    human::plural(s.requests),
+                    s.errors,
+                    human::plural(s.errors),
+                    s.warnings
                 ),
             ));
             out.push(TreeLine::info("duration", human::latency(s.duration_us())));

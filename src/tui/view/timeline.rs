@@ -377,9 +377,11 @@ fn row_cells(
                     "==",
                     sess.map_or(String::new(), |s| {
                         format!(
-                            "{} msgs, {} errors, {}",
+                            "{} msg{}, {} error{}, {}",
                             count(s.messages),
+                            human::plural(s.messages),
                             count(s.errors),
+                            human::plural(s.errors),
                             human::latency(s.duration_us())
                         )
                     }),
