@@ -1,8 +1,8 @@
 //! `stats` runs the dissectors lean (`Options::lean`): they leave out the
 //! fields that hold a message's bulk content, and QM's structured views of
-//! it, which statistics never read. Nothing else may change: every record
-//! is the same, each message has the same fields but those, and so the
-//! report is the same.
+//! it, which statistics never read; QMP and QM leave out the summary too.
+//! Nothing else may change: every record is the same, each message has the
+//! same fields but those, and so the report is the same.
 
 mod common;
 
@@ -14,11 +14,13 @@ use qscope::engine::{analyze, Config};
 use qscope::record::{Flow, Record, Sink, Summary};
 use qscope_dissectors::{Field, Options, Value};
 
-/// Every record as text, with the fields of each message apart.
+/// Every record as text, with the fields and the summary of each message
+/// apart.
 #[derive(Default)]
 struct Keep {
     records: Vec<String>,
     fields: Vec<Vec<Field>>,
+    summaries: Vec<(&'static str, String)>,
 }
 
 impl Sink for Keep {
@@ -27,6 +29,8 @@ impl Sink for Keep {
             Record::Message(m) => {
                 let mut msg = m.msg.clone();
                 self.fields.push(std::mem::take(&mut msg.fields));
+                self.summaries
+                    .push((m.session.proto.as_str(), std::mem::take(&mut msg.summary)));
                 self.records.push(format!(
                     "{msg:?} #{} {} reply_to={:?} latency={:?} links={:?}",
                     m.index, m.frame, m.reply_to, m.latency_us, m.links
@@ -77,10 +81,21 @@ fn captures() -> Vec<PathBuf> {
 #[test]
 fn lean_dissection_leaves_out_bulk_fields_only() {
     let mut dropped_names = std::collections::BTreeSet::new();
+    let mut summaries_left_out = std::collections::BTreeSet::new();
     for path in captures() {
         let full = run(&path, false);
         let lean = run(&path, true);
         assert_eq!(full.records, lean.records, "{}", path.display());
+        for ((proto, f), (_, l)) in full.summaries.iter().zip(&lean.summaries) {
+            if matches!(*proto, "qmp" | "qm") {
+                assert_eq!(l, "", "{}: {proto} summary {f:?}", path.display());
+                if !f.is_empty() {
+                    summaries_left_out.insert(*proto);
+                }
+            } else {
+                assert_eq!(f, l, "{}", path.display());
+            }
+        }
         for (i, (f, l)) in full.fields.iter().zip(&lean.fields).enumerate() {
             // The lean fields are the full ones in order, less some.
             let kept: Vec<&Field> = f.iter().filter(|x| l.contains(x)).collect();
@@ -107,4 +122,5 @@ fn lean_dissection_leaves_out_bulk_fields_only() {
     for name in ["value", "record", "output", "record_fields"] {
         assert!(dropped_names.contains(name), "{dropped_names:?}");
     }
+    assert_eq!(summaries_left_out.len(), 2, "{summaries_left_out:?}");
 }

@@ -52,8 +52,9 @@ pub struct Options {
     /// record, list or command output as bytes and a record's structured
     /// view, a QMP message's whole JSON value), which only a field display,
     /// a filter or an export reads: building them is much of the cost of a
-    /// large message. Everything
-    /// else (name, kind, error flag, summary, notes, pairing, the other
+    /// large message. QMP and QM also leave the summary empty (its
+    /// formatting is most of the rest of a small message's cost).
+    /// Everything else (name, kind, error flag, notes, pairing, the other
     /// fields) is the same as without it. For statistics without a filter.
     pub lean: bool,
 }

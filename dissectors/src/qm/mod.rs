@@ -470,7 +470,7 @@ impl Qm {
             lost: false,
         });
         self.requests += 1;
-        m.summary = mv::clean(&summary.join(" "), 200);
+        self.summarise(&mut m, &summary);
         m.notes = notes;
         m
     }
@@ -543,7 +543,7 @@ impl Qm {
                 Note::warn(text)
             });
             notes.extend(r.notes);
-            m.summary = mv::clean(&r.summary.join(" "), 200);
+            self.summarise(&mut m, &r.summary);
             m.notes = notes;
             return m;
         };
@@ -643,9 +643,17 @@ impl Qm {
             }
         }
         self.session_effects(&p, outcome, f, &mut m, &mut summary, &mut notes, ctx);
-        m.summary = mv::clean(&summary.join(" "), 200);
+        self.summarise(&mut m, &summary);
         m.notes = notes;
         m
+    }
+
+    /// The message's summary: its parts joined, made one safe line; none
+    /// when lean (see [`crate::Options::lean`]).
+    fn summarise(&self, m: &mut Message, parts: &[String]) {
+        if !self.opts.lean {
+            m.summary = mv::clean(&parts.join(" "), 200);
+        }
     }
 
     /// What an answer changes in the session (files, login, errors).

@@ -46,8 +46,18 @@ pub struct Req {
     /// Frame ranges holding secrets (the Login password), whether or not
     /// they are shown.
     pub secrets: Vec<Range<usize>>,
-    /// Leave out bulk content (see [`crate::Options::lean`]).
+    /// Leave out bulk content and the summary (see
+    /// [`crate::Options::lean`]).
     pub lean: bool,
+}
+
+impl Req {
+    /// Adds a summary part, made only when the summary is wanted.
+    fn sum(&mut self, part: impl FnOnce() -> String) {
+        if !self.lean {
+            self.summary.push(part());
+        }
+    }
 }
 
 /// Longest text shown in a summary part.
@@ -85,14 +95,14 @@ pub fn decode(code: i16, frame: &[u8], files: &Files, opts: Options) -> Req {
                 Some(6..frame.len()),
                 Value::Str("<redacted>".into()),
             ));
-            q.summary.push("(malformed, body redacted)".into());
+            q.sum(|| "(malformed, body redacted)".into());
         } else {
             q.fields.push(Field::new(
                 "raw",
                 Some(6..frame.len()),
                 Value::Bytes(body.to_vec()),
             ));
-            q.summary.push(format!("(malformed) {}", quoted(body, 40)));
+            q.sum(|| format!("(malformed) {}", quoted(body, 40)));
         }
     } else if rd.left() > 0 {
         let (b, r) = rd.take_rest();
@@ -181,7 +191,7 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
                 "all locks of the file"
             };
             if b.is_empty() {
-                q.summary.push(format!("({scope})"));
+                q.sum(|| format!("({scope})"));
             }
             q.fields
                 .push(Field::new("releases", None, Value::Str(scope.into())));
@@ -222,7 +232,7 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
             let (val, r) = rd.take_len(i64::from(v))?;
             bytes_fields(&mut q.fields, "value", r, val);
             rd.pad(val.len(), 2)?;
-            q.summary.push(format!(
+            q.sum(|| format!(
                 "index={} value={}",
                 quoted(name, SUM),
                 quoted(val, SUM)
@@ -267,7 +277,7 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
                 .push(Field::new("no_wait", None, Value::Bool(no_wait)));
             let (b, r) = rd.take_rest();
             id_arg(q, code, r, b);
-            q.summary.push(format!(
+            q.sum(|| format!(
                 "{}{}",
                 if update { "update" } else { "shared" },
                 if no_wait { " no-wait" } else { " wait" }
@@ -283,8 +293,7 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
             fno(rd, q, files)?;
             let (w, r) = rd.le_i16()?;
             q.fields.push(int("wait", r, w));
-            q.summary
-                .push(if w != 0 { "wait" } else { "no-wait" }.to_owned());
+            q.sum(|| if w != 0 { "wait" } else { "no-wait" }.to_owned());
             if w != 0 {
                 q.info.waits = true;
                 q.notes.push(Note::info(
@@ -306,7 +315,7 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
             index_arg(q, r, name);
             let (val, r) = rd.take_rest();
             bytes_fields(&mut q.fields, "value", r, val);
-            q.summary.push(format!("value={}", quoted(val, SUM)));
+            q.sum(|| format!("value={}", quoted(val, SUM)));
         }
         40 => {
             fno(rd, q, files)?;
@@ -317,9 +326,9 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
                 Some(n) => {
                     q.fields
                         .push(Field::new("key_name", None, Value::Str(n.into())));
-                    q.summary.push(format!("key={k} ({n})"));
+                    q.sum(|| format!("key={k} ({n})"));
                 }
-                None => q.summary.push(format!("key={k}")),
+                None => q.sum(|| format!("key={k}")),
             }
         }
         41 => {
@@ -346,7 +355,7 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
             }
             let (b, r) = rd.take_rest();
             id_arg(q, code, r, b);
-            q.summary.push(format!("field {n}"));
+            q.sum(|| format!("field {n}"));
         }
         44 | 45 => {
             fno(rd, q, files)?;
@@ -366,13 +375,13 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
             let on = if s != 0 { "on" } else { "off" };
             q.fields
                 .push(Field::new("mark_mapping", None, Value::Str(on.into())));
-            q.summary.push(format!("mark mapping {on}"));
+            q.sum(|| format!("mark mapping {on}"));
         }
         _ => {
             let (b, r) = rd.take_rest();
             if !b.is_empty() {
                 mv::bulk(&mut q.fields, q.lean, "body", r, b);
-                q.summary.push(format!("{} bytes", b.len()));
+                q.sum(|| format!("{} bytes", b.len()));
             }
         }
     }
@@ -381,13 +390,13 @@ fn layout(code: i16, rd: &mut Cursor<'_>, q: &mut Req, files: &Files, secrets: b
 
 fn text_arg(q: &mut Req, name: &'static str, r: Range<usize>, b: &[u8]) {
     bytes_fields(&mut q.fields, name, r, b);
-    q.summary.push(quoted(b, SUM));
+    q.sum(|| quoted(b, SUM));
     q.info.text = Some(b.to_vec());
 }
 
 fn index_arg(q: &mut Req, r: Range<usize>, b: &[u8]) {
     bytes_fields(&mut q.fields, "index", r, b);
-    q.summary.push(format!("index={}", quoted(b, SUM)));
+    q.sum(|| format!("index={}", quoted(b, SUM)));
 }
 
 fn stale_index_note(q: &mut Req) {
@@ -407,10 +416,9 @@ fn fno(rd: &mut Cursor<'_>, q: &mut Req, files: &Files) -> Option<i16> {
                 None,
                 Value::Str(mv::display_max(name, mv::MAX_LEAF).0),
             ));
-            q.summary
-                .push(format!("fno={f} ({})", mv::one_line(name, SUM)));
+            q.sum(|| format!("fno={f} ({})", mv::one_line(name, SUM)));
         }
-        None => q.summary.push(format!("fno={f}")),
+        None => q.sum(|| format!("fno={f}")),
     }
     Some(f)
 }
@@ -419,7 +427,7 @@ fn listno(rd: &mut Cursor<'_>, q: &mut Req) -> Option<i16> {
     let (l, r) = rd.le_i16()?;
     q.fields.push(int("list", r, l));
     q.info.listno = Some(l);
-    q.summary.push(format!("list={l}"));
+    q.sum(|| format!("list={l}"));
     if !(0..=10).contains(&l) {
         q.notes.push(Note::info(format!(
             "select list number {l} outside 0–10: expect SV_ERROR \"Invalid select list number\""
@@ -431,7 +439,7 @@ fn listno(rd: &mut Cursor<'_>, q: &mut Req) -> Option<i16> {
 /// A record id, with the limits of section 2.4 as notes.
 fn id_arg(q: &mut Req, code: i16, r: Range<usize>, b: &[u8]) {
     bytes_fields(&mut q.fields, "id", r, b);
-    q.summary.push(format!("id={}", quoted(b, SUM)));
+    q.sum(|| format!("id={}", quoted(b, SUM)));
     q.info.id = Some(b.get(..b.len().min(256)).unwrap_or(b).to_vec());
     if b.is_empty() {
         if code != 15 {
@@ -463,8 +471,7 @@ fn record_fields(q: &mut Req, name: &'static str, r: Range<usize>, b: &[u8]) {
         .push(Field::new("field_count", None, Value::Int(n as i64)));
     mv::view(&mut q.fields, &mut q.notes, q.lean, name, r.clone(), b, n);
     mv::bulk(&mut q.fields, q.lean, name, r, b);
-    q.summary
-        .push(format!("{name} {n} field{}, {} bytes", plural(n), b.len()));
+    q.sum(|| format!("{name} {n} field{}, {} bytes", plural(n), b.len()));
 }
 
 pub fn plural(n: usize) -> &'static str {
@@ -512,7 +519,7 @@ fn call(rd: &mut Cursor<'_>, q: &mut Req) -> Option<()> {
         q.fields
             .push(Field::new("args", Some(start..rd.pos), Value::List(args)));
     }
-    q.summary.push(format!(
+    q.sum(|| format!(
         "{} ({argc} arg{})",
         mv::one_line(name, SUM),
         plural(argc.unsigned_abs().into())
@@ -542,7 +549,7 @@ fn login(rd: &mut Cursor<'_>, q: &mut Req, secrets: bool) -> Option<()> {
     q.secrets.push(pwr.clone());
     if secrets {
         bytes_fields(&mut q.fields, "password", pwr, pw);
-        q.summary.push(format!(
+        q.sum(|| format!(
             "user={} password={}",
             quoted(user, SUM),
             quoted(pw, SUM)
@@ -553,8 +560,7 @@ fn login(rd: &mut Cursor<'_>, q: &mut Req, secrets: bool) -> Option<()> {
             Some(pwr),
             Value::Str("<redacted>".into()),
         ));
-        q.summary
-            .push(format!("user={} password=<redacted>", quoted(user, SUM)));
+        q.sum(|| format!("user={} password=<redacted>", quoted(user, SUM)));
     }
     q.info.user = Some(user.to_vec());
     q.notes.push(Note::warn(format!(

@@ -16,8 +16,18 @@ pub struct Resp {
     pub summary: Vec<String>,
     pub notes: Vec<Note>,
     pub is_error: bool,
-    /// Leave out bulk content (see [`crate::Options::lean`]).
+    /// Leave out bulk content and the summary (see
+    /// [`crate::Options::lean`]).
     pub lean: bool,
+}
+
+impl Resp {
+    /// Adds a summary part, made only when the summary is wanted.
+    fn sum(&mut self, part: impl FnOnce() -> String) {
+        if !self.lean {
+            self.summary.push(part());
+        }
+    }
 }
 
 const SUM: usize = 60;
@@ -61,8 +71,8 @@ pub fn decode(
     };
     let short = codes::outcome_short(outcome);
     match &meaning {
-        Some(m) => s.summary.push(format!("{short} status={status} ({m})")),
-        None => s.summary.push(format!("{short} status={status}")),
+        Some(m) => s.sum(|| format!("{short} status={status} ({m})")),
+        None => s.sum(|| format!("{short} status={status}")),
     }
     if let Some(m) = meaning {
         s.fields
@@ -77,7 +87,7 @@ pub fn decode(
             s.is_error = true;
             bytes_fields(&mut s.fields, "message", dr, data);
             if !data.is_empty() {
-                s.summary.push(quoted(data, SUM));
+                s.sum(|| quoted(data, SUM));
             }
             let text = mv::one_line(data, 120);
             s.notes.push(Note::warn(if data.is_empty() {
@@ -117,7 +127,7 @@ pub fn decode(
                 ));
             }
             bytes_fields(&mut s.fields, "prompt", dr, data);
-            s.summary.push(quoted(data, SUM));
+            s.sum(|| quoted(data, SUM));
         }
         _ => {
             s.is_error = true;
@@ -133,7 +143,7 @@ pub fn decode(
 fn raw(s: &mut Resp, data: &[u8], dr: Range<usize>) {
     if !data.is_empty() {
         bytes_fields(&mut s.fields, "data", dr, data);
-        s.summary.push(format!("{} bytes", data.len()));
+        s.sum(|| format!("{} bytes", data.len()));
     }
 }
 
@@ -143,7 +153,7 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
     match a.code {
         2 => {
             bytes_fields(&mut s.fields, "error_text", dr, data);
-            s.summary.push(quoted(data, SUM));
+            s.sum(|| quoted(data, SUM));
         }
         4 | 29 => {
             let r = le_i16(data, 0).map(|f| (data.get(2..).unwrap_or(&[]), f));
@@ -156,10 +166,9 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
                             None,
                             Value::Str(mv::display_max(name, mv::MAX_LEAF).0),
                         ));
-                        s.summary
-                            .push(format!("fno={f} ({})", mv::one_line(name, SUM)));
+                        s.sum(|| format!("fno={f} ({})", mv::one_line(name, SUM)));
                     } else {
-                        s.summary.push(format!("fno={f}"));
+                        s.sum(|| format!("fno={f}"));
                     }
                     if !rest.is_empty() {
                         extra(s, rest, start + 2..dr.end);
@@ -171,7 +180,7 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
         6..=10 => record(s, "record", data, dr),
         12 => {
             bytes_fields(&mut s.fields, "id", dr, data);
-            s.summary.push(format!("id={}", quoted(data, SUM)));
+            s.sum(|| format!("id={}", quoted(data, SUM)));
         }
         14 | 35 | 37..=39 => {
             let what = match a.code {
@@ -197,8 +206,7 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
                 )));
             }
             if n > 0 {
-                s.summary
-                    .push(format!("{n} line{}: {}", plural(n), quoted(data, SUM)));
+                s.sum(|| format!("{n} line{}: {}", plural(n), quoted(data, SUM)));
             }
         }
         34 => {
@@ -211,7 +219,7 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
                         v if v > 0 => format!("locked by this session ({v})"),
                         v => format!("locked by another user ({v})"),
                     };
-                    s.summary.push(m.clone());
+                    s.sum(|| m.clone());
                     s.fields.push(Field::new("lock_state", None, Value::Str(m)));
                     if !rest.is_empty() {
                         extra(s, rest, start + 4..dr.end);
@@ -225,14 +233,14 @@ fn ok_data(s: &mut Resp, a: &Answers<'_>, data: &[u8], dr: Range<usize>) {
             bytes_fields(&mut s.fields, "value", dr, data);
             let key = a.info.key.and_then(codes::fileinfo_key);
             match key {
-                Some(k) => s.summary.push(format!("{k}={}", quoted(data, SUM))),
-                None => s.summary.push(quoted(data, SUM)),
+                Some(k) => s.sum(|| format!("{k}={}", quoted(data, SUM))),
+                None => s.sum(|| quoted(data, SUM)),
             }
         }
         41 => record(s, "value", data, dr),
         44 | 45 => {
             bytes_fields(&mut s.fields, "key", dr, data);
-            s.summary.push(format!("key={}", quoted(data, SUM)));
+            s.sum(|| format!("key={}", quoted(data, SUM)));
         }
         c if codes::is_known(c) => {
             // Functions answered with an empty data part.
@@ -277,12 +285,14 @@ fn record(s: &mut Resp, name: &'static str, data: &[u8], dr: Range<usize>) {
         .push(Field::new("field_count", None, Value::Int(n as i64)));
     mv::view(&mut s.fields, &mut s.notes, s.lean, name, dr.clone(), data, n);
     mv::bulk(&mut s.fields, s.lean, name, dr, data);
-    let mut sum = format!("{name} {n} field{}, {} bytes", plural(n), data.len());
-    if !data.is_empty() {
-        sum.push_str(": ");
-        sum.push_str(&quoted(data, 40));
-    }
-    s.summary.push(sum);
+    s.sum(|| {
+        let mut sum = format!("{name} {n} field{}, {} bytes", plural(n), data.len());
+        if !data.is_empty() {
+            sum.push_str(": ");
+            sum.push_str(&quoted(data, 40));
+        }
+        sum
+    });
 }
 
 /// An FM-separated list: a capped view, then the raw bytes.
@@ -304,9 +314,9 @@ fn list(s: &mut Resp, what: (&'static str, &'static str), data: &[u8], dr: Range
     mv::bulk(&mut s.fields, s.lean, "list", dr, data);
     let word = if n == 1 { what.0 } else { what.1 };
     if n == 0 {
-        s.summary.push(format!("no {}", what.1));
+        s.sum(|| format!("no {}", what.1));
     } else {
-        s.summary.push(format!("{n} {word}: {}", quoted(data, 40)));
+        s.sum(|| format!("{n} {word}: {}", quoted(data, 40)));
     }
 }
 
@@ -359,7 +369,7 @@ fn call_args(s: &mut Resp, data: &[u8], dr: Range<usize>) {
     }
     s.fields
         .push(Field::new("changed", None, Value::Int(n as i64)));
-    s.summary.push(if n == 0 {
+    s.sum(|| if n == 0 {
         "no argument changed".to_owned()
     } else {
         format!("{n} arg{} changed: {}", plural(n), parts.join(" "))

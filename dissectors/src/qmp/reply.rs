@@ -36,7 +36,9 @@ impl Qmp {
         }
         if !matches!(root.v, J::Obj(_)) {
             m.name = "non-object".into();
-            m.summary = one_line(&json::preview(root, text, p.strict, PREVIEW), SUMMARY_MAX);
+            if !self.opts.lean {
+                m.summary = one_line(&json::preview(root, text, p.strict, PREVIEW), SUMMARY_MAX);
+            }
             notes.push(Note::warn("server sent a value that is not a JSON object"));
             m.notes = notes;
             return Step::Message(m);
@@ -58,7 +60,7 @@ impl Qmp {
                     Value::Str(m.name.clone()),
                 ));
             }
-            m.summary = match root.get("data") {
+            m.summary = match root.get("data").filter(|_| !self.opts.lean) {
                 Some(d) => one_line(&json::preview(d, text, p.strict, PREVIEW), SUMMARY_MAX),
                 None => String::new(),
             };
@@ -73,7 +75,9 @@ impl Qmp {
             notes.push(Note::warn(
                 "unknown server message (none of greeting, return, error, event)",
             ));
-            m.summary = one_line(&json::preview(root, text, p.strict, PREVIEW), SUMMARY_MAX);
+            if !self.opts.lean {
+                m.summary = one_line(&json::preview(root, text, p.strict, PREVIEW), SUMMARY_MAX);
+            }
         }
         m.notes.extend(notes);
         Step::Message(m)
@@ -176,7 +180,9 @@ impl Qmp {
             s.push_str(&format!(" ({})", esc(&pkg, 50)));
         }
         s.push_str(&format!(" capabilities: {caps_text}"));
-        m.summary = one_line(&s, SUMMARY_MAX);
+        if !self.opts.lean {
+            m.summary = one_line(&s, SUMMARY_MAX);
+        }
     }
 
     fn response_msg(
@@ -196,9 +202,10 @@ impl Qmp {
         let class_s = class.and_then(Node::as_str);
         let desc_s = desc.and_then(Node::as_str);
         m.is_error = err.is_some();
+        let lean = self.opts.lean;
         let mut summary = String::new();
         if let Some(idn) = id {
-            summary.push_str(&push_id(m, idn, text, strict));
+            summary.push_str(&push_id(m, idn, text, strict, lean));
             summary.push(' ');
         }
         if let (Some(c), Some(s)) = (class, class_s) {
@@ -218,6 +225,7 @@ impl Qmp {
         match (err, ret) {
             (Some(e), _) => {
                 match (class_s, desc) {
+                    _ if lean => {}
                     // The desc as written on the wire (server output is ASCII
                     // with escapes), e.g. `stray '\uFFFD'`.
                     (Some(c), Some(d)) => {
@@ -234,10 +242,14 @@ impl Qmp {
                     notes.push(Note::warn("error object without class or desc"));
                 }
             }
-            (None, Some(r)) => summary.push_str(&json::preview(r, text, strict, PREVIEW)),
-            (None, None) => {}
+            (None, Some(r)) if !lean => {
+                summary.push_str(&json::preview(r, text, strict, PREVIEW));
+            }
+            (None, _) => {}
         }
-        m.summary = one_line(&summary, SUMMARY_MAX);
+        if !lean {
+            m.summary = one_line(&summary, SUMMARY_MAX);
+        }
 
         // Notes about the error itself (section 11).
         let d = desc_s.unwrap_or("");

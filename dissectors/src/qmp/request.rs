@@ -73,11 +73,12 @@ impl Qmp {
             m.fields
                 .push(Field::new(key, Some(span), Value::Str(name.clone())));
         }
+        let lean = self.opts.lean;
         let mut summary = String::new();
         if let Some(idn) = &id {
-            summary.push_str(&push_id(&mut m, idn, text, p.strict));
+            summary.push_str(&push_id(&mut m, idn, text, p.strict, lean));
         }
-        if let Some(a) = root.get("arguments") {
+        if let Some(a) = root.get("arguments").filter(|_| !lean) {
             let mut s = String::new();
             json::write_json(a, text, &mut s, PREVIEW);
             if !summary.is_empty() {
@@ -85,7 +86,9 @@ impl Qmp {
             }
             summary.push_str(&s);
         }
-        m.summary = one_line(&summary, SUMMARY_MAX);
+        if !lean {
+            m.summary = one_line(&summary, SUMMARY_MAX);
+        }
         m.notes = notes;
 
         self.push_pending(
@@ -137,7 +140,9 @@ impl Qmp {
         }
         let value = json::node_text(&p.root, text, p.strict);
         let mut m = Message::new(Dir::C2S, len, Kind::Request, "non-object");
-        m.summary = one_line(&value, SUMMARY_MAX);
+        if !self.opts.lean {
+            m.summary = one_line(&value, SUMMARY_MAX);
+        }
         if !self.opts.lean {
             m.fields
                 .push(Field::new("value", Some(0..len), Value::Json(value)));

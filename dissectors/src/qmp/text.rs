@@ -84,9 +84,13 @@ pub(super) fn token_text(b: &[u8]) -> String {
 
 /// The `id` field of a request or reply, and its summary text
 /// (`id=...`, at most 40 characters of it).
-pub(super) fn push_id(m: &mut Message, idn: &Node, text: &[u8], strict: bool) -> String {
+pub(super) fn push_id(m: &mut Message, idn: &Node, text: &[u8], strict: bool, lean: bool) -> String {
     let t = json::node_text(idn, text, strict);
-    let shown = format!("id={}", clip_chars(&t, 40));
+    let shown = if lean {
+        String::new()
+    } else {
+        format!("id={}", clip_chars(&t, 40))
+    };
     m.fields
         .push(Field::new("id", Some(idn.span.clone()), Value::Json(t)));
     shown
