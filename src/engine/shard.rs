@@ -156,6 +156,15 @@ struct Session {
 }
 
 impl Session {
+    /// The session has events: listed in `touched` (once) for the
+    /// epoch's accounting.
+    fn touch(&mut self, touched: &mut Vec<ConnId>, conn: ConnId) {
+        if !self.touched {
+            self.touched = true;
+            touched.push(conn);
+        }
+    }
+
     fn note(&mut self, note: Note) {
         if let Some(slot) = self
             .notes
@@ -641,10 +650,7 @@ impl Table {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        if !s.touched {
-            s.touched = true;
-            self.touched.push(conn);
-        }
+        s.touch(&mut self.touched, conn);
         s.last_ts = at.ts;
         s.last_epoch = epoch;
         if let State::Detecting {
@@ -703,10 +709,7 @@ impl Table {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        if !s.touched {
-            s.touched = true;
-            self.touched.push(conn);
-        }
+        s.touch(&mut self.touched, conn);
         s.last_ts = at.ts;
         s.last_epoch = epoch;
         if let State::Detecting {
@@ -735,10 +738,7 @@ impl Table {
         let Some(s) = self.sessions.get_mut(&conn) else {
             return;
         };
-        if !s.touched {
-            s.touched = true;
-            self.touched.push(conn);
-        }
+        s.touch(&mut self.touched, conn);
         s.last_ts = at.ts;
         if let State::Detecting {
             held, prefix_done, ..
