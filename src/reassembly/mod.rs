@@ -291,14 +291,7 @@ impl Reassembler {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        // touch(), with the lookup done once.
-        if !track {
-            conn.last_ts = conn.last_ts.max(ts);
-        } else if ts > conn.last_ts {
-            self.activity.remove(&(conn.last_ts, id));
-            conn.last_ts = ts;
-            self.activity.insert((ts, id));
-        }
+        active(conn, &mut self.activity, track, id, ts);
         let mut cx = Ctx {
             cfg: &self.cfg,
             stats: &mut self.stats,
@@ -400,15 +393,7 @@ impl Reassembler {
     fn touch(&mut self, id: ConnId, ts: Timestamp) {
         let track = self.tracks_activity();
         if let Some(conn) = self.conns.get_mut(&id) {
-            if !track {
-                conn.last_ts = conn.last_ts.max(ts);
-                return;
-            }
-            if ts > conn.last_ts {
-                self.activity.remove(&(conn.last_ts, id));
-                conn.last_ts = ts;
-                self.activity.insert((ts, id));
-            }
+            active(conn, &mut self.activity, track, id, ts);
         }
     }
 
@@ -574,5 +559,24 @@ fn tomb_matches(t: &Tomb, k: &Key, seg: &TcpSegment<'_>) -> bool {
         seg.dst == client && t.isn[1] == Some(seg.seq)
     } else {
         seg.src == client && t.isn[0] == Some(seg.seq)
+    }
+}
+
+/// Connection `id` (`conn`) had a packet at `ts`: its last activity, and
+/// its place in `activity` when that is tracked.
+#[inline]
+fn active(
+    conn: &mut Conn,
+    activity: &mut BTreeSet<(Timestamp, ConnId)>,
+    track: bool,
+    id: ConnId,
+    ts: Timestamp,
+) {
+    if !track {
+        conn.last_ts = conn.last_ts.max(ts);
+    } else if ts > conn.last_ts {
+        activity.remove(&(conn.last_ts, id));
+        conn.last_ts = ts;
+        activity.insert((ts, id));
     }
 }
