@@ -138,12 +138,10 @@ impl Qmp {
         if from_malformed {
             notes.push(Note::info("from malformed input"));
         }
-        let value = json::node_text(&p.root, text, p.strict);
         let mut m = Message::new(Dir::C2S, len, Kind::Request, "non-object");
         if !self.opts.lean {
+            let value = json::node_text(&p.root, text, p.strict);
             m.summary = one_line(&value, SUMMARY_MAX);
-        }
-        if !self.opts.lean {
             m.fields
                 .push(Field::new("value", Some(0..len), Value::Json(value)));
         }

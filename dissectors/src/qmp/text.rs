@@ -83,7 +83,7 @@ pub(super) fn token_text(b: &[u8]) -> String {
 }
 
 /// The `id` field of a request or reply, and its summary text
-/// (`id=...`, at most 40 characters of it).
+/// (`id=...`, at most 40 characters of it; none when `lean`).
 pub(super) fn push_id(m: &mut Message, idn: &Node, text: &[u8], strict: bool, lean: bool) -> String {
     let t = json::node_text(idn, text, strict);
     let shown = if lean {
