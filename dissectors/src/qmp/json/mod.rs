@@ -47,6 +47,7 @@ pub(crate) use exact::parse_exact;
 use fast::{Bail, Fast};
 #[cfg(test)]
 pub(crate) use text::lex_number;
+pub(crate) use text::{digits_go_on, is_ws, run_end, zero_goes_on};
 pub use tree::{Mat, Member, Node, ParseError, Parsed, J, MAX_DEPTH};
 pub use value::{json_eq, node_text, preview, write_json, write_str, NumVal};
 pub(crate) use verify::{Place, Verifier};

@@ -1,9 +1,34 @@
-//! Lexical helpers shared by the exact parser, the fast parser and the
-//! verifier: QEMU's hex escapes, code point rules, modified UTF-8 and
-//! number grammar.
+//! Lexical helpers shared by the exact parser, the fast parser, the
+//! verifier and the scanner: QEMU's hex escapes, code point rules,
+//! modified UTF-8, number grammar and where the plain tokens end.
 
-pub(super) fn is_ws(b: u8) -> bool {
+pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// From `i`, past the run of bytes for which `f` holds: an integer's
+/// digits, a keyword's letters.
+#[inline(always)]
+pub(crate) fn run_end(s: &[u8], mut i: usize, f: impl Fn(&u8) -> bool) -> usize {
+    while s.get(i).is_some_and(&f) {
+        i += 1;
+    }
+    i
+}
+
+/// After an integer's digits, at `i`: the number goes on (a fraction or
+/// an exponent follows) or may (the bytes end there), so it is not a
+/// plain integer yet.
+#[inline(always)]
+pub(crate) fn digits_go_on(s: &[u8], i: usize) -> bool {
+    matches!(s.get(i), None | Some(b'.' | b'e' | b'E'))
+}
+
+/// After a leading `0`, at `i`: the token goes on (a digit or a fraction
+/// follows) or may (the bytes end there).
+#[inline(always)]
+pub(crate) fn zero_goes_on(s: &[u8], i: usize) -> bool {
+    matches!(s.get(i), None | Some(b'0'..=b'9' | b'.'))
 }
 
 /// QEMU's `cvt4hex`: four hex digits at `i` (before `end`), else -1.

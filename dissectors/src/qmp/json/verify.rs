@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use super::fast::{keyword, plain_end, string_token, Keys, StrTok};
-use super::text::{is_ws, lex_number};
+use super::text::{digits_go_on, is_ws, lex_number, run_end, zero_goes_on};
 use super::tree::MAX_DEPTH;
 
 /// What the [`Verifier`] expects next.
@@ -456,26 +456,20 @@ impl Verifier {
                     w.token(at, end + 1);
                 }
                 b'1'..=b'9' => {
-                    let mut i = at + 1;
-                    while s.get(i).is_some_and(u8::is_ascii_digit) {
-                        i += 1;
-                    }
-                    if matches!(s.get(i), None | Some(b'.' | b'e' | b'E')) {
+                    let i = run_end(s, at + 1, u8::is_ascii_digit);
+                    if digits_go_on(s, i) {
                         return Some((false, *want));
                     }
                     w.token(at, i);
                 }
                 b'0' => {
-                    if matches!(s.get(at + 1), None | Some(b'0'..=b'9' | b'.')) {
+                    if zero_goes_on(s, at + 1) {
                         return Some((false, *want));
                     }
                     w.token(at, at + 1);
                 }
                 b'a'..=b'z' => {
-                    let mut i = at + 1;
-                    while s.get(i).is_some_and(u8::is_ascii_lowercase) {
-                        i += 1;
-                    }
+                    let i = run_end(s, at + 1, u8::is_ascii_lowercase);
                     if i >= s.len() || keyword(s.get(at..i).unwrap_or(&[])).is_err() {
                         return Some((false, *want));
                     }

@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use super::json::{Place, Verifier};
+use super::json::{digits_go_on, is_ws, run_end, zero_goes_on, Place, Verifier};
 use super::swar::{skip_until, swar_eq, swar_lt, swar_outside, LO};
 
 /// QEMU's `MAX_TOKEN_COUNT`.
@@ -87,10 +87,6 @@ pub struct Scanner {
     verifier: Verifier,
     /// What the verifier found about the value just reported.
     verified: Option<Vec<Range<usize>>>,
-}
-
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// Bytes that end error recovery (QEMU's `IN_RECOVERY` row): structural
@@ -425,11 +421,8 @@ impl Scanner {
                     i += 1;
                 }
                 K_DIGIT => {
-                    i += 1;
-                    while data.get(i).is_some_and(u8::is_ascii_digit) {
-                        i += 1;
-                    }
-                    if matches!(data.get(i), None | Some(b'.' | b'e' | b'E')) {
+                    i = run_end(data, i + 1, u8::is_ascii_digit);
+                    if digits_go_on(data, i) {
                         lx = Lx::Digits;
                         break None;
                     }
@@ -437,17 +430,14 @@ impl Scanner {
                 }
                 K_ZERO => {
                     i += 1;
-                    if matches!(data.get(i), None | Some(b'0'..=b'9' | b'.')) {
+                    if zero_goes_on(data, i) {
                         lx = Lx::Zero;
                         break None;
                     }
                     self.verifier.scalar(data, tok_start, i);
                 }
                 K_LOWER => {
-                    i += 1;
-                    while data.get(i).is_some_and(u8::is_ascii_lowercase) {
-                        i += 1;
-                    }
+                    i = run_end(data, i + 1, u8::is_ascii_lowercase);
                     if i >= data.len() {
                         lx = Lx::Keyword;
                         break None;
