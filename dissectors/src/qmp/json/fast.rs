@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use super::exact::decode_token;
-use super::text::{hex4, is_ws, lex_number, mod_utf8, run_end, valid_cp};
+use super::text::{hex4, is_ws, lex_number, mod_utf8, valid_cp};
 use super::tree::{Mat, Member, Mode, Node, Parsed, J, MAX_DEPTH};
 use crate::qmp::swar::{skip_until, swar_eq, swar_outside};
 
@@ -352,7 +352,10 @@ impl<'a, 'v> Fast<'a, 'v> {
     fn keyword(&mut self) -> Fr<J> {
         let s = self.s;
         let start = self.i;
-        let j = run_end(s, start, u8::is_ascii_lowercase);
+        let mut j = start;
+        while s.get(j).is_some_and(u8::is_ascii_lowercase) {
+            j += 1;
+        }
         self.i = j;
         keyword(s.get(start..j).unwrap_or(&[]))
     }
