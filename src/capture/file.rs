@@ -20,18 +20,25 @@
 //!
 //! The whole file is never held in memory: the buffer starts at
 //! [`INITIAL_BUFFER`] bytes and only grows for records larger than that.
+//!
+//! A regular pcap file's plain records are parsed from blocks shared with
+//! its other readers instead (`capture/blocks.rs`); at the first record
+//! that is not plain, the streaming reader takes over and words the fault.
 
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek};
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{
-    Block, InterfaceDescriptionBlock, LegacyPcapReader, OptionCode, PcapBlockOwned, PcapError,
-    PcapNGReader, EPB_MAGIC, IDB_MAGIC, SHB_MAGIC, SPB_MAGIC,
+    Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader, EPB_MAGIC, IDB_MAGIC,
+    SHB_MAGIC, SPB_MAGIC,
 };
 
+use super::blocks::{self, Blocks, Records};
+use super::pcapng::Iface;
 use super::source::{CaptureError, CaptureErrorKind as Kind, LinkType, Packet, Source, Timestamp};
 
 /// Initial size of the read buffer.
@@ -76,6 +83,13 @@ pub struct FileSource {
     /// Length of the block of the packet last returned, which borrows from
     /// the buffer: consumed when the next one is asked for.
     held: usize,
+    /// A regular pcap file's records, read from blocks shared with the
+    /// other readers of the file (see `capture/blocks.rs`); `None`
+    /// once anything but the plain case is met, and `reader` goes on.
+    fast: Option<(Records, LinkType)>,
+    /// Where `reader`'s input is in the file, less the header put back
+    /// before it: 0, or more when it took over from the shared blocks.
+    base: u64,
 }
 
 /// Per-file decoding state.
@@ -134,16 +148,6 @@ enum Format {
     },
 }
 
-/// A pcapng interface (from an Interface Description Block).
-struct Iface {
-    link: LinkType,
-    snaplen: u32,
-    /// Timestamp units per second (`if_tsresol`; 10^6 by default).
-    units_per_sec: u64,
-    /// `if_tsoffset`: seconds added to every timestamp.
-    offset_secs: i64,
-}
-
 /// What one packet looks like once the borrowed block is gone.
 struct Meta {
     ts: Timestamp,
@@ -179,6 +183,7 @@ impl FileSource {
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len());
+        let shared = size.and_then(|_| file.try_clone().ok());
         let input: Box<dyn Read + Send> = match size {
             Some(n) => Box::new(file.take(n)),
             None => Box::new(file),
@@ -186,7 +191,36 @@ impl FileSource {
         let mut src = FileSource::from_reader(&name, input)?;
         src.size = size;
         src.path = size.map(|_| path.to_path_buf());
-        Ok(src)
+        Ok(src.with_blocks(shared))
+    }
+
+    /// Reads the records of a regular pcap file in the standard formats
+    /// from shared blocks (`file`: another handle on it).
+    fn with_blocks(mut self, file: Option<std::fs::File>) -> FileSource {
+        let (Some(file), Some(size)) = (file, self.size) else {
+            return self;
+        };
+        let mut header = [0u8; PCAP_HEADER_LEN];
+        if file.read_exact_at(&mut header, 0).is_err() {
+            return self;
+        }
+        let (big_endian, nano) = match u32::from_le_bytes(word(&header, 0)) {
+            0xa1b2_c3d4 => (false, false),
+            0xa1b2_3c4d => (false, true),
+            0xd4c3_b2a1 => (true, false),
+            0x4d3c_b2a1 => (true, true),
+            _ => return self,
+        };
+        // Bits 16..31 carry FCS information, not the link type.
+        let link = LinkType(read_u32(word(&header, 20), big_endian) & 0xffff);
+        let format = blocks::Format {
+            big_endian,
+            nano,
+            limit: MAX_BUFFER,
+        };
+        let records = Records::new(Blocks::new(file, size), format, PCAP_HEADER_LEN);
+        self.fast = Some((records, link));
+        self
     }
 
     /// The same file opened again from its start, read up to the same
@@ -199,10 +233,22 @@ impl FileSource {
         if file.metadata().ok()?.len() < size {
             return None;
         }
+        let shared = file.try_clone().ok();
         let mut src = FileSource::from_reader(&self.st.name, Box::new(file.take(size))).ok()?;
         src.size = Some(size);
         src.path = Some(path.clone());
-        Some(src)
+        // The same blocks as this reader's, while it has read none.
+        let records = self
+            .fast
+            .as_ref()
+            .and_then(|(r, link)| Some((r.share()?, *link)));
+        Some(match records {
+            Some(records) => {
+                src.fast = Some(records);
+                src
+            }
+            None => src.with_blocks(shared),
+        })
     }
 
     /// Reads a capture from any byte stream; `name` is used in error messages.
@@ -344,6 +390,8 @@ impl FileSource {
             size: None,
             path: None,
             held: 0,
+            fast: None,
+            base: 0,
         })
     }
 
@@ -362,7 +410,7 @@ impl FileSource {
     fn advance(&mut self) -> Result<Option<Meta>, CaptureError> {
         self.reader.consume_noshift(std::mem::take(&mut self.held));
         loop {
-            let offset = self.reader.consumed() as u64;
+            let offset = self.base + self.reader.consumed() as u64;
             if let Some(e) = self.bad_ng_length(offset) {
                 return Err(e);
             }
@@ -572,9 +620,55 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// Leaves the shared blocks for the streaming reader. It goes on from
+    /// where they stopped; failing that, the one that has read nothing yet
+    /// skips the packets already returned. `Err(None)`: its input ended
+    /// before them (the file changed); `Err(Some)`: it failed before them.
+    fn fall_back(&mut self) -> Result<(), Option<CaptureError>> {
+        if let Some((r, _)) = self.fast.take() {
+            if self.resume_at(r.consumed()).is_some() {
+                return Ok(());
+            }
+        }
+        let returned = std::mem::take(&mut self.st.frames);
+        while self.st.frames < returned {
+            match self.advance() {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(None),
+                Err(e) => return Err(Some(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the streaming reader, which has read nothing, by one that
+    /// reads the file's header and then the file from byte `at`, a
+    /// record's start.
+    fn resume_at(&mut self, at: u64) -> Option<()> {
+        let (path, size) = (self.path.as_ref()?, self.size?);
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut header = [0u8; PCAP_HEADER_LEN];
+        file.read_exact_at(&mut header, 0).ok()?;
+        let base = at.checked_sub(PCAP_HEADER_LEN as u64)?;
+        file.seek(io::SeekFrom::Start(at)).ok()?;
+        let rest = Cursor::new(header).chain(file.take(size.checked_sub(at)?));
+        let src = FileSource::from_reader(&self.st.name, Box::new(rest)).ok()?;
+        self.reader = src.reader;
+        self.capacity = src.capacity;
+        self.io_err = src.io_err;
+        self.base = base;
+        self.held = 0;
+        Some(())
+    }
+}
+
 impl Source for FileSource {
     fn progress(&self) -> Option<(u64, Option<u64>)> {
-        Some((self.reader.consumed() as u64, self.size))
+        if let Some((r, _)) = &self.fast {
+            return Some((r.consumed(), self.size));
+        }
+        Some((self.base + self.reader.consumed() as u64, self.size))
     }
 
     fn reopen(&self) -> Option<Box<dyn Source + Send>> {
@@ -585,6 +679,33 @@ impl Source for FileSource {
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
+        }
+        match self.fast.as_mut().map(|(r, _)| r.next()) {
+            Some(blocks::Step::Packet(ts, orig_len)) => {
+                self.st.frames += 1;
+                let (data, link) = match &self.fast {
+                    Some((r, link)) => (r.data(), *link),
+                    None => (&[][..], LinkType::ETHERNET),
+                };
+                return Ok(Some(Packet {
+                    num: self.st.frames,
+                    ts,
+                    link,
+                    data,
+                    orig_len,
+                }));
+            }
+            Some(blocks::Step::End) => {
+                self.done = true;
+                return Ok(None);
+            }
+            Some(blocks::Step::Fallback) => {
+                if let Err(e) = self.fall_back() {
+                    self.done = true;
+                    return e.map_or(Ok(None), Err);
+                }
+            }
+            None => {}
         }
         match self.advance() {
             Ok(Some(meta)) => Ok(Some(Packet {
@@ -644,7 +765,7 @@ impl State {
                     Format::Pcap { nano, link, .. } => (nano, link),
                     Format::PcapNg { .. } => (false, LinkType::ETHERNET),
                 };
-                let ts = legacy_ts(b.ts_sec, b.ts_usec, nano);
+                let ts = Timestamp::legacy(b.ts_sec, b.ts_usec, nano);
                 Ok(Some(self.packet(ts, link, b.data, b.origlen, window)))
             }
             PcapBlockOwned::NG(block) => self.on_ng_block(block, offset, window),
@@ -824,70 +945,6 @@ impl State {
     }
 }
 
-impl Iface {
-    /// Reads link type, snap length, `if_tsresol` and `if_tsoffset`.
-    /// `None` if the timestamp resolution is out of range.
-    fn from_idb(idb: &InterfaceDescriptionBlock<'_>, big_endian: bool) -> Option<Iface> {
-        let mut tsresol = 6u8;
-        let mut offset_secs = 0i64;
-        for opt in &idb.options {
-            let value = opt.value();
-            if opt.code == OptionCode::IfTsresol {
-                if let Some(&r) = value.first() {
-                    tsresol = r;
-                }
-            } else if opt.code == OptionCode::IfTsoffset {
-                if let Some(&b) = value.first_chunk::<8>() {
-                    offset_secs = if big_endian {
-                        i64::from_be_bytes(b)
-                    } else {
-                        i64::from_le_bytes(b)
-                    };
-                }
-            }
-        }
-        let units_per_sec = if tsresol & 0x80 == 0 {
-            10u64.checked_pow(u32::from(tsresol))?
-        } else {
-            1u64.checked_shl(u32::from(tsresol & 0x7f))?
-        };
-        Some(Iface {
-            link: LinkType(u32::from(idb.linktype.0 as u16)),
-            snaplen: idb.snaplen,
-            units_per_sec,
-            offset_secs,
-        })
-    }
-
-    /// Converts a raw EPB timestamp (in this interface's units) to a
-    /// [`Timestamp`]; more precise than µs means nanosecond precision.
-    fn timestamp(&self, raw: u64) -> Timestamp {
-        let units = self.units_per_sec.max(1);
-        let secs = i64::try_from(raw / units).unwrap_or(i64::MAX);
-        let frac = u128::from(raw % units);
-        // frac < units, so the result is < 1e9 and fits in u32.
-        let nanos = (frac * 1_000_000_000 / u128::from(units)) as u32;
-        Timestamp {
-            secs: secs.saturating_add(self.offset_secs),
-            nanos,
-            nano: units > 1_000_000,
-        }
-    }
-}
-
-/// Timestamp of a pcap record; `frac` is µs, or ns for nanosecond files.
-/// Out-of-range fractions (hostile files) carry into the seconds.
-fn legacy_ts(secs: u32, frac: u32, nano: bool) -> Timestamp {
-    let per_sec: u32 = if nano { 1_000_000_000 } else { 1_000_000 };
-    let secs = i64::from(secs) + i64::from(frac / per_sec);
-    let frac = frac % per_sec;
-    Timestamp {
-        secs,
-        nanos: if nano { frac } else { frac * 1000 },
-        nano,
-    }
-}
-
 fn read_u32(b: [u8; 4], big_endian: bool) -> u32 {
     if big_endian {
         u32::from_be_bytes(b)
@@ -977,11 +1034,91 @@ mod tests {
         v.extend_from_slice(data);
     }
 
+    /// Every packet a source gives, then its end or fault, as lines.
+    fn lines(s: &mut dyn Source) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            match s.next_packet() {
+                Ok(Some(p)) => out.push(format!(
+                    "{} {} {} {} {:?}",
+                    p.num, p.ts, p.link, p.orig_len, p.data
+                )),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(e.to_string());
+                    break;
+                }
+            }
+        }
+        // Nothing after the end or the fault.
+        assert!(matches!(s.next_packet(), Ok(None)));
+        out
+    }
+
+    #[test]
+    fn shared_blocks_read_what_the_stream_reads() {
+        // Over 256 KiB blocks, in both byte orders and precisions: records
+        // straddle blocks.
+        for (magic, big_endian) in [(0xa1b2_c3d4, false), (0xa1b2_3c4d, true)] {
+            let mut bytes = pcap_header(magic, big_endian, 1);
+            let mut i = 0u32;
+            while bytes.len() < 700_000 {
+                let data = vec![i as u8; (i * 7919 % 1500) as usize];
+                let mut r = Vec::new();
+                record(&mut r, i, i % 1_000_000, &data);
+                if big_endian {
+                    for w in r.get_mut(..16).unwrap().chunks_mut(4) {
+                        w.reverse();
+                    }
+                }
+                bytes.extend_from_slice(&r);
+                i += 1;
+            }
+            let n = bytes.len();
+            let mut cuts = vec![n, 24, 25, 40, n - 1, n - 17, n - 16];
+            for b in [1usize << 18, 2 << 18] {
+                cuts.extend([b - 17, b - 16, b - 3, b, b + 1, b + 9, b + 15, b + 16]);
+            }
+            cuts.extend((1..40).map(|k| k * 17_389));
+            for cut in cuts {
+                let bytes = bytes.get(..cut).unwrap();
+                let t = super::super::blocks::TempFile::new(bytes);
+                let name = t.0.display().to_string();
+                let mut classic =
+                    FileSource::from_reader(&name, Box::new(Cursor::new(bytes.to_vec()))).unwrap();
+                let want = lines(&mut classic);
+                let mut fast = FileSource::open(&t.0).unwrap();
+                assert!(fast.fast.is_some());
+                let mut shared = fast.reopen().unwrap();
+                assert_eq!(lines(&mut fast), want, "cut {cut}");
+                assert_eq!(lines(&mut *shared), want, "cut {cut} (shared)");
+            }
+        }
+    }
+
+    #[test]
+    fn shared_blocks_leave_faults_to_the_stream() {
+        // A record over the limit, after one packet.
+        let mut bytes = pcap_header(0xa1b2_c3d4, false, 1);
+        record(&mut bytes, 1, 0, &[1, 2, 3]);
+        for x in [2u32, 0, MAX_BUFFER as u32, MAX_BUFFER as u32] {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        bytes.resize(bytes.len() + MAX_BUFFER, 0);
+        let t = super::super::blocks::TempFile::new(&bytes);
+        let name = t.0.display().to_string();
+        let mut classic = FileSource::from_reader(&name, Box::new(Cursor::new(bytes))).unwrap();
+        let want = lines(&mut classic);
+        assert_eq!(want.len(), 2);
+        assert!(want[1].contains("more than the 16 MiB limit"), "{want:?}");
+        assert_eq!(lines(&mut FileSource::open(&t.0).unwrap()), want);
+    }
+
     #[test]
     fn legacy_ts_normalises_fraction() {
-        let t = legacy_ts(10, 2_500_000, false);
+        let t = Timestamp::legacy(10, 2_500_000, false);
         assert_eq!((t.secs, t.nanos, t.nano), (12, 500_000_000, false));
-        let t = legacy_ts(u32::MAX, u32::MAX, true);
+        let t = Timestamp::legacy(u32::MAX, u32::MAX, true);
         assert_eq!(t.secs, i64::from(u32::MAX) + 4);
         assert!(t.nanos < 1_000_000_000);
     }

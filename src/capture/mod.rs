@@ -23,9 +23,11 @@
     )
 )]
 
+mod blocks;
 pub mod file;
 #[cfg(feature = "live")]
 pub mod live;
+mod pcapng;
 pub mod relay;
 pub mod signals;
 mod source;

@@ -44,6 +44,19 @@ impl Timestamp {
 
     /// A microsecond-precision timestamp `us` microseconds after the epoch
     /// (negative values are before it). Mostly handy in tests.
+    /// Timestamp of a pcap record; `frac` is µs, or ns for nanosecond files.
+    /// Out-of-range fractions (hostile files) carry into the seconds.
+    pub fn legacy(secs: u32, frac: u32, nano: bool) -> Timestamp {
+        let per_sec: u32 = if nano { 1_000_000_000 } else { 1_000_000 };
+        let secs = i64::from(secs) + i64::from(frac / per_sec);
+        let frac = frac % per_sec;
+        Timestamp {
+            secs,
+            nanos: if nano { frac } else { frac * 1000 },
+            nano,
+        }
+    }
+
     pub fn from_micros(us: i64) -> Timestamp {
         Timestamp {
             secs: us.div_euclid(1_000_000),

@@ -19,8 +19,9 @@
 //!
 //! With `jobs` shards, each shard runs on its own thread and the merger
 //! runs on the caller's thread (the sink never leaves it). A source that
-//! can be read again (a capture file) is read by every shard itself, each
-//! counting every packet and analysing its own connections
+//! can be read again (a capture file) is parsed by every shard itself
+//! (a pcap file from blocks read once and shared), each counting every
+//! packet and analysing its own connections
 //! (`threads::run_parallel`); any other source is read by a reader
 //! thread that dispatches (`threads::run_threaded`). With one job the same
 //! three stages run in turn on the caller's thread. Epochs are cut from the packet sequence alone, so the

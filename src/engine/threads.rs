@@ -184,9 +184,10 @@ fn join_all<T>(threads: Vec<std::thread::ScopedJoinHandle<'_, T>>) -> Vec<T> {
 }
 
 /// `n` jobs on a file that can be read `n` times: `n` workers, each
-/// reading the whole file itself and analysing only the connections of
-/// its shard (no reader thread, no packet copied between threads: each
-/// worker's packets are still in its core's cache when it analyses them),
+/// parsing the whole file itself and analysing only the connections of
+/// its shard (no reader thread, no packet copied between threads; a pcap
+/// file's blocks are read from the kernel once, by whichever worker
+/// needs one first, and shared: see `capture::blocks`),
 /// the merger on this thread. Worker 0 reports the counters, the fault
 /// and the progress; every worker cuts the same epochs from the same
 /// packets, so the output is the same as with one job.
