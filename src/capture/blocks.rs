@@ -253,6 +253,8 @@ pub struct Records {
     gone: bool,
     /// The last record.
     last: At,
+    /// Where the record of the fallback begins.
+    stopped: u64,
 }
 
 /// What [`Records::next`] found.
@@ -287,6 +289,7 @@ impl Records {
             carry: Vec::new(),
             gone: false,
             last: At::Carry,
+            stopped: start as u64,
         }
     }
 
@@ -297,6 +300,12 @@ impl Records {
         }
         let start = self.consumed() as usize;
         Some(Records::new(Arc::clone(&self.blocks), self.format, start))
+    }
+
+    /// After [`Step::Fallback`]: where the record it stopped at begins
+    /// (the blocks may have been read further, putting it together).
+    pub fn resume_at(&self) -> u64 {
+        self.stopped
     }
 
     /// Bytes of the file consumed so far.
@@ -363,6 +372,7 @@ impl Records {
         if self.gone {
             return Step::Fallback;
         }
+        let start = self.consumed();
         match self.locate() {
             Some(Some(at)) => {
                 self.last = at;
@@ -373,6 +383,7 @@ impl Records {
             }
             Some(None) => Step::End,
             None => {
+                self.stopped = start;
                 self.leave();
                 Step::Fallback
             }
@@ -642,6 +653,10 @@ mod tests {
                 let whole = ends.iter().filter(|&&e| e <= cut).count() - 1;
                 assert_eq!(got, want[..whole].to_vec(), "cut {cut} block {block}");
                 assert_eq!(end, ends.contains(&cut), "cut {cut} block {block}");
+                if !end {
+                    // The streaming reader goes on at the record not read.
+                    assert_eq!(r.resume_at(), ends[whole] as u64, "cut {cut} block {block}");
+                }
             }
         }
         // A record over the reader's limit.

@@ -627,7 +627,7 @@ impl FileSource {
     /// before them (the file changed); `Err(Some)`: it failed before them.
     fn fall_back(&mut self) -> Result<(), Option<CaptureError>> {
         if let Some((r, _)) = self.fast.take() {
-            if self.resume_at(r.consumed()).is_some() {
+            if self.resume_at(r.resume_at()).is_some() {
                 return Ok(());
             }
         }
@@ -1039,10 +1039,21 @@ mod tests {
         let mut out = Vec::new();
         loop {
             match s.next_packet() {
-                Ok(Some(p)) => out.push(format!(
-                    "{} {} {} {} {:?}",
-                    p.num, p.ts, p.link, p.orig_len, p.data
-                )),
+                Ok(Some(p)) => {
+                    // The bytes by length and FNV-1a hash: a failure
+                    // stays readable.
+                    let hash = p.data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                    });
+                    out.push(format!(
+                        "{} {} {} {} {} bytes {hash:016x}",
+                        p.num,
+                        p.ts,
+                        p.link,
+                        p.orig_len,
+                        p.data.len()
+                    ))
+                }
                 Ok(None) => break,
                 Err(e) => {
                     out.push(e.to_string());
@@ -1111,6 +1122,20 @@ mod tests {
         let want = lines(&mut classic);
         assert_eq!(want.len(), 2);
         assert!(want[1].contains("more than the 16 MiB limit"), "{want:?}");
+        assert_eq!(lines(&mut FileSource::open(&t.0).unwrap()), want);
+
+        // The file ends in a record whose header straddles the first
+        // block's end: the stream goes on at that record's start.
+        let mut bytes = pcap_header(0xa1b2_c3d4, false, 1);
+        let first = (1 << 18) - 5 - PCAP_HEADER_LEN - 16;
+        record(&mut bytes, 1, 0, &vec![7; first]);
+        record(&mut bytes, 2, 0, &[9; 100]);
+        bytes.truncate((1 << 18) + 20);
+        let t = super::super::blocks::TempFile::new(&bytes);
+        let name = t.0.display().to_string();
+        let mut classic = FileSource::from_reader(&name, Box::new(Cursor::new(bytes))).unwrap();
+        let want = lines(&mut classic);
+        assert!(want[1].contains("at byte 262139 (frame 2)"), "{want:?}");
         assert_eq!(lines(&mut FileSource::open(&t.0).unwrap()), want);
     }
 
