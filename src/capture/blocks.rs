@@ -214,6 +214,24 @@ impl Blocks {
     }
 }
 
+/// `b` as a `u32` in the file's byte order.
+pub(super) fn read_u32(b: [u8; 4], big_endian: bool) -> u32 {
+    if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
+    }
+}
+
+/// The four bytes at `at` of `b` (zeros past its end: callers check the
+/// length first and report a short input themselves).
+pub(super) fn word(b: &[u8], at: usize) -> [u8; 4] {
+    b.get(at..)
+        .and_then(|r| r.first_chunk::<4>())
+        .copied()
+        .unwrap_or_default()
+}
+
 impl Ring {
     /// Lets go of the leading blocks every reader has taken; true if
     /// there were any.
@@ -341,16 +359,7 @@ impl Records {
     }
 
     fn word(&self, b: &[u8], at: usize) -> u32 {
-        let w = b
-            .get(at..)
-            .and_then(|r| r.first_chunk::<4>())
-            .copied()
-            .unwrap_or_default();
-        if self.format.big_endian {
-            u32::from_be_bytes(w)
-        } else {
-            u32::from_le_bytes(w)
-        }
+        read_u32(word(b, at), self.format.big_endian)
     }
 
     /// The last record's bytes, header included.
@@ -373,7 +382,7 @@ impl Records {
             return Step::Fallback;
         }
         let start = self.consumed();
-        match self.locate() {
+        match self.locate(start) {
             Some(Some(at)) => {
                 self.last = at;
                 let rec = self.record();
@@ -390,10 +399,10 @@ impl Records {
         }
     }
 
-    /// Finds the next record (`Some(None)`: the file's end; `None`: not
-    /// the plain case) and moves past it.
-    fn locate(&mut self) -> Option<Option<At>> {
-        let offset = self.consumed();
+    /// Finds the next record, which begins at byte `offset` of the file
+    /// (`Some(None)`: the file's end; `None`: not the plain case), and
+    /// moves past it.
+    fn locate(&mut self, offset: u64) -> Option<Option<At>> {
         let size = self.blocks.size();
         if offset == size {
             return Some(None);
@@ -592,13 +601,24 @@ mod tests {
         }
     }
 
+    /// Two readers sharing the blocks (of `block` bytes) of a capture of
+    /// `n` records; the file, its blocks and the records to expect.
+    fn two_readers(
+        n: usize,
+        seed: u64,
+        block: usize,
+    ) -> (TempFile, Arc<Blocks>, Records, Records, Vec<Rec>) {
+        let (bytes, want) = capture(n, seed, false);
+        let t = TempFile::new(&bytes);
+        let blocks = t.blocks(block);
+        let a = Records::new(Arc::clone(&blocks), PLAIN, 24);
+        let b = a.share().unwrap();
+        (t, blocks, a, b, want)
+    }
+
     #[test]
     fn a_reader_far_ahead_waits_for_the_slowest() {
-        let (bytes, want) = capture(3000, 23, false);
-        let t = TempFile::new(&bytes);
-        let blocks = t.blocks(64);
-        let mut a = Records::new(Arc::clone(&blocks), PLAIN, 24);
-        let mut b = a.share().unwrap();
+        let (_t, blocks, mut a, mut b, want) = two_readers(3000, 23, 64);
         std::thread::scope(|s| {
             let fast = s.spawn(move || drain(&mut a));
             // Until the slow reader moves, the fast one stops AHEAD
@@ -617,11 +637,7 @@ mod tests {
 
     #[test]
     fn a_reader_that_stops_does_not_hold_the_others() {
-        let (bytes, want) = capture(2000, 13, false);
-        let t = TempFile::new(&bytes);
-        let blocks = t.blocks(512);
-        let mut a = Records::new(Arc::clone(&blocks), PLAIN, 24);
-        let mut b = a.share().unwrap();
+        let (_t, blocks, mut a, mut b, want) = two_readers(2000, 13, 512);
         for _ in 0..10 {
             assert!(matches!(a.next(), Step::Packet(..)));
         }

@@ -37,7 +37,7 @@ use pcap_parser::{
     SHB_MAGIC, SPB_MAGIC,
 };
 
-use super::blocks::{self, Blocks, Records};
+use super::blocks::{self, read_u32, word, Blocks, Records};
 use super::pcapng::Iface;
 use super::source::{CaptureError, CaptureErrorKind as Kind, LinkType, Packet, Source, Timestamp};
 
@@ -618,9 +618,7 @@ impl FileSource {
             format!("read error at byte {offset}{}: {cause}", self.st.at()),
         )
     }
-}
 
-impl FileSource {
     /// Leaves the shared blocks for the streaming reader. It goes on from
     /// where they stopped; failing that, the one that has read nothing yet
     /// skips the packets already returned. `Err(None)`: its input ended
@@ -945,14 +943,6 @@ impl State {
     }
 }
 
-fn read_u32(b: [u8; 4], big_endian: bool) -> u32 {
-    if big_endian {
-        u32::from_be_bytes(b)
-    } else {
-        u32::from_le_bytes(b)
-    }
-}
-
 /// Reads until `buf` holds `want` bytes or the input ends.
 fn read_up_to(r: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
     if buf.len() >= want {
@@ -986,15 +976,6 @@ impl Read for ErrorKeepingReader {
             }
         }
     }
-}
-
-/// The four bytes at `at` of `b` (zeros past its end: callers check the
-/// length first and report a short input themselves).
-fn word(b: &[u8], at: usize) -> [u8; 4] {
-    b.get(at..)
-        .and_then(|r| r.first_chunk::<4>())
-        .copied()
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
