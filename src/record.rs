@@ -338,7 +338,8 @@ pub struct MemoryDrops {
     pub pairing_entries: u64,
     /// Connections closed early.
     pub connections: u64,
-    /// Times remembered closed connections were forgotten.
+    /// Remembered closed connections forgotten (their later packets are
+    /// no longer recognised as strays).
     pub forgotten_closed: u64,
 }
 

@@ -154,6 +154,46 @@ fn memory_budget_cuts_the_same_way_for_every_job_count() {
     );
 }
 
+#[test]
+fn memory_budget_forgets_closed_connections_the_same_way_for_every_job_count() {
+    // 30,000 SYN-only connections under a 1 MiB budget: the budget closes
+    // connections, then forgets the closed ones it remembers (each shard
+    // its own). What it reports must not depend on the number of shards.
+    let mut pkts = Vec::new();
+    for i in 0..30_000u32 {
+        let mut c = Conv::new(1024 + (i % 60_000) as u16, 4444);
+        let mut syn = c.pkts.swap_remove(0);
+        // A client address of its own (10.1.x.y).
+        syn.frame[26..30].copy_from_slice(&[10, 1, (i >> 8) as u8, i as u8]);
+        syn.ts_us += i64::from(i) * 10;
+        pkts.push(syn);
+    }
+    let path = scratch("jobs_identical_syn").join("syn-flood.pcap");
+    write_pcap(&path, &pkts);
+    let extra = ["--memory-limit", "1M"];
+    // (No messages: `print` has nothing to say.)
+    for out in [
+        &["export", "--format", "jsonl"][..],
+        &["stats", "--format", "json"],
+    ] {
+        let one = run(&path, out, "1", &extra);
+        for jobs in ["2", "3"] {
+            assert!(
+                one == run(&path, out, jobs, &extra),
+                "{out:?}: -j 1 and -j {jobs} differ"
+            );
+        }
+    }
+    let (recs, out) = export(&path, &extra);
+    assert!(out.status.success());
+    let dropped = &recs.last().unwrap()["memory"]["dropped"];
+    let forgotten = dropped["forgotten_closed"].as_u64().unwrap();
+    let closed = dropped["connections"].as_u64().unwrap();
+    // Counted in connections (at most those closed), not in shards.
+    assert!(forgotten > 100, "{dropped}");
+    assert!(forgotten <= closed, "{dropped}");
+}
+
 /// A sink that raises the stop flag (as Ctrl-C does) after `after`
 /// messages and counts what it is given.
 struct StopAfter {

@@ -405,9 +405,10 @@ impl Shard {
         self.table.em.phase = PHASE_CUT;
         self.table.at = at;
         let ts = at.ts;
-        if d.forget_closed && self.reasm.tomb_memory() > 0 {
-            self.reasm.forget_closed();
-            self.table.dropped.forgotten_closed += 1;
+        if d.forget_closed {
+            // A count of connections, not of shards that forgot some: the
+            // same for every number of shards.
+            self.table.dropped.forgotten_closed += self.reasm.forget_closed();
         }
         // Holders in opening order, so that items come out in tag order.
         let mut conns: Vec<(u64, ConnId, Account)> = self

@@ -199,9 +199,9 @@ impl Reassembler {
     }
 
     /// Forgets every closed connection (their stray packets may then open
-    /// new connections picked up mid-stream).
-    pub fn forget_closed(&mut self) {
-        self.tombs.clear();
+    /// new connections picked up mid-stream); returns how many.
+    pub fn forget_closed(&mut self) -> u64 {
+        self.tombs.clear()
     }
 
     /// Forgets the closed connections older than the tombstone time to

@@ -138,8 +138,11 @@ impl Tombs {
         self.v4.map.len() * TOMB_COST_V4 + self.other.map.len() * TOMB_COST
     }
 
-    pub fn clear(&mut self) {
+    /// Forgets every tombstone; returns how many there were.
+    pub fn clear(&mut self) -> u64 {
+        let n = self.v4.map.len() + self.other.map.len();
         *self = Tombs::default();
+        n as u64
     }
 }
 
