@@ -24,11 +24,23 @@
 //! cut from the packet sequence alone (see `dispatch`), so the point where
 //! a decision applies is the same for every number of shards, and so is
 //! the output.
+//!
+//! Far below the trigger the coordinator also *promises* that the next
+//! few decisions (at most [`PROMISE`]) will be empty, and keeps the
+//! promise: a shard that knows of one starts those epochs without waiting
+//! for the merger. The promise is taken from the summed reports alone, so
+//! it too is the same for every number of shards. (With only `LAG` to run
+//! ahead, each shard of `stats -j 2` waited about a tenth of the time:
+//! one shard's share of an epoch is uneven, and the merger takes its
+//! turns on the same cores.)
 
 use std::collections::BTreeMap;
 
 /// Epochs between a decision and the epoch it applies to.
 pub(crate) const LAG: u64 = 2;
+/// Epochs after a decision whose decisions may be promised empty; a
+/// shard runs at most `LAG + PROMISE` epochs ahead of the merger.
+pub(crate) const PROMISE: u64 = 4;
 /// Epochs per activity bucket of the idle histogram.
 pub(crate) const BUCKET: u64 = 8;
 /// Size classes (powers of two) of the sheddable histogram.
@@ -91,6 +103,54 @@ impl Decision {
 
 pub(crate) use crate::record::MemoryDrops as Dropped;
 
+/// What the coordinator says after an epoch: its decision (`None`: no
+/// cut), and that the decisions after every epoch before `quiet_until`
+/// are empty (a promise; it only grows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    pub decision: Option<Decision>,
+    pub quiet_until: u64,
+}
+
+/// A shard's knowledge of the verdicts, which reach it in epoch order:
+/// what applies at the start of each epoch, when it is known yet.
+#[derive(Debug, Default)]
+pub(crate) struct Verdicts {
+    /// Verdicts received: those of epochs `0..next`.
+    next: u64,
+    /// The latest promise.
+    quiet_until: u64,
+    /// Decisions received and not yet applied, by the epoch they apply to.
+    cuts: BTreeMap<u64, Decision>,
+}
+
+impl Verdicts {
+    /// The verdict on the next epoch.
+    pub fn push(&mut self, v: Verdict) {
+        if let Some(d) = v.decision {
+            self.cuts.insert(self.next + LAG, d);
+        }
+        self.next += 1;
+        self.quiet_until = self.quiet_until.max(v.quiet_until);
+    }
+
+    /// What applies at the start of epoch `n` (`Some(None)`: no cut), or
+    /// `None` while that is not known: the verdict on epoch `n - LAG` has
+    /// not arrived and no promise covers it.
+    pub fn at(&mut self, n: u64) -> Option<Option<Decision>> {
+        let Some(after) = n.checked_sub(LAG) else {
+            return Some(None);
+        };
+        if after < self.next {
+            Some(self.cuts.remove(&n))
+        } else if after < self.quiet_until {
+            Some(None)
+        } else {
+            None
+        }
+    }
+}
+
 /// The coordinator: decides from the shards' summed reports.
 #[derive(Debug)]
 pub(crate) struct Coordinator {
@@ -100,6 +160,14 @@ pub(crate) struct Coordinator {
     target: u64,
     /// Highest total seen.
     pub peak: u64,
+    /// Epochs decided on so far.
+    epochs: u64,
+    /// The promise given: no cut after any epoch before this one.
+    quiet_until: u64,
+    /// The previous epoch's total, and the largest rise from one epoch's
+    /// total to the next seen so far.
+    last_total: u64,
+    rise: u64,
 }
 
 impl Coordinator {
@@ -116,12 +184,43 @@ impl Coordinator {
             trigger,
             target: trigger / 4 * 3,
             peak: 0,
+            epochs: 0,
+            quiet_until: 0,
+            last_total: 0,
+            rise: 0,
         }
     }
 
-    /// The decision after an epoch whose summed report is `r`.
-    pub fn decide(&mut self, r: &Report) -> Decision {
+    /// The verdict after the next epoch, whose summed report is `r`: a
+    /// cut when the total is over the trigger (unless a promise covers
+    /// the epoch), and when it is not, a promise of empty decisions for
+    /// as many epochs as the total could not reach the trigger in if it
+    /// rose every epoch by twice its largest rise so far (by a sixteenth
+    /// of the trigger at least), up to [`PROMISE`].
+    pub fn decide(&mut self, r: &Report) -> Verdict {
+        let number = self.epochs;
+        self.epochs += 1;
         self.peak = self.peak.max(r.total);
+        self.rise = self.rise.max(r.total.saturating_sub(self.last_total));
+        self.last_total = r.total;
+        let d = if number < self.quiet_until {
+            Decision::default()
+        } else {
+            self.cut(r)
+        };
+        if d.is_empty() {
+            let step = (self.trigger / 16).max(self.rise.saturating_mul(2)).max(1);
+            let k = (self.trigger.saturating_sub(r.total) / step).min(PROMISE);
+            self.quiet_until = self.quiet_until.max(number + 1 + k);
+        }
+        Verdict {
+            decision: (!d.is_empty()).then_some(d),
+            quiet_until: self.quiet_until,
+        }
+    }
+
+    /// The decision on a summed report `r`.
+    fn cut(&self, r: &Report) -> Decision {
         if r.total <= self.trigger {
             return Decision::default();
         }
@@ -180,19 +279,97 @@ mod tests {
         let mut c = Coordinator::new(1000);
         let mut r = Report::new();
         r.total = 700;
-        assert!(c.decide(&r).is_empty());
+        assert_eq!(c.decide(&r).decision, None);
+    }
+
+    fn report(total: u64) -> Report {
+        let mut r = Report::new();
+        r.total = total;
+        r.idle.insert(0, total);
+        r
+    }
+
+    #[test]
+    fn far_below_the_trigger_quiet_epochs_are_promised_and_kept() {
+        // Trigger 768 KiB; a sixteenth of it is 48 KiB.
+        let mut c = Coordinator::new(1 << 20);
+        // Epoch 0: 10 kB, a rise of 10 kB: a step of 48 KiB, and room for
+        // 15 of them: the most, PROMISE epochs after this one.
+        let v = c.decide(&report(10_000));
+        assert_eq!(v.decision, None);
+        assert_eq!(v.quiet_until, 1 + PROMISE);
+        // Epoch 1: a rise of 400 kB: steps of 800 kB, none left: no new
+        // promise, and the old one stands.
+        let v = c.decide(&report(410_000));
+        assert_eq!(v.quiet_until, 1 + PROMISE);
+        // Epochs 2 to PROMISE: over the trigger, but promised: no cut.
+        for _ in 2..=PROMISE {
+            let v = c.decide(&report(900_000));
+            assert_eq!(v.decision, None);
+        }
+        // The first epoch past the promise is cut, and nothing is promised.
+        let v = c.decide(&report(900_000));
+        assert!(v.decision.is_some());
+        assert_eq!(v.quiet_until, 1 + PROMISE);
+        assert_eq!(c.peak, 900_000);
+    }
+
+    #[test]
+    fn near_the_trigger_nothing_is_promised() {
+        let mut c = Coordinator::new(1 << 20);
+        // Under the trigger by less than twice the rise: no cut, and no
+        // promise past this epoch.
+        let v = c.decide(&report(700_000));
+        assert_eq!(v.decision, None);
+        assert_eq!(v.quiet_until, 1);
+        let v = c.decide(&report(0));
+        assert_eq!(v.quiet_until, 2);
+    }
+
+    #[test]
+    fn a_shard_knows_a_decision_from_its_verdict_or_a_promise() {
+        let cut = Decision {
+            forget_closed: true,
+            ..Decision::default()
+        };
+        let mut k = Verdicts::default();
+        // The first LAG epochs never wait.
+        for n in 0..LAG {
+            assert_eq!(k.at(n), Some(None));
+        }
+        // Epoch LAG needs the verdict on epoch 0.
+        assert_eq!(k.at(LAG), None);
+        k.push(Verdict {
+            decision: Some(cut),
+            quiet_until: 0,
+        });
+        assert_eq!(k.at(LAG), Some(Some(cut)));
+        // Taken once.
+        assert_eq!(k.at(LAG), Some(None));
+        assert_eq!(k.at(LAG + 1), None);
+        // A promise covers epochs 1 to 3 before their verdicts arrive.
+        k.push(Verdict {
+            decision: None,
+            quiet_until: 4,
+        });
+        assert_eq!(k.at(LAG + 2), Some(None));
+        assert_eq!(k.at(LAG + 3), Some(None));
+        assert_eq!(k.at(LAG + 4), None);
+        // A later verdict with a smaller promise does not take it back.
+        k.push(Verdict::default());
+        assert_eq!(k.at(LAG + 3), Some(None));
     }
 
     #[test]
     fn largest_sheddable_holders_go_first_then_the_oldest() {
-        let mut c = Coordinator::new(1 << 20);
+        let c = Coordinator::new(1 << 20);
         let mut r = Report::new();
         // Over the trigger (3/4 of the limit) by less than 600 kB.
         r.total = 1_100_000;
         r.shed[class(600_000)] = 600_000;
         r.shed[class(5_000)] = 50_000;
         // Shedding the 600 kB holders frees enough.
-        let d = c.decide(&r);
+        let d = c.cut(&r);
         assert_eq!(d.shed_min, Some(1 << (class(600_000) - 1)));
         assert_eq!(d.close_before, None);
         // Too little to shed: everything is shed, then the oldest close.
@@ -202,7 +379,7 @@ mod tests {
         r.idle.insert(3, 1 << 20);
         r.idle.insert(7, 3 << 20);
         r.idle.insert(9, 1 << 20);
-        let d = c.decide(&r);
+        let d = c.cut(&r);
         assert!(d.shed_min.is_some());
         assert_eq!(d.close_before, Some(8));
     }

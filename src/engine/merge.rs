@@ -8,7 +8,7 @@
 
 use std::io;
 
-use super::budget::{Coordinator, Decision, Report};
+use super::budget::{Coordinator, Report, Verdict};
 use super::dispatch::Counters;
 use super::item::{Item, ShardOut, Tagged};
 use crate::reassembly;
@@ -80,13 +80,14 @@ impl Merger {
     }
 
     /// Merges one epoch's outputs (one per shard, in shard order) and
-    /// returns the budget decision to apply `budget::LAG` epochs later.
+    /// returns the budget's verdict (its decision applies `budget::LAG`
+    /// epochs later).
     pub fn epoch(
         &mut self,
         sink: &mut dyn Sink,
         counters: &Counters,
         outs: Vec<ShardOut>,
-    ) -> Decision {
+    ) -> Verdict {
         self.counters.add(counters);
         let mut report = Report::new();
         let mut lists = Vec::with_capacity(outs.len());
@@ -96,12 +97,12 @@ impl Merger {
             lists.push(o.items);
         }
         self.merge(sink, lists);
-        let d = self.coord.decide(&report);
+        let v = self.coord.decide(&report);
         self.memory.peak = self.coord.peak;
-        if !d.is_empty() {
+        if v.decision.is_some() {
             self.memory.dropped.cuts += 1;
         }
-        d
+        v
     }
 
     /// The end: merges the shards' last items and writes the summary.

@@ -45,7 +45,6 @@ mod merge;
 mod shard;
 mod threads;
 
-use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -56,7 +55,7 @@ use qscope_dissectors::{Limits, Message, Options, Proto};
 use crate::capture::{CaptureError, Next, Packet, Source, Timestamp};
 use crate::reassembly;
 use crate::record::{Sink, Summary};
-use budget::Decision;
+use budget::{Decision, Verdicts};
 use dispatch::{Dispatcher, Epoch};
 use item::ShardOut;
 use merge::Merger;
@@ -231,21 +230,6 @@ pub fn analyze(
     }
 }
 
-/// Budget decisions waiting for the epoch they apply to.
-#[derive(Default)]
-struct Pending(BTreeMap<u64, Decision>);
-
-impl Pending {
-    fn schedule(&mut self, after: u64, d: Decision) {
-        if !d.is_empty() {
-            self.0.insert(after + budget::LAG, d);
-        }
-    }
-    fn take(&mut self, epoch: u64) -> Option<Decision> {
-        self.0.remove(&epoch)
-    }
-}
-
 /// The live-capture timing of a reader: hand on what came in promptly,
 /// and close what waited too long when the capture is quiet.
 struct Pace {
@@ -368,33 +352,34 @@ impl Stepper {
 
 /// One job on one thread: each packet is analysed as it is read (its
 /// bytes are not copied), and epochs end where the dispatcher cuts them,
-/// exactly as with several jobs. The budget's decisions wait in `pending`.
+/// exactly as with several jobs. The budget's verdicts are kept in
+/// `verdicts` (each is known before the epoch it applies to).
 struct Inline {
     step: Stepper,
-    pending: Pending,
+    verdicts: Verdicts,
 }
 
 impl Inline {
     fn new(cfg: &Config) -> Inline {
         Inline {
             step: Stepper::new(cfg, (0, 1)),
-            pending: Pending::default(),
+            verdicts: Verdicts::default(),
         }
     }
 
     fn packet(&mut self, p: &Packet<'_>, merger: &mut Merger, sink: &mut dyn Sink) {
-        let pending = &mut self.pending;
-        if self.step.packet(p, &mut |n| Some(pending.take(n))) == Some(true) {
+        let verdicts = &mut self.verdicts;
+        if self.step.packet(p, &mut |n| verdicts.at(n)) == Some(true) {
             self.close(None, merger, sink);
         }
     }
 
     /// Ends the current epoch (even one without packets).
     fn close(&mut self, expire: Option<Timestamp>, merger: &mut Merger, sink: &mut dyn Sink) {
-        let pending = &mut self.pending;
-        if let Some((e, out)) = self.step.close(expire, &mut |n| Some(pending.take(n))) {
-            let d = merger.epoch(sink, &e.counters, vec![out]);
-            self.pending.schedule(e.number, d);
+        let verdicts = &mut self.verdicts;
+        if let Some((e, out)) = self.step.close(expire, &mut |n| verdicts.at(n)) {
+            let v = merger.epoch(sink, &e.counters, vec![out]);
+            self.verdicts.push(v);
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-use super::budget::{self, Decision};
+use super::budget::{self, Decision, Verdict, Verdicts};
 use super::dispatch::{Counters, Dispatcher, Epoch};
 use super::item::ShardOut;
 use super::merge::Merger;
@@ -44,11 +44,11 @@ const DEPTH: usize = 3;
 
 /// The shards' side of a threaded run, seen from the merger: epoch by
 /// epoch, the reader's counters and every shard's output (in shard order);
-/// the budget's decisions go back to the shards.
+/// the budget's verdicts go back to the shards.
 struct Lanes {
     meta: Receiver<Meta>,
     outs: Vec<Receiver<ShardMsg>>,
-    decisions: Vec<Sender<Option<Decision>>>,
+    verdicts: Vec<Sender<Verdict>>,
 }
 
 impl Lanes {
@@ -59,23 +59,23 @@ impl Lanes {
     ) -> (
         Lanes,
         SyncSender<Meta>,
-        Vec<(SyncSender<ShardMsg>, Receiver<Option<Decision>>)>,
+        Vec<(SyncSender<ShardMsg>, Receiver<Verdict>)>,
     ) {
         let (meta_tx, meta) = mpsc::sync_channel::<Meta>(DEPTH + 1);
         let mut outs = Vec::with_capacity(n);
-        let mut decisions = Vec::with_capacity(n);
+        let mut verdicts = Vec::with_capacity(n);
         let mut ends = Vec::with_capacity(n);
         for _ in 0..n {
             let (out_tx, out_rx) = mpsc::sync_channel::<ShardMsg>(DEPTH);
-            let (dec_tx, dec_rx) = mpsc::channel::<Option<Decision>>();
+            let (dec_tx, dec_rx) = mpsc::channel::<Verdict>();
             outs.push(out_rx);
-            decisions.push(dec_tx);
+            verdicts.push(dec_tx);
             ends.push((out_tx, dec_rx));
         }
         let lanes = Lanes {
             meta,
             outs,
-            decisions,
+            verdicts,
         };
         (lanes, meta_tx, ends)
     }
@@ -104,7 +104,7 @@ impl Lanes {
                             got.push(o);
                         }
                     }
-                    let d = merger.epoch(sink, &counters, got);
+                    let v = merger.epoch(sink, &counters, got);
                     if merger.done() {
                         // Stop: nothing more is merged; the threads end as
                         // their channels close.
@@ -117,8 +117,8 @@ impl Lanes {
                             .collect();
                         return (merger.finish(sink, last, error, dropped), fault);
                     }
-                    for tx in &self.decisions {
-                        let _ = tx.send((!d.is_empty()).then_some(d));
+                    for tx in &self.verdicts {
+                        let _ = tx.send(v);
                     }
                 }
                 Meta::End {
@@ -261,18 +261,11 @@ impl<'a> Worker<'a> {
         mut self,
         source: &mut (dyn Source + Send),
         out: &SyncSender<ShardMsg>,
-        decisions: &Receiver<Option<Decision>>,
+        verdicts: &Receiver<Verdict>,
         meta: Option<&SyncSender<Meta>>,
     ) -> Option<CaptureError> {
-        // Epoch `number` begins with the merger's decision on epoch
-        // `number - LAG`; `None`: the merger is gone.
-        let mut decide = |number: u64| {
-            if number >= budget::LAG {
-                decisions.recv().ok()
-            } else {
-                Some(None)
-            }
-        };
+        let mut known = Verdicts::default();
+        let mut decide = |number: u64| verdict_at(&mut known, verdicts, number);
         let mut fault = None;
         loop {
             if self.halt.load(Ordering::Relaxed) {
@@ -280,13 +273,15 @@ impl<'a> Worker<'a> {
             }
             if meta.is_some() && self.cfg.stopped() {
                 // The others may be ahead of worker 0, but by fewer than
-                // LAG + 1 epochs (each waits for the merger's decision on
-                // epoch e - LAG, which needs worker 0's epoch e - LAG):
-                // all can still stop after the same epoch.
+                // LAG + PROMISE + 1 epochs (each needs the merger's verdict
+                // on epoch e - LAG, or a promise covering it, which was
+                // given at most PROMISE epochs earlier; either needs
+                // worker 0's epoch): all can still stop after the same
+                // epoch.
                 let (number, _, _) = self.step.disp.current();
                 let _ = self.stop_after.compare_exchange(
                     u64::MAX,
-                    number + budget::LAG + 1,
+                    number + budget::LAG + budget::PROMISE + 1,
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 );
@@ -416,25 +411,36 @@ fn reader_thread(
     });
 }
 
+/// What applies at the start of epoch `n`: the decision taken after epoch
+/// `n - LAG`, known from the verdicts received so far (all that arrived
+/// are taken, so the channel stays short) or, while it is not, from the
+/// next ones, waited for. `None`: the merger is gone.
+fn verdict_at(known: &mut Verdicts, rx: &Receiver<Verdict>, n: u64) -> Option<Option<Decision>> {
+    while let Ok(v) = rx.try_recv() {
+        known.push(v);
+    }
+    loop {
+        if let Some(d) = known.at(n) {
+            return Some(d);
+        }
+        known.push(rx.recv().ok()?);
+    }
+}
+
 fn shard_thread(
     i: usize,
     set: Settings,
     rx: &Receiver<ShardIn>,
     tx: &SyncSender<ShardMsg>,
-    decisions: &Receiver<Option<Decision>>,
+    verdicts: &Receiver<Verdict>,
 ) {
     let mut shard = Shard::new(set);
+    let mut known = Verdicts::default();
     while let Ok(msg) = rx.recv() {
         match msg {
             ShardIn::Epoch(e, t0) => {
-                // The decision taken after epoch `number - LAG`.
-                let cut = if e.number >= budget::LAG {
-                    match decisions.recv() {
-                        Ok(d) => d,
-                        Err(_) => return,
-                    }
-                } else {
-                    None
+                let Some(cut) = verdict_at(&mut known, verdicts, e.number) else {
+                    return;
                 };
                 let out = shard.epoch(&e, i, t0, cut.as_ref());
                 if tx.send(ShardMsg::Epoch(out)).is_err() {
