@@ -91,13 +91,15 @@ impl Merger {
         self.counters.add(counters);
         let mut report = Report::new();
         let mut lists = Vec::with_capacity(outs.len());
+        let mut items = 0;
         for o in outs {
+            items += o.items.len() as u64;
             report.add(&o.report);
             self.memory.dropped.add(&o.dropped);
             lists.push(o.items);
         }
         self.merge(sink, lists);
-        let v = self.coord.decide(&report);
+        let v = self.coord.decide(&report, items);
         self.memory.peak = self.coord.peak;
         if v.decision.is_some() {
             self.memory.dropped.cuts += 1;
