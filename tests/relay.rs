@@ -171,12 +171,28 @@ fn wait_for_path(p: &Path) {
 }
 
 /// A fresh directory for one test's sockets (short: socket paths are
-/// limited to 107 bytes).
-fn sock_dir(name: &str) -> PathBuf {
+/// limited to 107 bytes), removed when the test is done with it.
+fn sock_dir(name: &str) -> SockDir {
     let dir = std::env::temp_dir().join(format!("qscope-relay-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    SockDir(dir)
+}
+
+/// See [`sock_dir`].
+struct SockDir(PathBuf);
+
+impl std::ops::Deref for SockDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for SockDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn unix(p: &Path) -> String {
@@ -371,7 +387,6 @@ fn real_qemu_through_a_unix_socket_tap_is_relayed_exactly_and_decoded() {
     for (a, b) in again.iter().zip(&msgs) {
         assert_eq!(a, b, "the same record from the -w file");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ------------------------------------------- conversations over TCP

@@ -89,7 +89,10 @@ printf '%s\n' "${{COMPREPLY[@]}}"
             "COMP_WORDBREAKS=\"${COMP_WORDBREAKS//=/}\""
         },
     );
-    let dir = std::env::temp_dir().join(format!("qscope-bash-{}", std::process::id()));
+    // A directory per call (tests run in parallel), removed after it.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("qscope-bash-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("qscope.bash");
     std::fs::write(&path, script).unwrap();
@@ -98,6 +101,7 @@ printf '%s\n' "${{COMPREPLY[@]}}"
         .env("SCRIPT", &path)
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),
         "{line}: {}",
