@@ -3,7 +3,11 @@
 //! The input is read twice: from a reader that hands everything over at
 //! once, and from one that trickles it in small pieces with interrupted
 //! reads in between (as a pipe does). Both must give the same packets and
-//! the same outcome. Every packet must keep the reader's promises: frame
+//! the same outcome. A third read goes through the input as a file, with
+//! two readers sharing its blocks (each on a thread of its own, as the
+//! engine's workers do) and blocks of a few bytes, so that records
+//! straddle them: both must again give the same packets and outcome.
+//! Every packet must keep the reader's promises: frame
 //! numbers count from 1, `data.len() <= orig_len`, no record beyond the
 //! buffer limit, a link type of 16 bits, a timestamp with `nanos` below one
 //! second that formats without panicking. An error must be one line naming
@@ -12,7 +16,9 @@
 use std::io::{self, Cursor, Read};
 
 use qscope::capture::file::MAX_BUFFER;
-use qscope::capture::{CaptureErrorKind, FileSource, Source};
+use qscope::capture::{CaptureError, CaptureErrorKind, FileSource, Source};
+
+use super::TempFile;
 
 /// Hands the input over `chunk` bytes at a time, failing every third read
 /// with `Interrupted` (which must be retried, not reported).
@@ -69,12 +75,25 @@ const NAME: &str = "fuzz.pcap";
 fn read_all(r: Box<dyn Read + Send>) -> (Vec<Seen>, End) {
     let mut src = match FileSource::from_reader(NAME, r) {
         Ok(s) => s,
-        Err(e) => {
-            check_error(&e.to_string());
-            assert_ne!(e.kind(), CaptureErrorKind::Io, "no I/O error here: {e}");
-            return (Vec::new(), End::Open(e.kind(), place(&e.to_string())));
-        }
+        Err(e) => return (Vec::new(), open_failed(&e, NAME)),
     };
+    let (seen, end) = read_source(&mut src, NAME);
+    assert_eq!(src.frames_read(), seen.len() as u64, "frames_read");
+    (seen, end)
+}
+
+/// The outcome of a source that did not open; `name` is what its errors
+/// call the input.
+fn open_failed(e: &CaptureError, name: &str) -> End {
+    let text = e.to_string().replace(name, NAME);
+    check_error(&text);
+    assert_ne!(e.kind(), CaptureErrorKind::Io, "no I/O error here: {e}");
+    End::Open(e.kind(), place(&text))
+}
+
+/// Reads `src` to its end, checking each packet; `name` is what its
+/// errors call the input.
+fn read_source(src: &mut dyn Source, name: &str) -> (Vec<Seen>, End) {
     let mut seen = Vec::new();
     let end = loop {
         match src.next_packet() {
@@ -121,13 +140,13 @@ fn read_all(r: Box<dyn Read + Send>) -> (Vec<Seen>, End) {
             }
             Ok(None) => break End::Done,
             Err(e) => {
-                check_error(&e.to_string());
+                let text = e.to_string().replace(name, NAME);
+                check_error(&text);
                 assert_ne!(e.kind(), CaptureErrorKind::Io, "no I/O error here: {e}");
-                break End::Fault(e.kind(), place(&e.to_string()));
+                break End::Fault(e.kind(), place(&text));
             }
         }
     };
-    assert_eq!(src.frames_read(), seen.len() as u64, "frames_read");
     for _ in 0..2 {
         assert!(
             matches!(src.next_packet(), Ok(None)),
@@ -172,4 +191,36 @@ pub fn run(data: &[u8]) {
         whole, trickled,
         "reading at once and in {chunk}-byte pieces differ"
     );
+    let block = 1 + usize::from(data.first().copied().unwrap_or(0) % 97);
+    let shared = read_shared(data, block);
+    for (i, got) in shared.iter().enumerate() {
+        assert_eq!(
+            &whole, got,
+            "reading a stream and reader {i} of a file's shared {block}-byte blocks differ"
+        );
+    }
+}
+
+/// Reads `data` as a file with two readers sharing its `block`-byte
+/// blocks, each on a thread of its own (a reader may wait for the other
+/// to catch up).
+fn read_shared(data: &[u8], block: usize) -> Vec<(Vec<Seen>, End)> {
+    let file = TempFile::new(data);
+    let name = file.0.display().to_string();
+    let mut first = match FileSource::open_in_blocks(&file.0, block) {
+        Ok(s) => s,
+        Err(e) => return vec![(Vec::new(), open_failed(&e, &name))],
+    };
+    let Some(mut second) = first.reopen() else {
+        panic!("a regular file opens again");
+    };
+    std::thread::scope(|s| {
+        let other = s.spawn(|| read_source(&mut *second, &name));
+        let one = read_source(&mut first, &name);
+        assert_eq!(first.frames_read(), one.0.len() as u64, "frames_read");
+        let two = other
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        vec![one, two]
+    })
 }

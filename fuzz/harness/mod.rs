@@ -19,6 +19,30 @@ pub mod layers;
 pub mod pipeline;
 pub mod reassembly;
 
+/// A fuzz input as a file of its own in the temporary directory (removed
+/// on drop), for the readers that open files.
+pub struct TempFile(pub std::path::PathBuf);
+
+impl TempFile {
+    pub fn new(data: &[u8]) -> TempFile {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "qscope-fuzz-{}-{}.pcap",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, data).expect("writing the input to a temporary file");
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Reads the fuzz input as a stream of small numbers; past the end it
 /// yields zeros, so every input decodes to something.
 pub struct Bytes<'a> {

@@ -24,13 +24,12 @@
 //! one), or tiny buffers, timeouts and probe sizes. Each input is analysed
 //! with one job, with two read as a stream (one reader thread, two
 //! shards) and with two read as a file (each worker reads the file
-//! itself: what `qscope` does with a capture file): the outputs must be the
-//! same bytes.
+//! itself: what `qscope` does with a capture file, here in shared blocks
+//! of a few hundred bytes so that records straddle them): the outputs
+//! must be the same bytes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use qscope::capture::FileSource;
 use qscope::engine::{analyze, AnalyzeError, Config};
@@ -40,6 +39,7 @@ use qscope::sink::text::TextPrinter;
 use qscope_dissectors::Proto;
 
 use super::json;
+use super::TempFile;
 
 fn variant(n: usize) -> Config {
     match n % 3 {
@@ -86,7 +86,11 @@ pub fn run(data: &[u8]) {
     assert!(jsonl == two.0, "-j 1 and -j 2 wrote different JSONL");
     assert!(text == two.1, "-j 1 and -j 2 wrote different text");
     let file = TempFile::new(data);
-    let src = FileSource::open(&file.0).expect("a capture read from a stream opens as a file");
+    // Blocks of a few hundred bytes, so that the workers share records
+    // that straddle them.
+    let block = 64 + data.len() % 449;
+    let src = FileSource::open_in_blocks(&file.0, block)
+        .expect("a capture read from a stream opens as a file");
     // Errors name the input: the file by its path, the stream "fuzz.pcap".
     let path = file.0.display().to_string();
     let named = |out: Vec<u8>| -> Vec<u8> {
@@ -106,29 +110,6 @@ pub fn run(data: &[u8]) {
     );
     check_jsonl(&jsonl);
     check_text(&text);
-}
-
-/// The input as a file of its own (removed on drop), so that two workers
-/// can each read it.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(data: &[u8]) -> TempFile {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "qscope-fuzz-pipeline-{}-{}.pcap",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, data).expect("writing the input to a temporary file");
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// The JSONL and the text output of the analysis of `src`.

@@ -27,7 +27,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use super::source::Timestamp;
 
 /// Bytes per block: a few fit in a core's cache.
-const BLOCK: usize = 256 * 1024;
+pub(super) const BLOCK: usize = 256 * 1024;
 /// Length of a pcap record header (the standard formats).
 const REC_HDR: usize = 16;
 /// Blocks held at most between the slowest reader and the fastest (the
@@ -71,12 +71,8 @@ enum Slot {
 }
 
 impl Blocks {
-    /// Blocks of `file`, `size` bytes long, with one reader.
-    pub fn new(file: File, size: u64) -> Arc<Blocks> {
-        Blocks::sized(file, size, BLOCK)
-    }
-
-    /// [`Blocks::new`] with blocks of `block` bytes (at least one).
+    /// Blocks of `file`, `size` bytes long, of `block` bytes each (at
+    /// least one; [`BLOCK`] but for tests and fuzzing), with one reader.
     pub fn sized(file: File, size: u64, block: usize) -> Arc<Blocks> {
         Arc::new(Blocks {
             file,

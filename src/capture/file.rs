@@ -172,6 +172,14 @@ impl FileSource {
     /// Opens a capture file, or standard input when `path` is `-`.
     /// pcap and pcapng are told apart by their magic number.
     pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
+        FileSource::open_in_blocks(path, blocks::BLOCK)
+    }
+
+    /// [`FileSource::open`] with shared blocks of `block` bytes (at least
+    /// one): for the fuzz harness, whose inputs are smaller than a real
+    /// block, to have records straddle blocks.
+    #[doc(hidden)]
+    pub fn open_in_blocks(path: &Path, block: usize) -> Result<FileSource, CaptureError> {
         if path.as_os_str() == "-" {
             return FileSource::from_reader("<stdin>", Box::new(io::stdin()));
         }
@@ -191,12 +199,12 @@ impl FileSource {
         let mut src = FileSource::from_reader(&name, input)?;
         src.size = size;
         src.path = size.map(|_| path.to_path_buf());
-        Ok(src.with_blocks(shared))
+        Ok(src.with_blocks(shared, block))
     }
 
     /// Reads the records of a regular pcap file in the standard formats
-    /// from shared blocks (`file`: another handle on it).
-    fn with_blocks(mut self, file: Option<std::fs::File>) -> FileSource {
+    /// from shared blocks of `block` bytes (`file`: another handle on it).
+    fn with_blocks(mut self, file: Option<std::fs::File>, block: usize) -> FileSource {
         let (Some(file), Some(size)) = (file, self.size) else {
             return self;
         };
@@ -218,7 +226,8 @@ impl FileSource {
             nano,
             limit: MAX_BUFFER,
         };
-        let records = Records::new(Blocks::new(file, size), format, PCAP_HEADER_LEN);
+        let blocks = Blocks::sized(file, size, block);
+        let records = Records::new(blocks, format, PCAP_HEADER_LEN);
         self.fast = Some((records, link));
         self
     }
@@ -247,7 +256,7 @@ impl FileSource {
                 src.fast = Some(records);
                 src
             }
-            None => src.with_blocks(shared),
+            None => src.with_blocks(shared, blocks::BLOCK),
         })
     }
 
