@@ -67,10 +67,10 @@ impl Lanes {
         let mut ends = Vec::with_capacity(n);
         for _ in 0..n {
             let (out_tx, out_rx) = mpsc::sync_channel::<ShardMsg>(DEPTH);
-            let (dec_tx, dec_rx) = mpsc::channel::<Verdict>();
+            let (verdict_tx, verdict_rx) = mpsc::channel::<Verdict>();
             outs.push(out_rx);
-            verdicts.push(dec_tx);
-            ends.push((out_tx, dec_rx));
+            verdicts.push(verdict_tx);
+            ends.push((out_tx, verdict_rx));
         }
         let lanes = Lanes {
             meta,
@@ -155,11 +155,11 @@ pub(super) fn run_threaded(
         let (lanes, meta_tx, ends) = Lanes::new(n);
         let mut ins: Vec<SyncSender<ShardIn>> = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n + 1);
-        for (i, (out_tx, dec_rx)) in ends.into_iter().enumerate() {
+        for (i, (out_tx, verdict_rx)) in ends.into_iter().enumerate() {
             let (in_tx, in_rx) = mpsc::sync_channel::<ShardIn>(DEPTH);
             ins.push(in_tx);
             let set = cfg.settings();
-            threads.push(sc.spawn(move || shard_thread(i, set, &in_rx, &out_tx, &dec_rx)));
+            threads.push(sc.spawn(move || shard_thread(i, set, &in_rx, &out_tx, &verdict_rx)));
         }
         let halt = &halt;
         threads.push(sc.spawn(move || reader_thread(source, cfg, n, &ins, &meta_tx, halt)));
@@ -207,18 +207,18 @@ pub(super) fn run_parallel(
         let (halt, stop_after) = (&halt, &stop_after);
         let mut ends = ends.into_iter();
         let mut workers = Vec::with_capacity(n);
-        let Some((out0, dec0)) = ends.next() else {
+        let Some((out0, verdicts0)) = ends.next() else {
             return lanes.merge(merger, sink, halt);
         };
-        for (i, (mut src, (out, dec))) in others.into_iter().zip(ends).enumerate() {
+        for (i, (mut src, (out, verdicts))) in others.into_iter().zip(ends).enumerate() {
             workers.push(sc.spawn(move || {
                 let w = Worker::new(cfg, i + 1, n, halt, stop_after);
-                w.run(&mut *src, &out, &dec, None)
+                w.run(&mut *src, &out, &verdicts, None)
             }));
         }
         workers.push(sc.spawn(move || {
             let w = Worker::new(cfg, 0, n, halt, stop_after);
-            w.run(source, &out0, &dec0, Some(&meta_tx))
+            w.run(source, &out0, &verdicts0, Some(&meta_tx))
         }));
         let (summary, fault) = lanes.merge(merger, sink, halt);
         // The same bytes give the same faults; should another reader
