@@ -403,13 +403,17 @@ impl Records {
         if offset == size {
             return Some(None);
         }
+        // A record of `len` bytes (header included) within the limit and
+        // the file.
+        let limit = self.format.limit;
+        let plain = |len: usize| len <= limit && offset + len as u64 <= size;
         if !self.started && !self.advance() {
             return None;
         }
         let rest = self.cur.get(self.pos..)?;
         if rest.len() >= REC_HDR {
             let len = REC_HDR + self.word(rest, 8) as usize;
-            if len > self.format.limit || offset + len as u64 > size {
+            if !plain(len) {
                 return None;
             }
             if rest.len() >= len {
@@ -417,7 +421,7 @@ impl Records {
                 self.pos += len;
                 return Some(Some(At::Block(start, start + len)));
             }
-        } else if offset + REC_HDR as u64 > size {
+        } else if !plain(REC_HDR) {
             return None;
         }
         // The record goes on in the next block(s).
@@ -428,7 +432,7 @@ impl Records {
         loop {
             if need == REC_HDR && self.carry.len() >= REC_HDR {
                 need = REC_HDR + self.word(&self.carry, 8) as usize;
-                if need > self.format.limit || offset + need as u64 > size {
+                if !plain(need) {
                     return None;
                 }
             }

@@ -33,8 +33,8 @@ use std::sync::{Arc, Mutex};
 
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{
-    Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader, EPB_MAGIC, IDB_MAGIC,
-    SHB_MAGIC, SPB_MAGIC,
+    Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapHeader, PcapNGReader, EPB_MAGIC,
+    IDB_MAGIC, SHB_MAGIC, SPB_MAGIC,
 };
 
 use super::blocks::{self, read_u32, word, Blocks, Records};
@@ -148,6 +148,19 @@ enum Format {
     },
 }
 
+impl Format {
+    /// A pcap file's format, from its header.
+    fn pcap(h: &PcapHeader) -> Format {
+        Format::Pcap {
+            big_endian: h.is_bigendian(),
+            nano: h.is_nanosecond_precision(),
+            rec_hdr_len: if h.is_modified_format() { 24 } else { 16 },
+            // Bits 16..31 carry FCS information, not the link type.
+            link: LinkType((h.network.0 as u32) & 0xffff),
+        }
+    }
+}
+
 /// What one packet looks like once the borrowed block is gone.
 struct Meta {
     ts: Timestamp,
@@ -212,15 +225,19 @@ impl FileSource {
         if file.read_exact_at(&mut header, 0).is_err() {
             return self;
         }
-        let (big_endian, nano) = match u32::from_le_bytes(word(&header, 0)) {
-            0xa1b2_c3d4 => (false, false),
-            0xa1b2_3c4d => (false, true),
-            0xd4c3_b2a1 => (true, false),
-            0x4d3c_b2a1 => (true, true),
-            _ => return self,
+        // The standard formats only (16-byte record headers).
+        let Ok((_, h)) = pcap_parser::parse_pcap_header(&header) else {
+            return self;
         };
-        // Bits 16..31 carry FCS information, not the link type.
-        let link = LinkType(read_u32(word(&header, 20), big_endian) & 0xffff);
+        let Format::Pcap {
+            big_endian,
+            nano,
+            rec_hdr_len: 16,
+            link,
+        } = Format::pcap(&h)
+        else {
+            return self;
+        };
         let format = blocks::Format {
             big_endian,
             nano,
@@ -758,13 +775,7 @@ impl State {
     ) -> Result<Option<Meta>, CaptureError> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
-                self.format = Format::Pcap {
-                    big_endian: h.is_bigendian(),
-                    nano: h.is_nanosecond_precision(),
-                    rec_hdr_len: if h.is_modified_format() { 24 } else { 16 },
-                    // Bits 16..31 carry FCS information, not the link type.
-                    link: LinkType((h.network.0 as u32) & 0xffff),
-                };
+                self.format = Format::pcap(&h);
                 Ok(None)
             }
             PcapBlockOwned::Legacy(b) => {

@@ -42,8 +42,6 @@ impl Timestamp {
         i64::try_from(us).unwrap_or(if us < 0 { i64::MIN } else { i64::MAX })
     }
 
-    /// A microsecond-precision timestamp `us` microseconds after the epoch
-    /// (negative values are before it). Mostly handy in tests.
     /// Timestamp of a pcap record; `frac` is µs, or ns for nanosecond files.
     /// Out-of-range fractions (hostile files) carry into the seconds.
     pub fn legacy(secs: u32, frac: u32, nano: bool) -> Timestamp {
@@ -57,6 +55,8 @@ impl Timestamp {
         }
     }
 
+    /// A microsecond-precision timestamp `us` microseconds after the epoch
+    /// (negative values are before it). Mostly handy in tests.
     pub fn from_micros(us: i64) -> Timestamp {
         Timestamp {
             secs: us.div_euclid(1_000_000),
