@@ -188,6 +188,63 @@ fn ethertype_payload<'a>(
 /// Decodes an IP packet and the TCP segment in it. `missing` is how many
 /// bytes of the packet the capture did not keep.
 fn decode_ip(data: &[u8], missing: u64) -> Result<Decoded<'_>, LayerError> {
+    match plain_ipv4_tcp(data) {
+        Some(seg) => Ok(Decoded::Tcp(seg)),
+        None => decode_ip_general(data, missing),
+    }
+}
+
+/// The common case, read directly: a whole, unfragmented IPv4 packet
+/// (`total length` within the captured bytes) carrying a whole TCP
+/// header. Gives exactly what [`decode_ip_general`] gives for such a
+/// packet (a property test holds the two together), and `None` for
+/// anything else, which the general path then decodes. Every worker of
+/// a parallel run decodes every packet to find its connection's shard,
+/// so this path's cost counts several times over.
+fn plain_ipv4_tcp(ip: &[u8]) -> Option<TcpSegment<'_>> {
+    let b = |at: usize| ip.get(at).copied();
+    let be16 = |at: usize| Some(u16::from_be_bytes([b(at)?, b(at + 1)?]));
+    let be32 = |at: usize| Some(u32::from_be_bytes(*ip.get(at..)?.first_chunk::<4>()?));
+    let first = b(0)?;
+    let header = usize::from(first & 0x0f) * 4;
+    let total = usize::from(be16(2)?);
+    // Version 4, a header of at least 20 bytes, more-fragments clear and
+    // offset 0, protocol TCP, and the packet captured whole.
+    if first >> 4 != 4 || header < 20 || be16(6)? & 0x3fff != 0 || b(9)? != 6 || total > ip.len() {
+        return None;
+    }
+    let tcp = ip.get(header..total)?;
+    let tcp_header = usize::from(*tcp.get(12)? >> 4) * 4;
+    if tcp_header < 20 {
+        return None;
+    }
+    let payload = tcp.get(tcp_header..)?;
+    let tb = |at: usize| tcp.get(at).copied();
+    let port = |at: usize| Some(u16::from_be_bytes([tb(at)?, tb(at + 1)?]));
+    let word = |at: usize| Some(u32::from_be_bytes(*tcp.get(at..)?.first_chunk::<4>()?));
+    let addr = |at: usize| be32(at).map(std::net::Ipv4Addr::from);
+    let flags = tb(13)?;
+    Some(TcpSegment {
+        src: SocketAddr::new(IpAddr::V4(addr(12)?), port(0)?),
+        dst: SocketAddr::new(IpAddr::V4(addr(16)?), port(2)?),
+        seq: word(4)?,
+        ack: word(8)?,
+        flags: TcpFlags {
+            syn: flags & 0x02 != 0,
+            ack: flags & 0x10 != 0,
+            fin: flags & 0x01 != 0,
+            rst: flags & 0x04 != 0,
+            psh: flags & 0x08 != 0,
+        },
+        window: port(14)?,
+        payload,
+        wire_len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
+    })
+}
+
+/// [`decode_ip`] for every case: IPv4 and IPv6, extension headers,
+/// fragments, packets cut short by the snap length.
+fn decode_ip_general(data: &[u8], missing: u64) -> Result<Decoded<'_>, LayerError> {
     let version = match data.first().map(|b| b >> 4) {
         Some(4) => "IPv4",
         Some(6) => "IPv6",
@@ -409,6 +466,81 @@ mod tests {
             }
             let link = LinkType(links[i % links.len()]);
             let _ = decode(link, &d, (next() % 4000) as u32);
+        }
+    }
+
+    /// An IPv4 packet built from chosen header fields, for holding the
+    /// plain path to the general one: version/IHL byte, total length,
+    /// flags and fragment offset, protocol, TCP data offset byte, then the
+    /// TCP payload, trailing bytes (padding) and how much of it all is
+    /// captured.
+    #[allow(clippy::too_many_arguments)]
+    fn built(
+        vihl: u8,
+        total: Option<u16>,
+        frag: u16,
+        proto: u8,
+        doff: u8,
+        payload: &[u8],
+        trailer: usize,
+        keep: usize,
+    ) -> Vec<u8> {
+        let mut v = ipv4_tcp(payload, 0x18);
+        let options = usize::from(vihl & 0x0f).saturating_sub(5) * 4;
+        v.splice(20..20, std::iter::repeat_n(1u8, options));
+        v[0] = vihl;
+        let total = total.unwrap_or(v.len() as u16);
+        v[2..4].copy_from_slice(&total.to_be_bytes());
+        v[6..8].copy_from_slice(&frag.to_be_bytes());
+        v[9] = proto;
+        v[20 + options + 12] = doff;
+        v.extend(std::iter::repeat_n(0xee, trailer));
+        v.truncate(keep);
+        v
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        #[test]
+        fn plain_ipv4_path_agrees_with_the_general_one(
+            vihl in proptest::prop_oneof![proptest::prelude::Just(0x45u8), 0x40u8..0x50, proptest::prelude::any::<u8>()],
+            total in proptest::option::of(0u16..120),
+            frag in proptest::prop_oneof![proptest::prelude::Just(0u16), proptest::prelude::Just(0x4000), proptest::prelude::Just(0x2000), proptest::prelude::any::<u16>()],
+            proto in proptest::prop_oneof![proptest::prelude::Just(6u8), proptest::prelude::Just(51), proptest::prelude::any::<u8>()],
+            doff in proptest::prop_oneof![proptest::prelude::Just(0x50u8), proptest::prelude::any::<u8>()],
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            trailer in 0usize..8,
+            keep in 0usize..200,
+            missing in 0u64..3,
+        ) {
+            let d = built(vihl, total, frag, proto, doff, &payload, trailer, keep);
+            if let Some(fast) = plain_ipv4_tcp(&d) {
+                let general = decode_ip_general(&d, missing);
+                proptest::prop_assert!(matches!(&general, Ok(Decoded::Tcp(_))), "{general:?}");
+                proptest::prop_assert_eq!(format!("{:?}", Decoded::Tcp(fast)), format!("{:?}", general.unwrap()));
+            }
+        }
+    }
+
+    #[test]
+    fn the_plain_path_takes_ordinary_packets() {
+        // With options, Ethernet padding, DF set: still the plain case.
+        let d = built(0x46, None, 0x4000, 6, 0x60, b"hello", 0, 200);
+        let mut padded = d.clone();
+        padded.extend_from_slice(&[0; 6]);
+        for p in [&d, &padded] {
+            let seg = plain_ipv4_tcp(p).expect("the plain case");
+            assert_eq!((seg.payload.len(), seg.wire_len), (1, 1));
+        }
+        let plain = ipv4_tcp(b"hello", 0x18);
+        let seg = plain_ipv4_tcp(&plain).expect("the plain case");
+        assert_eq!((seg.payload, seg.wire_len), (&b"hello"[..], 5));
+        // Cut short by the snap length, fragmented, or not TCP: not it.
+        let cut = built(0x45, None, 0, 6, 0x50, b"hello", 0, 42);
+        let frag = built(0x45, None, 0x2000, 6, 0x50, b"hello", 0, 200);
+        let udp = built(0x45, None, 0, 17, 0x50, b"hello", 0, 200);
+        for p in [&cut, &frag, &udp] {
+            assert!(plain_ipv4_tcp(p).is_none());
         }
     }
 }
