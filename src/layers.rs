@@ -202,41 +202,46 @@ fn decode_ip(data: &[u8], missing: u64) -> Result<Decoded<'_>, LayerError> {
 /// a parallel run decodes every packet to find its connection's shard,
 /// so this path's cost counts several times over.
 fn plain_ipv4_tcp(ip: &[u8]) -> Option<TcpSegment<'_>> {
-    let b = |at: usize| ip.get(at).copied();
-    let be16 = |at: usize| Some(u16::from_be_bytes([b(at)?, b(at + 1)?]));
-    let be32 = |at: usize| Some(u32::from_be_bytes(*ip.get(at..)?.first_chunk::<4>()?));
-    let first = b(0)?;
-    let header = usize::from(first & 0x0f) * 4;
-    let total = usize::from(be16(2)?);
+    let h: &[u8; 20] = ip.first_chunk()?;
+    let header = usize::from(h[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
     // Version 4, a header of at least 20 bytes, more-fragments clear and
     // offset 0, protocol TCP, and the packet captured whole.
-    if first >> 4 != 4 || header < 20 || be16(6)? & 0x3fff != 0 || b(9)? != 6 || total > ip.len() {
+    if h[0] >> 4 != 4
+        || header < 20
+        || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0
+        || h[9] != 6
+        || total > ip.len()
+    {
         return None;
     }
     let tcp = ip.get(header..total)?;
-    let tcp_header = usize::from(*tcp.get(12)? >> 4) * 4;
-    if tcp_header < 20 {
+    let t: &[u8; 20] = tcp.first_chunk()?;
+    let payload = tcp.get(usize::from(t[12] >> 4) * 4..)?;
+    if t[12] >> 4 < 5 {
         return None;
     }
-    let payload = tcp.get(tcp_header..)?;
-    let tb = |at: usize| tcp.get(at).copied();
-    let port = |at: usize| Some(u16::from_be_bytes([tb(at)?, tb(at + 1)?]));
-    let word = |at: usize| Some(u32::from_be_bytes(*tcp.get(at..)?.first_chunk::<4>()?));
-    let addr = |at: usize| be32(at).map(std::net::Ipv4Addr::from);
-    let flags = tb(13)?;
+    let be16 = |b: [u8; 2]| u16::from_be_bytes(b);
+    let be32 = |b: [u8; 4]| u32::from_be_bytes(b);
     Some(TcpSegment {
-        src: SocketAddr::new(IpAddr::V4(addr(12)?), port(0)?),
-        dst: SocketAddr::new(IpAddr::V4(addr(16)?), port(2)?),
-        seq: word(4)?,
-        ack: word(8)?,
+        src: SocketAddr::new(
+            IpAddr::V4(be32([h[12], h[13], h[14], h[15]]).into()),
+            be16([t[0], t[1]]),
+        ),
+        dst: SocketAddr::new(
+            IpAddr::V4(be32([h[16], h[17], h[18], h[19]]).into()),
+            be16([t[2], t[3]]),
+        ),
+        seq: be32([t[4], t[5], t[6], t[7]]),
+        ack: be32([t[8], t[9], t[10], t[11]]),
         flags: TcpFlags {
-            syn: flags & 0x02 != 0,
-            ack: flags & 0x10 != 0,
-            fin: flags & 0x01 != 0,
-            rst: flags & 0x04 != 0,
-            psh: flags & 0x08 != 0,
+            syn: t[13] & 0x02 != 0,
+            ack: t[13] & 0x10 != 0,
+            fin: t[13] & 0x01 != 0,
+            rst: t[13] & 0x04 != 0,
+            psh: t[13] & 0x08 != 0,
         },
-        window: port(14)?,
+        window: be16([t[14], t[15]]),
         payload,
         wire_len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
     })
