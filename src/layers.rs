@@ -103,6 +103,13 @@ const MAX_VLAN_TAGS: usize = 8;
 /// is the packet's length on the wire (used only when the IP header gives no
 /// usable length, e.g. TSO captures with an IPv4 total length of 0).
 pub fn decode(link: LinkType, data: &[u8], orig_len: u32) -> Result<Decoded<'_>, LayerError> {
+    // The common case first: plain IPv4 and TCP right after an Ethernet
+    // header without VLAN tags (what the general path would find too).
+    if link == LinkType::ETHERNET && data.get(12..14) == Some(&[0x08, 0x00]) {
+        if let Some(seg) = plain_ipv4_tcp(rest(data, 14)) {
+            return Ok(Decoded::Tcp(seg));
+        }
+    }
     let Some(ip) = link_payload(link, data)? else {
         return Ok(Decoded::NotTcp);
     };

@@ -381,6 +381,12 @@ impl Records {
         if self.gone {
             return Step::Fallback;
         }
+        // The common case first: the whole record (within the limit) in
+        // the current block, which ends within the file; what `locate`
+        // would find.
+        if let Some((ts, orig_len)) = self.in_block() {
+            return Step::Packet(ts, orig_len);
+        }
         let start = self.consumed();
         match self.locate(start) {
             Some(Some(at)) => {
@@ -397,6 +403,29 @@ impl Records {
                 Step::Fallback
             }
         }
+    }
+
+    /// The next record if it lies whole in the current block: its
+    /// timestamp and length on the wire. Moves past it.
+    #[inline]
+    fn in_block(&mut self) -> Option<(Timestamp, u32)> {
+        if !self.started {
+            return None;
+        }
+        let rest = self.cur.get(self.pos..)?;
+        let h: &[u8; REC_HDR] = rest.first_chunk()?;
+        let be = self.format.big_endian;
+        let field = |at: usize| read_u32(word(h, at), be);
+        let caplen = field(8);
+        let len = REC_HDR.checked_add(usize::try_from(caplen).ok()?)?;
+        if len > self.format.limit || len > rest.len() {
+            return None;
+        }
+        let ts = Timestamp::legacy(field(0), field(4), self.format.nano);
+        let orig_len = field(12).max(caplen);
+        self.last = At::Block(self.pos, self.pos + len);
+        self.pos += len;
+        Some((ts, orig_len))
     }
 
     /// Finds the next record, which begins at byte `offset` of the file

@@ -46,8 +46,12 @@ impl Timestamp {
     /// Out-of-range fractions (hostile files) carry into the seconds.
     pub fn legacy(secs: u32, frac: u32, nano: bool) -> Timestamp {
         let per_sec: u32 = if nano { 1_000_000_000 } else { 1_000_000 };
-        let secs = i64::from(secs) + i64::from(frac / per_sec);
-        let frac = frac % per_sec;
+        // Dividing only when needed: this runs for every packet.
+        let (secs, frac) = if frac < per_sec {
+            (i64::from(secs), frac)
+        } else {
+            (i64::from(secs) + i64::from(frac / per_sec), frac % per_sec)
+        };
         Timestamp {
             secs,
             nanos: if nano { frac } else { frac * 1000 },
