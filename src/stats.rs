@@ -279,6 +279,9 @@ const FINDING_FIELDS: [&str; 2] = ["user", "password"];
 /// [`Config::trim`](crate::engine::Config::trim) for `qscope stats`.
 pub fn trim(m: &mut Message) {
     m.fields.retain(|f| FINDING_FIELDS.contains(&&*f.name));
+    if m.fields.is_empty() {
+        m.fields = Vec::new();
+    }
     m.summary = String::new();
     m.secrets = Vec::new();
 }
