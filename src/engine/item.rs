@@ -63,6 +63,8 @@ pub(crate) enum Item {
         /// The attributes kept ([`STATE_ATTR`](crate::record::STATE_ATTR) is not).
         attrs: Vec<(&'static str, String)>,
     },
+    /// What the merger leaves of an item it has emitted and dropped.
+    Spent,
 }
 
 /// An item and where it was produced.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::budget::{self, Decision, Verdict, Verdicts};
 use super::dispatch::{Counters, Dispatcher, Epoch};
-use super::item::ShardOut;
+use super::item::{ShardOut, Tagged};
 use super::merge::Merger;
 use super::shard::{Settings, Shard};
 use super::{Config, Decide, Pace, Stepper, LIVE_WAIT};
@@ -49,33 +49,53 @@ struct Lanes {
     meta: Receiver<Meta>,
     outs: Vec<Receiver<ShardMsg>>,
     verdicts: Vec<Sender<Verdict>>,
+    /// Each shard's items, merged, go back to it to be dropped there (see
+    /// [`Merger::take_spent`]).
+    spent: Vec<Sender<Vec<Tagged>>>,
+}
+
+/// A shard's ends of its lanes.
+struct Ends {
+    out: SyncSender<ShardMsg>,
+    verdicts: Receiver<Verdict>,
+    spent: Receiver<Vec<Tagged>>,
+}
+
+impl Ends {
+    /// Drops the item lists the merger has sent back.
+    fn drop_spent(&self) {
+        while let Ok(list) = self.spent.try_recv() {
+            drop(list);
+        }
+    }
 }
 
 impl Lanes {
     /// A channel pair per shard; the shards' ends are returned with it.
-    #[allow(clippy::type_complexity)]
-    fn new(
-        n: usize,
-    ) -> (
-        Lanes,
-        SyncSender<Meta>,
-        Vec<(SyncSender<ShardMsg>, Receiver<Verdict>)>,
-    ) {
+    fn new(n: usize) -> (Lanes, SyncSender<Meta>, Vec<Ends>) {
         let (meta_tx, meta) = mpsc::sync_channel::<Meta>(DEPTH + 1);
         let mut outs = Vec::with_capacity(n);
         let mut verdicts = Vec::with_capacity(n);
+        let mut spent = Vec::with_capacity(n);
         let mut ends = Vec::with_capacity(n);
         for _ in 0..n {
             let (out_tx, out_rx) = mpsc::sync_channel::<ShardMsg>(DEPTH);
             let (verdict_tx, verdict_rx) = mpsc::channel::<Verdict>();
+            let (spent_tx, spent_rx) = mpsc::channel::<Vec<Tagged>>();
             outs.push(out_rx);
             verdicts.push(verdict_tx);
-            ends.push((out_tx, verdict_rx));
+            spent.push(spent_tx);
+            ends.push(Ends {
+                out: out_tx,
+                verdicts: verdict_rx,
+                spent: spent_rx,
+            });
         }
         let lanes = Lanes {
             meta,
             outs,
             verdicts,
+            spent,
         };
         (lanes, meta_tx, ends)
     }
@@ -120,6 +140,11 @@ impl Lanes {
                     for tx in &self.verdicts {
                         let _ = tx.send(v);
                     }
+                    for (tx, list) in self.spent.iter().zip(merger.take_spent()) {
+                        if !list.is_empty() {
+                            let _ = tx.send(list);
+                        }
+                    }
                 }
                 Meta::End {
                     fault: f,
@@ -150,16 +175,16 @@ pub(super) fn run_threaded(
     n: usize,
 ) -> (io::Result<Summary>, Option<CaptureError>) {
     let halt = AtomicBool::new(false);
-    let merger = Merger::new(cfg.memory_limit);
+    let merger = Merger::new(cfg.memory_limit).sending_back();
     std::thread::scope(|sc| {
         let (lanes, meta_tx, ends) = Lanes::new(n);
         let mut ins: Vec<SyncSender<ShardIn>> = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n + 1);
-        for (i, (out_tx, verdict_rx)) in ends.into_iter().enumerate() {
+        for (i, end) in ends.into_iter().enumerate() {
             let (in_tx, in_rx) = mpsc::sync_channel::<ShardIn>(DEPTH);
             ins.push(in_tx);
             let set = cfg.settings();
-            threads.push(sc.spawn(move || shard_thread(i, set, &in_rx, &out_tx, &verdict_rx)));
+            threads.push(sc.spawn(move || shard_thread(i, set, &in_rx, &end)));
         }
         let halt = &halt;
         threads.push(sc.spawn(move || reader_thread(source, cfg, n, &ins, &meta_tx, halt)));
@@ -201,24 +226,24 @@ pub(super) fn run_parallel(
     let halt = AtomicBool::new(false);
     // Ctrl-C: every worker stops after the same epoch (see `Worker::run`).
     let stop_after = AtomicU64::new(u64::MAX);
-    let merger = Merger::new(cfg.memory_limit);
+    let merger = Merger::new(cfg.memory_limit).sending_back();
     std::thread::scope(|sc| {
         let (lanes, meta_tx, ends) = Lanes::new(n);
         let (halt, stop_after) = (&halt, &stop_after);
         let mut ends = ends.into_iter();
         let mut workers = Vec::with_capacity(n);
-        let Some((out0, verdicts0)) = ends.next() else {
+        let Some(end0) = ends.next() else {
             return lanes.merge(merger, sink, halt);
         };
-        for (i, (mut src, (out, verdicts))) in others.into_iter().zip(ends).enumerate() {
+        for (i, (mut src, end)) in others.into_iter().zip(ends).enumerate() {
             workers.push(sc.spawn(move || {
                 let w = Worker::new(cfg, i + 1, n, halt, stop_after);
-                w.run(&mut *src, &out, &verdicts, None)
+                w.run(&mut *src, &end, None)
             }));
         }
         workers.push(sc.spawn(move || {
             let w = Worker::new(cfg, 0, n, halt, stop_after);
-            w.run(source, &out0, &verdicts0, Some(&meta_tx))
+            w.run(source, &end0, Some(&meta_tx))
         }));
         let (summary, fault) = lanes.merge(merger, sink, halt);
         // The same bytes give the same faults; should another reader
@@ -260,12 +285,12 @@ impl<'a> Worker<'a> {
     fn run(
         mut self,
         source: &mut (dyn Source + Send),
-        out: &SyncSender<ShardMsg>,
-        verdicts: &Receiver<Verdict>,
+        end: &Ends,
         meta: Option<&SyncSender<Meta>>,
     ) -> Option<CaptureError> {
+        let out = &end.out;
         let mut known = Verdicts::default();
-        let mut decide = |number: u64| verdict_at(&mut known, verdicts, number);
+        let mut decide = |number: u64| verdict_at(&mut known, &end.verdicts, number);
         let mut fault = None;
         loop {
             if self.halt.load(Ordering::Relaxed) {
@@ -292,6 +317,7 @@ impl<'a> Worker<'a> {
                     Some(false) => {}
                     Some(true) => {
                         let number = self.step.disp.current().0;
+                        end.drop_spent();
                         if !self.close(&mut decide, out, meta) {
                             return None;
                         }
@@ -427,13 +453,8 @@ fn verdict_at(known: &mut Verdicts, rx: &Receiver<Verdict>, n: u64) -> Option<Op
     }
 }
 
-fn shard_thread(
-    i: usize,
-    set: Settings,
-    rx: &Receiver<ShardIn>,
-    tx: &SyncSender<ShardMsg>,
-    verdicts: &Receiver<Verdict>,
-) {
+fn shard_thread(i: usize, set: Settings, rx: &Receiver<ShardIn>, end: &Ends) {
+    let (tx, verdicts) = (&end.out, &end.verdicts);
     let mut shard = Shard::new(set);
     let mut known = Verdicts::default();
     while let Ok(msg) = rx.recv() {
@@ -442,6 +463,7 @@ fn shard_thread(
                 let Some(cut) = verdict_at(&mut known, verdicts, e.number) else {
                     return;
                 };
+                end.drop_spent();
                 let out = shard.epoch(&e, i, t0, cut.as_ref());
                 if tx.send(ShardMsg::Epoch(out)).is_err() {
                     return;
