@@ -62,8 +62,7 @@ pub(crate) struct Merger {
 
 /// A shard's merged items go back to it to be dropped (freeing memory on
 /// the thread that allocated it costs less: `stats -j 2` on the 1 GiB
-/// mixed capture, 3 % less CPU; `export`, 5 %) when they are at most this
-/// many. The items of larger lists are dropped by the merger as it emits
+/// mixed capture took 3 % less CPU) when they are at most this many. The items of larger lists are dropped by the merger as it emits
 /// them: a list sent back waits whole for its shard's next epoch, and an
 /// epoch of many tiny messages makes items of some 20 times its bytes
 /// (`benches/bigmix` case d peaked 80 MB higher with every list sent
