@@ -105,10 +105,8 @@ const MAX_VLAN_TAGS: usize = 8;
 pub fn decode(link: LinkType, data: &[u8], orig_len: u32) -> Result<Decoded<'_>, LayerError> {
     // The common case first: plain IPv4 and TCP right after an Ethernet
     // header without VLAN tags (what the general path would find too).
-    if link == LinkType::ETHERNET && data.get(12..14) == Some(&[0x08, 0x00]) {
-        if let Some(seg) = plain_ipv4_tcp(rest(data, 14)) {
-            return Ok(Decoded::Tcp(seg));
-        }
+    if let Some(plain) = Plain::ethernet(link, data) {
+        return Ok(Decoded::Tcp(plain.segment()));
     }
     let Some(ip) = link_payload(link, data)? else {
         return Ok(Decoded::NotTcp);
@@ -209,49 +207,100 @@ fn decode_ip(data: &[u8], missing: u64) -> Result<Decoded<'_>, LayerError> {
 /// a parallel run decodes every packet to find its connection's shard,
 /// so this path's cost counts several times over.
 fn plain_ipv4_tcp(ip: &[u8]) -> Option<TcpSegment<'_>> {
-    let h: &[u8; 20] = ip.first_chunk()?;
-    let header = usize::from(h[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    // Version 4, a header of at least 20 bytes, more-fragments clear and
-    // offset 0, protocol TCP, and the packet captured whole.
-    if h[0] >> 4 != 4
-        || header < 20
-        || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0
-        || h[9] != 6
-        || total > ip.len()
-    {
-        return None;
+    Plain::new(ip).map(|p| p.segment())
+}
+
+/// A plain IPv4/TCP packet: whole, unfragmented, with a whole TCP header
+/// (what [`decode`] reads directly, without etherparse); its two fixed
+/// headers and its payload.
+#[derive(Clone, Copy)]
+pub struct Plain<'a> {
+    ip: &'a [u8; 20],
+    tcp: &'a [u8; 20],
+    payload: &'a [u8],
+}
+
+impl<'a> Plain<'a> {
+    /// The plain case of an Ethernet frame: the IPv4 ethertype right
+    /// after the addresses (no VLAN tag), then a plain packet. `None`:
+    /// anything else, for [`decode`] to tell.
+    pub fn ethernet(link: LinkType, data: &'a [u8]) -> Option<Plain<'a>> {
+        if link == LinkType::ETHERNET && data.get(12..14) == Some(&[0x08, 0x00]) {
+            Plain::new(rest(data, 14))
+        } else {
+            None
+        }
     }
-    let tcp = ip.get(header..total)?;
-    let t: &[u8; 20] = tcp.first_chunk()?;
-    let payload = tcp.get(usize::from(t[12] >> 4) * 4..)?;
-    if t[12] >> 4 < 5 {
-        return None;
+
+    fn new(ip: &'a [u8]) -> Option<Plain<'a>> {
+        let h: &[u8; 20] = ip.first_chunk()?;
+        let header = usize::from(h[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        // Version 4, a header of at least 20 bytes, more-fragments clear
+        // and offset 0, protocol TCP, and the packet captured whole.
+        if h[0] >> 4 != 4
+            || header < 20
+            || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0
+            || h[9] != 6
+            || total > ip.len()
+        {
+            return None;
+        }
+        let tcp = ip.get(header..total)?;
+        let t: &[u8; 20] = tcp.first_chunk()?;
+        if t[12] >> 4 < 5 {
+            return None;
+        }
+        let payload = tcp.get(usize::from(t[12] >> 4) * 4..)?;
+        Some(Plain {
+            ip: h,
+            tcp: t,
+            payload,
+        })
     }
-    let be16 = |b: [u8; 2]| u16::from_be_bytes(b);
-    let be32 = |b: [u8; 4]| u32::from_be_bytes(b);
-    Some(TcpSegment {
-        src: SocketAddr::new(
-            IpAddr::V4(be32([h[12], h[13], h[14], h[15]]).into()),
-            be16([t[0], t[1]]),
-        ),
-        dst: SocketAddr::new(
-            IpAddr::V4(be32([h[16], h[17], h[18], h[19]]).into()),
-            be16([t[2], t[3]]),
-        ),
-        seq: be32([t[4], t[5], t[6], t[7]]),
-        ack: be32([t[8], t[9], t[10], t[11]]),
-        flags: TcpFlags {
-            syn: t[13] & 0x02 != 0,
-            ack: t[13] & 0x10 != 0,
-            fin: t[13] & 0x01 != 0,
-            rst: t[13] & 0x04 != 0,
-            psh: t[13] & 0x08 != 0,
-        },
-        window: be16([t[14], t[15]]),
-        payload,
-        wire_len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
-    })
+
+    /// Both endpoints, each as its IPv4 address and port.
+    pub fn endpoints(&self) -> ((u32, u16), (u32, u16)) {
+        let (h, t) = (self.ip, self.tcp);
+        (
+            (
+                u32::from_be_bytes([h[12], h[13], h[14], h[15]]),
+                u16::from_be_bytes([t[0], t[1]]),
+            ),
+            (
+                u32::from_be_bytes([h[16], h[17], h[18], h[19]]),
+                u16::from_be_bytes([t[2], t[3]]),
+            ),
+        )
+    }
+
+    /// Payload bytes (all captured).
+    pub fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+
+    /// The segment, as [`decode`] gives it.
+    pub fn segment(&self) -> TcpSegment<'a> {
+        let t = self.tcp;
+        let ((src, sport), (dst, dport)) = self.endpoints();
+        let be32 = |b: [u8; 4]| u32::from_be_bytes(b);
+        TcpSegment {
+            src: SocketAddr::new(IpAddr::V4(src.into()), sport),
+            dst: SocketAddr::new(IpAddr::V4(dst.into()), dport),
+            seq: be32([t[4], t[5], t[6], t[7]]),
+            ack: be32([t[8], t[9], t[10], t[11]]),
+            flags: TcpFlags {
+                syn: t[13] & 0x02 != 0,
+                ack: t[13] & 0x10 != 0,
+                fin: t[13] & 0x01 != 0,
+                rst: t[13] & 0x04 != 0,
+                psh: t[13] & 0x08 != 0,
+            },
+            window: u16::from_be_bytes([t[14], t[15]]),
+            payload: self.payload,
+            wire_len: u32::try_from(self.payload.len()).unwrap_or(u32::MAX),
+        }
+    }
 }
 
 /// [`decode_ip`] for every case: IPv4 and IPv6, extension headers,

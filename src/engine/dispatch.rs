@@ -237,19 +237,8 @@ impl Dispatcher {
     /// segment, if it is one, for the caller to handle (one shard on this
     /// thread: no copy). Check [`Dispatcher::full`] afterwards.
     pub fn count<'a>(&mut self, pkt: &Packet<'a>) -> Option<TcpSegment<'a>> {
+        self.note(pkt);
         let c = &mut self.cur.counters;
-        if c.packets == 0 {
-            self.cur.first_frame = pkt.num;
-            self.cur.first_ts = pkt.ts;
-        }
-        c.packets += 1;
-        self.cur.last_frame = pkt.num;
-        self.last_frame = pkt.num;
-        self.t0.get_or_insert(pkt.ts);
-        self.last_ts = self.last_ts.max(pkt.ts);
-        if (pkt.data.len() as u64) < u64::from(pkt.orig_len) {
-            c.cut_packets += 1;
-        }
         match layers::decode(pkt.link, pkt.data, pkt.orig_len) {
             Ok(Decoded::Tcp(seg)) => {
                 c.tcp_segments += 1;
@@ -272,6 +261,32 @@ impl Dispatcher {
                 }
                 None
             }
+        }
+    }
+
+    /// Counts one packet into the current epoch that
+    /// [`Plain::ethernet`](layers::Plain::ethernet) found plain, without
+    /// decoding it: what [`Dispatcher::count`] counts for it.
+    pub fn count_plain(&mut self, pkt: &Packet<'_>, plain: &layers::Plain<'_>) {
+        self.note(pkt);
+        self.cur.counters.tcp_segments += 1;
+        self.bytes += plain.payload_len();
+    }
+
+    /// What is counted of every packet.
+    fn note(&mut self, pkt: &Packet<'_>) {
+        let c = &mut self.cur.counters;
+        if c.packets == 0 {
+            self.cur.first_frame = pkt.num;
+            self.cur.first_ts = pkt.ts;
+        }
+        c.packets += 1;
+        self.cur.last_frame = pkt.num;
+        self.last_frame = pkt.num;
+        self.t0.get_or_insert(pkt.ts);
+        self.last_ts = self.last_ts.max(pkt.ts);
+        if (pkt.data.len() as u64) < u64::from(pkt.orig_len) {
+            c.cut_packets += 1;
         }
     }
 
@@ -310,7 +325,19 @@ pub(crate) fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     if shards <= 1 {
         return 0;
     }
-    let (ka, kb) = (endpoint_key(&a), endpoint_key(&b));
+    shard_of_keys(endpoint_key(&a), endpoint_key(&b), shards)
+}
+
+/// [`shard_of`] for two IPv4 endpoints (address, port), read from a
+/// packet that was not decoded further.
+pub(crate) fn shard_of_v4(a: (u32, u16), b: (u32, u16), shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
+    }
+    shard_of_keys(v4_key(a.0, a.1), v4_key(b.0, b.1), shards)
+}
+
+fn shard_of_keys(ka: u64, kb: u64, shards: usize) -> usize {
     let (lo, hi) = if ka <= kb { (ka, kb) } else { (kb, ka) };
     let h = (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xd6e8_feb8_6659_fd93);
     // The high half is the well mixed one: the shard is taken from it by
@@ -318,10 +345,14 @@ pub(crate) fn shard_of(a: SocketAddr, b: SocketAddr, shards: usize) -> usize {
     (((h >> 32) * shards as u64) >> 32) as usize
 }
 
+fn v4_key(ip: u32, port: u16) -> u64 {
+    (u64::from(ip) << 16) | u64::from(port)
+}
+
 /// An endpoint as 64 bits: its address and port.
 fn endpoint_key(a: &SocketAddr) -> u64 {
     match a {
-        SocketAddr::V4(v) => (u64::from(u32::from(*v.ip())) << 16) | u64::from(v.port()),
+        SocketAddr::V4(v) => v4_key(u32::from(*v.ip()), v.port()),
         SocketAddr::V6(v) => {
             let ip = u128::from(*v.ip());
             let folded = (ip as u64) ^ ((ip >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -362,6 +393,26 @@ mod tests {
             seen[shard_of(c, b6, 4)] = true;
         }
         assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn the_plain_path_finds_the_same_shard() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..10_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let (a, b) = (
+                (seed as u32, (seed >> 32) as u16),
+                ((seed >> 16) as u32, (seed >> 48) as u16),
+            );
+            let sa = SocketAddr::from((std::net::Ipv4Addr::from(a.0), a.1));
+            let sb = SocketAddr::from((std::net::Ipv4Addr::from(b.0), b.1));
+            for n in 1..5 {
+                assert_eq!(shard_of_v4(a, b, n), shard_of(sa, sb, n));
+                assert_eq!(shard_of_v4(b, a, n), shard_of(sa, sb, n));
+            }
+        }
     }
 
     #[test]

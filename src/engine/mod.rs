@@ -53,6 +53,7 @@ use std::time::{Duration, Instant, SystemTime};
 use qscope_dissectors::{Limits, Message, Options, Proto};
 
 use crate::capture::{CaptureError, Next, Packet, Source, Timestamp};
+use crate::layers;
 use crate::reassembly;
 use crate::record::{Sink, Summary};
 use budget::{Decision, Verdicts};
@@ -319,8 +320,20 @@ impl Stepper {
         if !self.open {
             self.begin(self.disp.current().0, p.ts, p.num, decide)?;
         }
+        let (i, n) = self.part;
+        if n > 1 {
+            // A plain packet of another shard's connection is only
+            // counted: every worker reads every packet, and most are
+            // someone else's.
+            if let Some(plain) = layers::Plain::ethernet(p.link, p.data) {
+                let (a, b) = plain.endpoints();
+                if dispatch::shard_of_v4(a, b, n) != i {
+                    self.disp.count_plain(p, &plain);
+                    return Some(self.disp.full());
+                }
+            }
+        }
         if let Some(seg) = self.disp.count(p) {
-            let (i, n) = self.part;
             if n == 1 || dispatch::shard_of(seg.src, seg.dst, n) == i {
                 self.shard.segment(&seg, p.ts, p.num);
             }
