@@ -323,8 +323,8 @@ impl Stepper {
         let (i, n) = self.part;
         if n > 1 {
             // A plain packet of another shard's connection is only
-            // counted: every worker reads every packet, and most are
-            // someone else's.
+            // counted: every worker reads every packet, and with n
+            // workers all but one in n are another's.
             if let Some(plain) = layers::Plain::ethernet(p.link, p.data) {
                 let (a, b) = plain.endpoints();
                 if dispatch::shard_of_v4(a, b, n) != i {
