@@ -193,21 +193,10 @@ fn ethertype_payload<'a>(
 /// Decodes an IP packet and the TCP segment in it. `missing` is how many
 /// bytes of the packet the capture did not keep.
 fn decode_ip(data: &[u8], missing: u64) -> Result<Decoded<'_>, LayerError> {
-    match plain_ipv4_tcp(data) {
-        Some(seg) => Ok(Decoded::Tcp(seg)),
+    match Plain::new(data) {
+        Some(plain) => Ok(Decoded::Tcp(plain.segment())),
         None => decode_ip_general(data, missing),
     }
-}
-
-/// The common case, read directly: a whole, unfragmented IPv4 packet
-/// (`total length` within the captured bytes) carrying a whole TCP
-/// header. Gives exactly what [`decode_ip_general`] gives for such a
-/// packet (a property test holds the two together), and `None` for
-/// anything else, which the general path then decodes. Every worker of
-/// a parallel run decodes every packet to find its connection's shard,
-/// so this path's cost counts several times over.
-fn plain_ipv4_tcp(ip: &[u8]) -> Option<TcpSegment<'_>> {
-    Plain::new(ip).map(|p| p.segment())
 }
 
 /// A plain IPv4/TCP packet: whole, unfragmented, with a whole TCP header
@@ -232,6 +221,13 @@ impl<'a> Plain<'a> {
         }
     }
 
+    /// The common case, read directly: a whole, unfragmented IPv4
+    /// packet (`total length` within the captured bytes) carrying a whole
+    /// TCP header. Its segment is exactly what [`decode_ip_general`]
+    /// gives for such a packet (a property test holds the two together);
+    /// `None` for anything else, which the general path then decodes.
+    /// Every worker of a parallel run reads every packet to find its
+    /// connection's shard, so this path's cost counts several times over.
     fn new(ip: &'a [u8]) -> Option<Plain<'a>> {
         let h: &[u8; 20] = ip.first_chunk()?;
         let header = usize::from(h[0] & 0x0f) * 4;
@@ -575,7 +571,7 @@ mod tests {
             missing in 0u64..3,
         ) {
             let d = built(vihl, total, frag, proto, doff, &payload, trailer, keep);
-            if let Some(fast) = plain_ipv4_tcp(&d) {
+            if let Some(fast) = Plain::new(&d).map(|p| p.segment()) {
                 let general = decode_ip_general(&d, missing);
                 proptest::prop_assert!(matches!(&general, Ok(Decoded::Tcp(_))), "{general:?}");
                 proptest::prop_assert_eq!(format!("{:?}", Decoded::Tcp(fast)), format!("{:?}", general.unwrap()));
@@ -590,18 +586,18 @@ mod tests {
         let mut padded = d.clone();
         padded.extend_from_slice(&[0; 6]);
         for p in [&d, &padded] {
-            let seg = plain_ipv4_tcp(p).expect("the plain case");
+            let seg = Plain::new(p).expect("the plain case").segment();
             assert_eq!((seg.payload.len(), seg.wire_len), (1, 1));
         }
         let plain = ipv4_tcp(b"hello", 0x18);
-        let seg = plain_ipv4_tcp(&plain).expect("the plain case");
+        let seg = Plain::new(&plain).expect("the plain case").segment();
         assert_eq!((seg.payload, seg.wire_len), (&b"hello"[..], 5));
         // Cut short by the snap length, fragmented, or not TCP: not it.
         let cut = built(0x45, None, 0, 6, 0x50, b"hello", 0, 42);
         let frag = built(0x45, None, 0x2000, 6, 0x50, b"hello", 0, 200);
         let udp = built(0x45, None, 0, 17, 0x50, b"hello", 0, 200);
         for p in [&cut, &frag, &udp] {
-            assert!(plain_ipv4_tcp(p).is_none());
+            assert!(Plain::new(p).is_none());
         }
     }
 }

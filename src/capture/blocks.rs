@@ -381,51 +381,45 @@ impl Records {
         if self.gone {
             return Step::Fallback;
         }
-        // The common case first: the whole record (within the limit) in
-        // the current block, which ends within the file; what `locate`
-        // would find.
-        if let Some((ts, orig_len)) = self.in_block() {
-            return Step::Packet(ts, orig_len);
-        }
-        let start = self.consumed();
-        match self.locate(start) {
-            Some(Some(at)) => {
-                self.last = at;
-                let rec = self.record();
-                let ts = Timestamp::legacy(self.word(rec, 0), self.word(rec, 4), self.format.nano);
-                let caplen = u32::try_from(rec.len().saturating_sub(REC_HDR)).unwrap_or(u32::MAX);
-                Step::Packet(ts, self.word(rec, 12).max(caplen))
-            }
-            Some(None) => Step::End,
+        // The common case first, without working out the file offset.
+        let at = match self.in_block() {
+            Some(at) => at,
             None => {
-                self.stopped = start;
-                self.leave();
-                Step::Fallback
+                let start = self.consumed();
+                match self.locate(start) {
+                    Some(Some(at)) => at,
+                    Some(None) => return Step::End,
+                    None => {
+                        self.stopped = start;
+                        self.leave();
+                        return Step::Fallback;
+                    }
+                }
             }
-        }
+        };
+        self.last = at;
+        let rec = self.record();
+        let ts = Timestamp::legacy(self.word(rec, 0), self.word(rec, 4), self.format.nano);
+        let caplen = u32::try_from(rec.len().saturating_sub(REC_HDR)).unwrap_or(u32::MAX);
+        Step::Packet(ts, self.word(rec, 12).max(caplen))
     }
 
-    /// The next record if it lies whole in the current block: its
-    /// timestamp and length on the wire. Moves past it.
+    /// The next record if it lies whole (and within the limit) in the
+    /// current block, which ends within the file: what [`Records::locate`]
+    /// would find. Moves past it.
     #[inline]
-    fn in_block(&mut self) -> Option<(Timestamp, u32)> {
+    fn in_block(&mut self) -> Option<At> {
         if !self.started {
             return None;
         }
         let rest = self.cur.get(self.pos..)?;
-        let h: &[u8; REC_HDR] = rest.first_chunk()?;
-        let be = self.format.big_endian;
-        let field = |at: usize| read_u32(word(h, at), be);
-        let caplen = field(8);
-        let len = REC_HDR.checked_add(usize::try_from(caplen).ok()?)?;
+        let len = REC_HDR.checked_add(usize::try_from(self.word(rest.get(..REC_HDR)?, 8)).ok()?)?;
         if len > self.format.limit || len > rest.len() {
             return None;
         }
-        let ts = Timestamp::legacy(field(0), field(4), self.format.nano);
-        let orig_len = field(12).max(caplen);
-        self.last = At::Block(self.pos, self.pos + len);
+        let start = self.pos;
         self.pos += len;
-        Some((ts, orig_len))
+        Some(At::Block(start, start + len))
     }
 
     /// Finds the next record, which begins at byte `offset` of the file
@@ -443,18 +437,16 @@ impl Records {
         if !self.started && !self.advance() {
             return None;
         }
+        if let Some(at) = self.in_block() {
+            return Some(Some(at));
+        }
+        // Not whole in this block: over the limit, or straddling.
         let rest = self.cur.get(self.pos..)?;
-        if rest.len() >= REC_HDR {
-            let len = REC_HDR + self.word(rest, 8) as usize;
-            if !plain(len) {
-                return None;
-            }
-            if rest.len() >= len {
-                let start = self.pos;
-                self.pos += len;
-                return Some(Some(At::Block(start, start + len)));
-            }
-        } else if !plain(REC_HDR) {
+        let len = match rest.get(..REC_HDR) {
+            Some(h) => REC_HDR + self.word(h, 8) as usize,
+            None => REC_HDR,
+        };
+        if !plain(len) {
             return None;
         }
         // The record goes on in the next block(s).

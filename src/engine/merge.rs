@@ -62,9 +62,10 @@ pub(crate) struct Merger {
 
 /// A shard's merged items go back to it to be dropped (freeing memory on
 /// the thread that allocated it costs less: `stats -j 2` on the 1 GiB
-/// mixed capture took 3 % less CPU) when they are at most this many. The items of larger lists are dropped by the merger as it emits
-/// them: a list sent back waits whole for its shard's next epoch, and an
-/// epoch of many tiny messages makes items of some 20 times its bytes
+/// mixed capture took 3 % less CPU) when they are at most this many. The
+/// items of larger lists are dropped by the merger as it emits them: a
+/// list sent back waits whole for its shard's next epoch, and an epoch of
+/// many tiny messages makes items of some 20 times its bytes
 /// (`benches/bigmix` case d peaked 80 MB higher with every list sent
 /// back).
 const SEND_BACK_ITEMS: usize = 1024;
@@ -184,41 +185,32 @@ impl Merger {
             .collect();
         if let ([list], [keep]) = (lists.as_mut_slice(), keep.as_slice()) {
             for t in list.iter_mut() {
-                self.emit(sink, t);
-                if !keep {
-                    t.item = Item::Spent;
-                }
+                self.pass(sink, t, *keep);
             }
-            if !keep {
-                *list = Vec::new();
-            }
-            return lists;
-        }
-        let mut next = vec![0usize; lists.len()];
-        loop {
-            // The list whose next item has the lowest tag.
-            let mut best: Option<(usize, (u64, u8, u64))> = None;
-            for (i, list) in lists.iter().enumerate() {
-                if let Some(t) = next.get(i).and_then(|&n| list.get(n)) {
-                    let k = t.key();
-                    if best.is_none_or(|(_, b)| k < b) {
-                        best = Some((i, k));
+        } else {
+            let mut next = vec![0usize; lists.len()];
+            loop {
+                // The list whose next item has the lowest tag.
+                let mut best: Option<(usize, (u64, u8, u64))> = None;
+                for (i, list) in lists.iter().enumerate() {
+                    if let Some(t) = next.get(i).and_then(|&n| list.get(n)) {
+                        let k = t.key();
+                        if best.is_none_or(|(_, b)| k < b) {
+                            best = Some((i, k));
+                        }
                     }
                 }
-            }
-            let Some((i, _)) = best else {
-                break;
-            };
-            let (Some(n), Some(list)) = (next.get_mut(i), lists.get_mut(i)) else {
-                break;
-            };
-            if let Some(t) = list.get_mut(*n) {
-                self.emit(sink, t);
-                if keep.get(i) != Some(&true) {
-                    t.item = Item::Spent;
+                let Some((i, _)) = best else {
+                    break;
+                };
+                let (Some(n), Some(list)) = (next.get_mut(i), lists.get_mut(i)) else {
+                    break;
+                };
+                if let Some(t) = list.get_mut(*n) {
+                    self.pass(sink, t, keep.get(i) == Some(&true));
                 }
+                *n += 1;
             }
-            *n += 1;
         }
         for (list, keep) in lists.iter_mut().zip(keep) {
             if !keep {
@@ -226,6 +218,15 @@ impl Merger {
             }
         }
         lists
+    }
+
+    /// Emits `t`, then drops its item unless its list goes back to its
+    /// shard (`keep`).
+    fn pass(&mut self, sink: &mut dyn Sink, t: &mut Tagged, keep: bool) {
+        self.emit(sink, t);
+        if !keep {
+            t.item = Item::Spent;
+        }
     }
 
     fn emit(&mut self, sink: &mut dyn Sink, t: &mut Tagged) {

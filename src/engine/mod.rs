@@ -321,20 +321,17 @@ impl Stepper {
             self.begin(self.disp.current().0, p.ts, p.num, decide)?;
         }
         let (i, n) = self.part;
-        if n > 1 {
-            // A plain packet of another shard's connection is only
-            // counted: every worker reads every packet, and with n
-            // workers all but one in n are another's.
-            if let Some(plain) = layers::Plain::ethernet(p.link, p.data) {
-                let (a, b) = plain.endpoints();
-                if dispatch::shard_of_v4(a, b, n) != i {
-                    self.disp.count_plain(p, &plain);
-                    return Some(self.disp.full());
-                }
+        // The plain case is read once, and its segment built only for
+        // this shard's connections: every worker reads every packet, and
+        // with n workers all but one in n are another's.
+        if let Some(plain) = layers::Plain::ethernet(p.link, p.data) {
+            self.disp.count_plain(p, &plain);
+            let (a, b) = plain.endpoints();
+            if dispatch::shard_of_v4(a, b, n) == i {
+                self.shard.segment(&plain.segment(), p.ts, p.num);
             }
-        }
-        if let Some(seg) = self.disp.count(p) {
-            if n == 1 || dispatch::shard_of(seg.src, seg.dst, n) == i {
+        } else if let Some(seg) = self.disp.count(p) {
+            if dispatch::shard_of(seg.src, seg.dst, n) == i {
                 self.shard.segment(&seg, p.ts, p.num);
             }
         }

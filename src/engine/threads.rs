@@ -64,9 +64,7 @@ struct Ends {
 impl Ends {
     /// Drops the item lists the merger has sent back.
     fn drop_spent(&self) {
-        while let Ok(list) = self.spent.try_recv() {
-            drop(list);
-        }
+        self.spent.try_iter().for_each(drop);
     }
 }
 
