@@ -37,6 +37,7 @@
 //! A sink's [`Flow::Stop`](crate::record::Flow) ends the analysis after the
 //! epoch that asked for it: nothing else is written but the summary.
 
+mod batch;
 mod budget;
 mod detect;
 mod dispatch;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
+use super::batch::Batch;
 use super::budget::{self, Decision, Verdict, Verdicts};
 use super::dispatch::{Counters, Dispatcher, Epoch};
 use super::item::{ShardOut, Tagged};
@@ -235,15 +236,19 @@ pub(super) fn run_parallel(
         };
         for (i, (mut src, end)) in others.into_iter().zip(ends).enumerate() {
             workers.push(sc.spawn(move || {
+                let _batch = Batch::begin();
                 let w = Worker::new(cfg, i + 1, n, halt, stop_after);
                 w.run(&mut *src, &end, None)
             }));
         }
         workers.push(sc.spawn(move || {
+            let _batch = Batch::begin();
             let w = Worker::new(cfg, 0, n, halt, stop_after);
             w.run(source, &end0, Some(&meta_tx))
         }));
+        let batch = Batch::begin();
         let (summary, fault) = lanes.merge(merger, sink, halt);
+        drop(batch);
         // The same bytes give the same faults; should another reader
         // have failed where the first did not, say so. (Worker 0 reports
         // its fault to the merger and returns none.)
