@@ -76,7 +76,7 @@
     )
 )]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use qscope_dissectors::{Dir, Severity};
@@ -143,7 +143,9 @@ enum SynAction {
 pub struct Reassembler {
     cfg: Config,
     stats: Stats,
-    conns: BTreeMap<ConnId, Conn>,
+    /// By id; ids are handed out in order, so wherever the order of
+    /// connections matters it is the order of their ids ([`Reassembler::ids`]).
+    conns: FastMap<ConnId, Conn>,
     by_key: FastMap<Key, ConnId>,
     /// `(last packet time, conn)`, least recently active first.
     activity: BTreeSet<(Timestamp, ConnId)>,
@@ -157,7 +159,7 @@ impl Reassembler {
         Reassembler {
             cfg,
             stats: Stats::default(),
-            conns: BTreeMap::new(),
+            conns: FastMap::default(),
             by_key: FastMap::default(),
             activity: BTreeSet::new(),
             tombs: Tombs::default(),
@@ -350,7 +352,10 @@ impl Reassembler {
             }
         }
         let mut done = Vec::new();
-        for (&id, conn) in self.conns.iter_mut() {
+        for id in self.ids() {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
             let mut cx = Ctx {
                 cfg: &self.cfg,
                 stats: &mut self.stats,
@@ -374,14 +379,20 @@ impl Reassembler {
     /// it), every direction ends, every connection closes (reason
     /// `CaptureEnd`; a direction whose FIN is reached ends with `Fin`).
     pub fn finish(&mut self, ts: Timestamp, out: &mut dyn FnMut(Event<'_>)) {
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for id in ids {
+        for id in self.ids() {
             self.close(id, ts, EndReason::CaptureEnd, out);
         }
         self.tombs.clear();
     }
 
     // ----- internals ------------------------------------------------------
+
+    /// The open connections' ids, oldest first.
+    fn ids(&self) -> Vec<ConnId> {
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
 
     /// Whether the least recently active connection must be known: for
     /// the idle timeout or the connection limit (an ordered set updated on
