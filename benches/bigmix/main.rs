@@ -367,8 +367,9 @@ fn run_once(tool: Tool, bin: &Path, file: &Path) -> Result<(f64, u64), Res> {
 /// cache, binary; its time is not counted), then `runs` rounds of one run
 /// of each. The machine's speed drifts from minute to minute; taking
 /// turns lets every command meet the same drift, so the ratios between
-/// them (scaling, tcpdump) compare like with like. Best time and peak RSS
-/// per tool; a tool that fails or is refused stops there.
+/// them (scaling, tcpdump) compare like with like. Every run starts with
+/// the file in the page cache ([`warm`]). Best time and peak RSS per
+/// tool; a tool that fails or is refused stops there.
 fn measure_row(tools: &[Tool], bin: &Path, file: &Path, runs: usize) -> Vec<Res> {
     let mut out: Vec<Res> = tools
         .iter()
@@ -382,6 +383,7 @@ fn measure_row(tools: &[Tool], bin: &Path, file: &Path, runs: usize) -> Vec<Res>
             let Res::Ok { secs, rss } = res else {
                 continue;
             };
+            warm(file);
             match run_once(*tool, bin, file) {
                 Ok((t, r)) => {
                     *rss = (*rss).max(r);
@@ -394,6 +396,17 @@ fn measure_row(tools: &[Tool], bin: &Path, file: &Path, runs: usize) -> Vec<Res>
         }
     }
     out
+}
+
+/// Reads `file` through, so that a run finds it in the page cache: the
+/// targets are stated for a warm cache, and the project's machine gives
+/// back page cache it finds idle (DAMON reclaim): it evicted parts of the
+/// captures between runs, and all of both within minutes of a run (runs
+/// then wait for the disk). Errors are left to the run itself.
+fn warm(file: &Path) {
+    if let Ok(mut f) = std::fs::File::open(file) {
+        let _ = io::copy(&mut f, &mut io::sink());
+    }
 }
 
 // ----------------------------------------------------------------- output
