@@ -434,11 +434,14 @@ impl Records {
         // the file.
         let limit = self.format.limit;
         let plain = |len: usize| len <= limit && offset + len as u64 <= size;
-        if !self.started && !self.advance() {
-            return None;
-        }
-        if let Some(at) = self.in_block() {
-            return Some(Some(at));
+        // (`next` has tried the current block; at the start there was none.)
+        if !self.started {
+            if !self.advance() {
+                return None;
+            }
+            if let Some(at) = self.in_block() {
+                return Some(Some(at));
+            }
         }
         // Not whole in this block: over the limit, or straddling.
         let rest = self.cur.get(self.pos..)?;

@@ -234,8 +234,10 @@ impl Merger {
         match &mut t.item {
             Item::Session(info) => {
                 self.announced += 1;
-                let mut info = info.clone();
-                info.id = format!("s{}", self.announced);
+                let info = SessionInfo {
+                    id: format!("s{}", self.announced),
+                    ..*info
+                };
                 let info = self.sessions.entry(holder).or_insert(info);
                 self.em.emit(sink, &Record::Session(info));
             }
